@@ -1,0 +1,1 @@
+"""Presentation only: folium maps and reports. Never solves."""
