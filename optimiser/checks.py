@@ -1,0 +1,101 @@
+"""Named predicates on a plan: the pipeline runs them after every solve, tests reuse them.
+
+Each returns a :class:`Check` saying whether it passed and, if not, where it failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def all_assigned(labels: NDArray[np.int64], *, n_units: int, n_zones: int) -> Check:
+    """Every unit carries exactly one zone label in ``0..n_zones-1`` and every zone is used."""
+    labels = np.asarray(labels)
+    problems = []
+    if labels.shape != (n_units,):
+        problems.append(f"expected {n_units} labels, got {labels.shape}")
+    else:
+        bad = np.flatnonzero((labels < 0) | (labels >= n_zones))
+        if bad.size:
+            problems.append(f"{bad.size} unit(s) without a valid zone, e.g. index {bad[:5].tolist()}")
+        empty = sorted(set(range(n_zones)) - set(labels.tolist()))
+        if empty:
+            problems.append(f"zone(s) {empty} have no units")
+    return Check("all_assigned", not problems, "; ".join(problems) or f"{n_units} units in {n_zones} zones")
+
+
+def zone_components(labels: NDArray[np.int64], edges: NDArray[np.int64], zone: int) -> int:
+    """Number of connected pieces of ``zone`` in the adjacency graph."""
+    members = np.flatnonzero(np.asarray(labels) == zone)
+    if members.size == 0:
+        return 0
+    index = {int(u): k for k, u in enumerate(members)}
+    keep = [(index[int(a)], index[int(b)]) for a, b in edges if int(a) in index and int(b) in index]
+    m = members.size
+    if keep:
+        rows, cols = zip(*keep, strict=True)
+        graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m))
+    else:
+        graph = coo_matrix((m, m))
+    count, _ = connected_components(graph, directed=False)
+    return int(count)
+
+
+def is_contiguous(
+    labels: NDArray[np.int64], edges: NDArray[np.int64], *, zone_names: Sequence[str] = ()
+) -> Check:
+    """Every zone is one connected piece of the adjacency graph."""
+    zones = sorted(set(np.asarray(labels).tolist()))
+    broken = []
+    for z in zones:
+        pieces = zone_components(labels, edges, z)
+        if pieces > 1:
+            name = zone_names[z] if zone_names else str(z)
+            broken.append(f"{name} ({pieces} pieces)")
+    return Check(
+        "is_contiguous",
+        not broken,
+        ("not contiguous: " + ", ".join(broken)) if broken else f"{len(zones)} zones contiguous",
+    )
+
+
+def zone_loads(labels: NDArray[np.int64], demand: NDArray[np.float64], n_zones: int) -> NDArray[np.float64]:
+    """Demand per zone."""
+    return np.bincount(np.asarray(labels), weights=demand, minlength=n_zones)
+
+
+def within_bounds(
+    loads: NDArray[np.float64],
+    *,
+    lower: float,
+    upper: float,
+    rel_tol: float = 1e-6,
+    zone_names: Sequence[str] = (),
+) -> Check:
+    """Every zone's demand lies in ``[lower, upper]`` (to a relative rounding tolerance)."""
+    slack = rel_tol * max(abs(upper), 1.0)
+    bad = [
+        f"{zone_names[z] if zone_names else z}: {load:.1f}"
+        for z, load in enumerate(loads)
+        if load < lower - slack or load > upper + slack
+    ]
+    return Check(
+        "within_bounds",
+        not bad,
+        (f"outside [{lower:.1f}, {upper:.1f}]: " + ", ".join(bad))
+        if bad
+        else f"all zones within [{lower:.1f}, {upper:.1f}]",
+    )

@@ -1,0 +1,274 @@
+"""Run a PuLP model with a named solver and read the solver's own verdict.
+
+PuLP's status alone is not trusted: under a time limit it can call a plan "Optimal" when
+the solver only found a feasible one (see ``shared/reference/pitfalls.md``). For HiGHS we
+read the model status, objective, dual bound and gap from ``highspy``; for CBC we parse
+the solver's log ("Result - ...", "Objective value", "Lower bound", "Gap").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import pulp
+
+log = logging.getLogger(__name__)
+
+#: Solver names accepted by :func:`run_solver` (case-insensitive) -> PuLP solver name.
+SOLVERS: dict[str, str] = {"highs": "HiGHS", "cbc": "PULP_CBC_CMD"}
+
+
+class SolveStatus(str, Enum):
+    """What the solver proved, in the solver's own terms."""
+
+    OPTIMAL = "optimal"  # optimality proved within the relative gap tolerance
+    FEASIBLE = "feasible"  # stopped (time or node limit) holding a feasible plan
+    INFEASIBLE = "infeasible"  # infeasibility proved
+    NO_SOLUTION = "no_solution"  # stopped before finding any feasible plan
+    ERROR = "error"  # the solver failed or reported something we cannot interpret
+
+    @property
+    def has_solution(self) -> bool:
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    """The solver's verdict on one model, as read from the solver itself."""
+
+    solver: str
+    status: SolveStatus
+    solver_status: str  # the solver's own words, e.g. "Time limit reached"
+    objective: float | None
+    best_bound: float | None
+    gap: float | None  # (objective - bound) / |objective|, None when unknown
+    seconds: float  # wall time of the whole call, model hand-over included
+    time_limit_s: float
+    n_variables: int
+    n_constraints: int
+
+
+def solver_names() -> list[str]:
+    """The solver names this installation can run."""
+    available = set(pulp.listSolvers(onlyAvailable=True))
+    return [name for name, pulp_name in SOLVERS.items() if pulp_name in available]
+
+
+def _relative_gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None:
+        return None
+    return max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+
+
+class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
+    """PuLP's HiGHS API plus a MIP start taken from the variables' initial values."""
+
+    def __init__(self, *, use_start: bool, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._use_start = use_start
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        if self._use_start:
+            import highspy
+
+            variables = lp.variables()
+            values = [0.0] * len(variables)
+            for var in variables:
+                values[var.index] = float(var.varValue or 0.0)
+            start = highspy.HighsSolution()
+            start.col_value = values
+            start.value_valid = True
+            lp.solverModel.setSolution(start)
+        lp.solverModel.run()
+
+
+def run_solver(
+    model: pulp.LpProblem,
+    *,
+    solver: str,
+    time_limit_s: float,
+    threads: int = 1,
+    seed: int = 0,
+    mip_rel_gap: float = 1e-4,
+    use_start: bool = False,
+) -> SolverReport:
+    """Solve ``model`` with the named solver and return the solver's own verdict.
+
+    ``use_start`` passes the variables' current values (``var.setInitialValue``) as a MIP
+    start. Threads and seed are fixed so the same model gives the same plan.
+    """
+    key = solver.lower()
+    if key not in SOLVERS:
+        raise ValueError(
+            f"unknown solver {solver!r}: expected one of {sorted(SOLVERS)}; "
+            f"available here: {solver_names()}"
+        )
+    if key not in solver_names():
+        raise ValueError(
+            f"solver {solver!r} is not available in this installation "
+            f"(available: {solver_names()}); install highspy for 'highs'"
+        )
+    n_vars = len(model.variables())
+    n_cons = model.numConstraints()
+    start = time.perf_counter()
+    if key == "highs":
+        report = _run_highs(
+            model,
+            time_limit_s=time_limit_s,
+            threads=threads,
+            seed=seed,
+            mip_rel_gap=mip_rel_gap,
+            use_start=use_start,
+        )
+    else:
+        report = _run_cbc(
+            model,
+            time_limit_s=time_limit_s,
+            threads=threads,
+            seed=seed,
+            mip_rel_gap=mip_rel_gap,
+            use_start=use_start,
+        )
+    seconds = time.perf_counter() - start
+    status, solver_status, objective, bound = report
+    result = SolverReport(
+        solver=key,
+        status=status,
+        solver_status=solver_status,
+        objective=objective,
+        best_bound=bound,
+        gap=_relative_gap(objective, bound) if status.has_solution else None,
+        seconds=seconds,
+        time_limit_s=time_limit_s,
+        n_variables=n_vars,
+        n_constraints=n_cons,
+    )
+    log.info(
+        "%s on %s: %s (%s), objective %s, bound %s, gap %s, %.1f s for %d variables, %d constraints",
+        key,
+        model.name,
+        result.status.value,
+        solver_status,
+        _fmt(objective),
+        _fmt(bound),
+        "n/a" if result.gap is None else f"{100 * result.gap:.3f}%",
+        seconds,
+        n_vars,
+        n_cons,
+    )
+    return result
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.6g}"
+
+
+def _run_highs(
+    model: pulp.LpProblem,
+    *,
+    time_limit_s: float,
+    threads: int,
+    seed: int,
+    mip_rel_gap: float,
+    use_start: bool,
+) -> tuple[SolveStatus, str, float | None, float | None]:
+    import highspy
+
+    engine = _HiGHSWithStart(
+        use_start=use_start,
+        msg=False,
+        timeLimit=float(time_limit_s),
+        threads=threads,
+        gapRel=mip_rel_gap,
+        random_seed=int(seed),
+    )
+    model.solve(engine)
+    highs = model.solverModel
+    model_status = highs.getModelStatus()
+    words = highs.modelStatusToString(model_status)
+    info = highs.getInfo()
+    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    objective = float(info.objective_function_value) if has_primal else None
+    is_mip = any(v.cat == pulp.LpInteger for v in model.variables())
+    if is_mip:
+        bound = float(info.mip_dual_bound)
+        if abs(bound) == float("inf"):
+            bound = None
+    else:
+        bound = objective if model_status == highspy.HighsModelStatus.kOptimal else None
+    ms = highspy.HighsModelStatus
+    if model_status == ms.kOptimal:
+        status = SolveStatus.OPTIMAL
+    elif model_status in (ms.kInfeasible,):
+        status = SolveStatus.INFEASIBLE
+    elif model_status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt, ms.kSolutionLimit):
+        status = SolveStatus.FEASIBLE if has_primal else SolveStatus.NO_SOLUTION
+    else:
+        status = SolveStatus.ERROR
+    return status, words, objective, bound
+
+
+_CBC_RESULT = re.compile(r"^Result - (.+)$", re.MULTILINE)
+_CBC_OBJ = re.compile(r"^Objective value:\s+(\S+)", re.MULTILINE)
+_CBC_BOUND = re.compile(r"^Lower bound:\s+(\S+)", re.MULTILINE)
+
+
+def _run_cbc(
+    model: pulp.LpProblem,
+    *,
+    time_limit_s: float,
+    threads: int,
+    seed: int,
+    mip_rel_gap: float,
+    use_start: bool,
+) -> tuple[SolveStatus, str, float | None, float | None]:
+    with tempfile.TemporaryDirectory(prefix="carezones-cbc-") as tmp:
+        log_path = Path(tmp) / "cbc.log"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            engine = pulp.getSolver(
+                "PULP_CBC_CMD",
+                msg=False,
+                timeLimit=float(time_limit_s),
+                threads=threads,
+                gapRel=mip_rel_gap,
+                warmStart=use_start,
+                logPath=str(log_path),
+                options=[f"randomCbcSeed {int(seed) + 1}"],
+            )
+            model.solve(engine)
+        text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    match = _CBC_RESULT.search(text)
+    words = match.group(1).strip() if match else "no result line in CBC log"
+    obj_match = _CBC_OBJ.search(text)
+    objective = _to_float(obj_match.group(1)) if obj_match else None
+    lower = words.lower()
+    if lower.startswith("optimal solution found"):
+        status, bound = SolveStatus.OPTIMAL, objective
+    elif "infeasible" in lower:
+        status, bound, objective = SolveStatus.INFEASIBLE, None, None
+    elif lower.startswith("stopped"):
+        bound_match = _CBC_BOUND.search(text)
+        bound = _to_float(bound_match.group(1)) if bound_match else None
+        has_solution = objective is not None and model.status == pulp.LpStatusOptimal
+        status = SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION
+        if not has_solution:
+            objective = None
+    else:
+        status, bound = SolveStatus.ERROR, None
+    return status, words, objective, bound
+
+
+def _to_float(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if abs(value) >= 1e30 else value
