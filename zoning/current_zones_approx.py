@@ -155,9 +155,7 @@ def assign_zones(wards: pd.DataFrame, rules: Sequence[ZoneRule]) -> pd.DataFrame
 def _readme(area_code: str, table: pd.DataFrame, rules: Sequence[ZoneRule]) -> str:
     counts = table.groupby("zone").size().sort_index()
     zone_lines = "\n".join(f"| {z} | {n} |" for z, n in counts.items())
-    rule_lines = "\n".join(
-        f"| {r.district} | `{r.ward}` | {r.zone} | {r.basis} |" for r in rules
-    )
+    rule_lines = "\n".join(f"| {r.district} | `{r.ward}` | {r.zone} | {r.basis} |" for r in rules)
     return f"""# Current home-care zones — APPROXIMATE reconstruction
 
 **This is an approximation, not the council's zone map.** No official zone boundary file is

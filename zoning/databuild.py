@@ -239,9 +239,7 @@ def _population(
     return frame, {k: float(v) for k, v in totals.items()}
 
 
-def _travel(
-    lsoas: gpd.GeoDataFrame, matrix: pd.DataFrame, hospitals: pd.DataFrame
-) -> pd.DataFrame:
+def _travel(lsoas: gpd.GeoDataFrame, matrix: pd.DataFrame, hospitals: pd.DataFrame) -> pd.DataFrame:
     missing_h = sorted(set(matrix.columns) - set(hospitals["hospital"]))
     if missing_h:
         raise DataError(

@@ -149,14 +149,16 @@ def rook_components(gdf: gpd.GeoDataFrame) -> int:
     right = geoms[pairs["index_right"].to_numpy()]
     shared = shapely.length(shapely.intersection(left, right))
     graph.add_edges_from(
-        zip(pairs.index.to_numpy()[shared > 0], pairs["index_right"].to_numpy()[shared > 0], strict=True)
+        zip(
+            pairs.index.to_numpy()[shared > 0],
+            pairs["index_right"].to_numpy()[shared > 0],
+            strict=True,
+        )
     )
     return nx.number_connected_components(graph)
 
 
-def assign_by_polygon(
-    points: pd.DataFrame, lsoas_bng: gpd.GeoDataFrame
-) -> pd.DataFrame:
+def assign_by_polygon(points: pd.DataFrame, lsoas_bng: gpd.GeoDataFrame) -> pd.DataFrame:
     """LSOA for each postcode point: the polygon of its own district containing it, else nearest.
 
     ``points`` has postcode, easting, northing, district_code; ``lsoas_bng`` has lsoa11cd,
@@ -178,7 +180,11 @@ def assign_by_polygon(
     hits = hits[hits["district_code"] == hits["lsoa_district"]]
     hits = hits.sort_values(["postcode", "lsoa11cd"]).drop_duplicates("postcode")
     inside = pd.DataFrame(
-        {"postcode": hits["postcode"], "lsoa11cd": hits["lsoa11cd"], "lsoa_source": "point_in_polygon"}
+        {
+            "postcode": hits["postcode"],
+            "lsoa11cd": hits["lsoa11cd"],
+            "lsoa_source": "point_in_polygon",
+        }
     )
     rest = pts[~pts["postcode"].isin(inside["postcode"])]
     nearest_parts = []
@@ -193,15 +199,17 @@ def assign_by_polygon(
         near = near.sort_values(["postcode", "lsoa11cd"]).drop_duplicates("postcode")
         nearest_parts.append(
             pd.DataFrame(
-                {"postcode": near["postcode"], "lsoa11cd": near["lsoa11cd"], "lsoa_source": "nearest_polygon"}
+                {
+                    "postcode": near["postcode"],
+                    "lsoa11cd": near["lsoa11cd"],
+                    "lsoa_source": "nearest_polygon",
+                }
             )
         )
     return pd.concat([inside, *nearest_parts], ignore_index=True)
 
 
-def straight_line_km(
-    origins: gpd.GeoDataFrame, hospitals: pd.DataFrame
-) -> pd.DataFrame:
+def straight_line_km(origins: gpd.GeoDataFrame, hospitals: pd.DataFrame) -> pd.DataFrame:
     """Long table lsoa11cd x hospital with the straight-line km from LSOA centroid (EPSG:27700)."""
     cent = origins.to_crs(BNG).geometry.centroid
     ox = cent.x.to_numpy()[:, None]

