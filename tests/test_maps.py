@@ -1,0 +1,302 @@
+"""Zone map: render tiny hand-made frames and inspect the HTML a person would get."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from maps.escape import escape_frame, escape_text
+from maps.zone_map import (
+    LAYER_CURRENT,
+    LAYER_PROPOSED,
+    LAYER_PROVIDERS,
+    LAYER_TILES,
+    MapView,
+    build_zone_map,
+    render_zone_map,
+    validate_view,
+    zone_colours,
+)
+
+LON, LAT, SIDE = -1.15, 52.60, 0.05
+
+EVIL_NAMES = (
+    "<img src=x onerror=alert(1)>",
+    "${alert(1)}",
+    "Back`tick` Care",
+    "Evil</script><script>alert(2)</script>",
+)
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _square(i: int) -> object:
+    return box(LON + i * SIDE, LAT, LON + (i + 1) * SIDE, LAT + SIDE)
+
+
+def _proposed() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "zone_id": ["Z01", "Z02", "Z03"],
+            "zone_name": ["Leicester <b>West</b>", "Oadby & Wigston", "Blaby"],
+            "hours_per_week": [1234.4, 987.6, 1500.0],
+            "capacity_hours_per_week": [1400.0, 1000.0, 1600.0],
+            "demand_capacity_ratio": [0.8817, 0.9876, np.nan],
+            "mean_travel_min": [12.34, 9.87, 15.0],
+            "n_postcodes": [120, 95, 130],
+            "n_units": [12, 9, 13],
+            "load_vs_mean_pct": [4.2, -16.5, 12.3],
+        },
+        geometry=[_square(i) for i in range(3)],
+        crs="EPSG:4326",
+    )
+
+
+def _current() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "zone_name": ["Old North `x`", "Old South"],
+            "hours_per_week": [2100.0, 1621.0],
+            "mean_travel_min": [14.25, 11.0],
+        },
+        geometry=[
+            box(LON, LAT, LON + 3 * SIDE, LAT + SIDE / 2),
+            box(LON, LAT + SIDE / 2, LON + 3 * SIDE, LAT + SIDE),
+        ],
+        crs="EPSG:4326",
+    )
+
+
+def _providers(names: tuple[str, ...] = EVIL_NAMES) -> gpd.GeoDataFrame:
+    n = len(names)
+    return gpd.GeoDataFrame(
+        {
+            "provider_id": [f"P{i:03d}" for i in range(n)],
+            "name": list(names),
+            "capacity_hours_per_week": [400.0 * (i + 1) for i in range(n)],
+            "zone_id": [f"Z0{i % 3 + 1}" for i in range(n)],
+        },
+        geometry=[Point(LON + 0.01 + i * 0.03, LAT + 0.02) for i in range(n)],
+        crs="EPSG:4326",
+    )
+
+
+def _centres() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"zone_id": ["Z01", "Z02", "Z03"], "zone_name": ["W", "O", "B"]},
+        geometry=[_square(i).representative_point() for i in range(3)],
+        crs="EPSG:4326",
+    )
+
+
+HEADER = (
+    "Scenario: baseline <draft>",
+    "Run 2025-01-31; postcodes ONSPD Nov 2024",
+    "Demand and providers are SYNTHETIC (not real clients or providers)",
+    "Current zones are an APPROXIMATE reconstruction",
+    "Solver: HiGHS optimal, gap 0.00%",
+)
+
+
+def _view(**changes: object) -> MapView:
+    fields: dict[str, object] = {
+        "title": "Leicestershire home care zones — proposed vs current",
+        "header_lines": HEADER,
+        "proposed": _proposed(),
+        "current": _current(),
+        "providers": _providers(),
+        "outline": gpd.GeoDataFrame(
+            {"secret": ["</script>"]},
+            geometry=[box(LON, LAT, LON + 3 * SIDE, LAT + SIDE)],
+            crs="EPSG:4326",
+        ),
+        "centres": _centres(),
+    }
+    fields.update(changes)
+    return MapView(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return render_zone_map(_view())
+
+
+@pytest.fixture(scope="module")
+def seen(page: str) -> str:
+    """The page with JSON string escapes (``\\u003c``, ``\\"``) undone: what the JS hands
+    to ``innerHTML`` once the embedded GeoJSON and DivIcon options are parsed."""
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), page)
+    return text.replace('\\"', '"')
+
+
+# --------------------------------------------------------------------------- escape_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("plain text", "plain text"),
+        ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"),
+        ("a & b", "a &amp; b"),
+        ('"q"', "&quot;q&quot;"),
+        ("'s'", "&#x27;s&#x27;"),
+        ("`tick`", "&#96;tick&#96;"),
+        ("${alert(1)}", "&#36;&#123;alert(1)&#125;"),
+        ("C:\\path", "C:&#92;path"),
+        ("</script>", "&lt;/script&gt;"),
+        ("&#96;", "&amp;#96;"),  # entities in input are shown literally, not decoded
+        (None, ""),
+        (12.5, "12.5"),
+        ("Zone — Ashby", "Zone — Ashby"),
+    ],
+)
+def test_escape_text_cases(raw: object, expected: str) -> None:
+    assert escape_text(raw) == expected
+
+
+def test_escape_text_leaves_no_active_characters() -> None:
+    nasty = "<>&\"'`${}\\" * 3
+    out = escape_text(nasty)
+    assert not set(out) & set("<>\"'`${}\\")
+
+
+def test_escape_frame_copies_and_escapes_only_named_columns() -> None:
+    gdf = gpd.GeoDataFrame(
+        {"a": ["<x>", None], "b": ["<y>", "z"], "n": [1.0, np.nan]},
+        geometry=[Point(0, 0), Point(1, 1)],
+        crs="EPSG:4326",
+    )
+    out = escape_frame(gdf, ["a", "n"])
+    assert list(out["a"]) == ["&lt;x&gt;", ""]
+    assert list(out["n"]) == ["1.0", ""]
+    assert list(out["b"]) == ["<y>", "z"]
+    assert gdf["a"].iloc[0] == "<x>" and gdf["a"].isna().iloc[1]  # original untouched
+    assert out.crs == gdf.crs
+
+
+def test_escape_frame_names_missing_columns() -> None:
+    gdf = gpd.GeoDataFrame({"a": ["x"]}, geometry=[Point(0, 0)], crs="EPSG:4326")
+    with pytest.raises(ValueError, match=r"\['nope', 'gone'\]"):
+        escape_frame(gdf, ["a", "nope", "gone"])
+
+
+# --------------------------------------------------------------------------- render
+
+
+def test_page_shows_zone_ids_and_formatted_figures(page: str, seen: str) -> None:
+    for zone_id in ("Z01", "Z02", "Z03"):
+        assert f'<div class="cz-zone-label">{zone_id}</div>' in seen
+    for figure in ("1,234", "1,400", "988", "0.88", "0.99", "n/a", "12.3", "9.9",
+                   "+4.2%", "-16.5%", "+12.3%", "120", "95"):  # fmt: skip
+        assert f'"{figure}"' in page, figure
+    # current zones tooltip figures
+    for figure in ("2,100", "1,621", "14.2"):
+        assert f'"{figure}"' in page, figure
+
+
+def test_provider_names_appear_only_escaped(page: str, seen: str) -> None:
+    for raw in ("<img src=x", "${alert", "</script><", "Back`tick"):
+        assert raw not in page, raw
+        assert raw not in seen, raw
+    for escaped in (
+        "&lt;img src=x onerror=alert(1)&gt;",
+        "&#36;&#123;alert(1)&#125;",
+        "Back&#96;tick&#96; Care",
+        "Evil&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;",
+    ):
+        assert escaped in page, escaped
+    assert "P000" in page and "P003" in page
+
+
+def test_script_blocks_balanced(page: str) -> None:
+    """A stray `</script>` from data would close a block early and leave an extra one."""
+    assert page.count("<script") == page.count("</script>")
+
+
+def test_zone_name_markup_escaped_in_tooltip(page: str, seen: str) -> None:
+    assert "<b>West" not in page and "<b>West" not in seen
+    assert '"zone": "Z01 — Leicester &lt;b&gt;West&lt;/b&gt;"' in seen  # tooltip property
+    assert '"zone": "Z02 — Oadby &amp; Wigston"' in seen
+    assert '"zone": "Old North &#96;x&#96;"' in seen  # current zones tooltip
+    assert "Old North `x`" not in seen
+
+
+def test_header_lines_escaped_and_present(page: str) -> None:
+    assert "Leicestershire home care zones — proposed vs current" in page
+    assert "Scenario: baseline &lt;draft&gt;" in page
+    assert "<draft>" not in page
+    for line in HEADER[1:]:
+        assert f"<li>{line}</li>" in page
+
+
+def test_layers_and_offline_readability() -> None:
+    m = build_zone_map(_view())
+    html = m.get_root().render()
+    for name in (LAYER_PROPOSED, LAYER_CURRENT, LAYER_PROVIDERS, "Zone centres", LAYER_TILES):
+        assert f'"{name}"' in html, name
+    assert '"collapsed": false' in html
+    assert '"dashArray": "6 4"' in html
+    assert f"#{m.get_name()} {{ background:" in html
+    # OSM is an overlay that starts switched off: no tile layer is added to the map at load
+    tiles = [k for k, v in m._children.items() if k.startswith("tile_layer")]
+    assert len(tiles) == 1 and m._children[tiles[0]].show is False
+    assert "secret" not in html  # outline carries geometry only
+
+
+def test_distinct_colours_for_fourteen_zones() -> None:
+    colours = zone_colours([f"Z{i:02d}" for i in range(1, 15)])
+    assert len(set(colours.values())) == 14
+
+
+def test_fit_bounds_to_proposed_zones(page: str) -> None:
+    assert f"[[{LAT}, {LON}], [{LAT + SIDE}, {LON + 3 * SIDE}]]" in page.replace("\n", "")
+
+
+def test_renders_without_optional_layers_and_empty_providers() -> None:
+    html = render_zone_map(_view(outline=None, centres=None, providers=_providers(()).iloc[0:0]))
+    assert "Z02" in html and '"Zone centres"' not in html
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_wrong_crs_refused() -> None:
+    with pytest.raises(ValueError, match="EPSG:4326") as err:
+        build_zone_map(_view(proposed=_proposed().to_crs("EPSG:27700")))
+    assert "EPSG:27700" in str(err.value) and "to_crs" in str(err.value)
+
+
+def test_missing_crs_refused() -> None:
+    with pytest.raises(ValueError, match="no CRS"):
+        build_zone_map(_view(current=_current().set_crs(None, allow_override=True)))
+
+
+def test_all_missing_columns_named_in_one_error() -> None:
+    proposed = _proposed().drop(columns=["n_units", "mean_travel_min", "load_vs_mean_pct"])
+    providers = _providers().drop(columns=["capacity_hours_per_week"])
+    with pytest.raises(ValueError) as err:
+        build_zone_map(_view(proposed=proposed, providers=providers))
+    message = str(err.value)
+    for col in ("n_units", "mean_travel_min", "load_vs_mean_pct", "capacity_hours_per_week"):
+        assert col in message
+    assert "proposed:" in message and "providers:" in message
+
+
+def test_duplicate_zone_ids_and_wrong_geometry_refused() -> None:
+    proposed = _proposed()
+    proposed.loc[2, "zone_id"] = "Z01"
+    providers = _providers().set_geometry([_square(0)] * len(EVIL_NAMES), crs="EPSG:4326")
+    with pytest.raises(ValueError) as err:
+        validate_view(_view(proposed=proposed, providers=providers))
+    assert "duplicate zone_id ['Z01']" in str(err.value)
+    assert "providers: expected geometry types ['Point']" in str(err.value)
+
+
+def test_not_a_geodataframe_refused() -> None:
+    with pytest.raises(ValueError, match="expected a GeoDataFrame; received DataFrame"):
+        build_zone_map(_view(current=pd.DataFrame({"zone_name": ["x"]})))
