@@ -106,6 +106,11 @@ def _frame_problems(name: str, gdf: object) -> list[str]:
             f"{name}: expected a GeoDataFrame; received {type(gdf).__name__}. "
             "Fix: build it with geopandas.GeoDataFrame(..., crs='EPSG:4326')."
         ]
+    if gdf.active_geometry_name is None:
+        return [
+            f"{name}: expected an active geometry column; received none "
+            f"(columns {list(gdf.columns)}). Fix: gdf.set_geometry('geometry')."
+        ]
     problems: list[str] = []
     if gdf.crs is None or gdf.crs.to_epsg() != 4326:
         received = "no CRS" if gdf.crs is None else str(gdf.crs.to_string())
@@ -313,7 +318,7 @@ def _header_html(view: MapView, colours: Mapping[str, str], names: Mapping[str, 
     providers = (
         f'<tr><td><span class="cz-swatch" style="border-radius:50%;width:10px;'
         f'background:#fff;border:2px solid {PROVIDER_COLOUR}"></span></td>'
-        f"<td colspan=2>{escape_text(LAYER_PROVIDERS)} (size ∝ capacity)</td></tr>"
+        f"<td colspan=2>{escape_text(LAYER_PROVIDERS)} (larger = more capacity)</td></tr>"
     )
     return (
         '<div class="cz-box"><details open>'

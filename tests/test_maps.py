@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -300,3 +304,31 @@ def test_duplicate_zone_ids_and_wrong_geometry_refused() -> None:
 def test_not_a_geodataframe_refused() -> None:
     with pytest.raises(ValueError, match="expected a GeoDataFrame; received DataFrame"):
         build_zone_map(_view(current=pd.DataFrame({"zone_name": ["x"]})))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to evaluate JS literals")
+def test_tooltip_template_literals_run_no_code(page: str, tmp_path: Path) -> None:
+    """Evaluate every ``bindTooltip(`...`)`` literal in node: ``${...}`` from data must stay
+    text. ``alert`` is left undefined, so an injected call fails the script."""
+    literals = re.findall(r"bindTooltip\(\s*`(.*?)`\s*,", page, flags=re.DOTALL)
+    assert len(literals) == len(EVIL_NAMES) + 3  # providers + zone centres
+    script = tmp_path / "literals.js"
+    script.write_text(
+        "const out = [" + ",".join(f"`{lit}`" for lit in literals) + "];\n"
+        "process.stdout.write(JSON.stringify(out));\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        ["node", str(script)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    texts = json.loads(done.stdout)
+    assert texts == [lit for lit in literals]  # nothing was interpolated
+    assert any("&#36;&#123;alert(1)&#125;" in t for t in texts)
+    assert not any("<img" in t or "</script" in t for t in texts)
+
+
+def test_frame_without_geometry_refused() -> None:
+    no_geometry = gpd.GeoDataFrame(pd.DataFrame({"zone_name": ["x"]}))
+    with pytest.raises(ValueError, match="current: expected an active geometry column"):
+        build_zone_map(_view(current=no_geometry))
