@@ -249,6 +249,7 @@ def _travel(lsoas: gpd.GeoDataFrame, matrix: pd.DataFrame, hospitals: pd.DataFra
     hosp = hospitals[hospitals["hospital"].isin(matrix.columns)].reset_index(drop=True)
     pairs = geo.straight_line_km(lsoas, hosp)
     pairs = pairs[pairs["km_straight"] < TRAVEL_MAX_KM]
+    matrix = matrix.loc[matrix.index.isin(pairs["lsoa11nm"])]  # stack only the area's rows
     long = matrix.stack().rename("road_minutes").rename_axis(["lsoa11nm", "hospital"])
     out = pairs.merge(long.reset_index(), on=["lsoa11nm", "hospital"], how="inner")
     unmatched = len(set(pairs["lsoa11nm"]) - set(matrix.index))
@@ -307,6 +308,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     cpo_zip = src.open_codepoint(wheels)
     codelist = src.read_codelist(cpo_zip, wheel=wheels.geocode)
     cpo = src.read_codepoint(cpo_zip, wheel=wheels.geocode, area_codes=codes)
+    cpo_zip.close()
     cpo["postcode"] = src.normalise_postcodes(cpo["postcode"]).astype(str)
     if cpo["postcode"].duplicated().any():
         dups = sorted(cpo.loc[cpo["postcode"].duplicated(), "postcode"].unique())
@@ -326,6 +328,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     )
     by_name = {d.name: d for d in districts}
     lsoas = all_lsoas[all_lsoas["prefix"].isin(by_name)].copy()
+    del all_lsoas  # all of England and Wales: free it before the lookup stage
     lsoas["district_code"] = lsoas["prefix"].map(lambda n: by_name[n].code)
     lsoas["district_name"] = lsoas["prefix"]
     lsoas["area_code"] = lsoas["prefix"].map(lambda n: by_name[n].area_code)
