@@ -6,14 +6,14 @@ never disagree.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 
 def md_text(value: object) -> str:
     """Text from inputs made safe for a Markdown table cell (no HTML, no column breaks)."""
-    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "&#96;")
+    text = str(value).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return text.replace("\n", " ").replace("\r", " ").replace("`", "&#96;")
 
 
 def _num(value: object, fmt: str = ",.0f") -> str:

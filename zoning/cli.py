@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from zoning.errors import CarezonesError
+from zoning.errors import CarezonesError, ScenarioError
 
 app = typer.Typer(
     help="carezones: redraw home-care commissioning zones from postcode demand and provider "
@@ -80,7 +80,7 @@ def run(
     except CarezonesError as exc:
         _fail(exc)
     except ValueError as exc:
-        _fail(CarezonesError(f"invalid option: {exc}"))
+        _fail(ScenarioError(f"invalid option: {exc}"))
     target = out_dir or Path("out") / scenario.name
     start = time.perf_counter()
     try:

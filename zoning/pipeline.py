@@ -77,16 +77,20 @@ def unit_cost_matrix(
     return cost
 
 
-def _zone_names(postcodes: pd.DataFrame, label_col: str) -> dict[int, str]:
-    """Name each zone after the ward with the most demand in it (district added if repeated)."""
-    by_ward = (
-        postcodes.groupby([label_col, "ward_name", "district_name"])["hours_per_week"].sum().reset_index()
-        .sort_values([label_col, "hours_per_week", "ward_name"], ascending=[True, False, True])
+def _zone_names(postcodes: pd.DataFrame, centre_lsoas: list[str]) -> list[str]:
+    """Name each zone after the ward at its centre (the centre LSOA's most common ward);
+    the district is added when two zones would share a name."""
+    wards = (
+        postcodes.groupby(["lsoa11cd", "ward_name", "district_name"]).size().rename("n").reset_index()
+        .sort_values(["lsoa11cd", "n", "ward_name"], ascending=[True, False, True])
+        .groupby("lsoa11cd").first()
     )
-    top = by_ward.groupby(label_col).first()
-    names = {int(z): str(r["ward_name"]) for z, r in top.iterrows()}
-    counts = pd.Series(list(names.values())).value_counts()
-    return {z: (f"{n} ({top.loc[z, 'district_name']})" if counts[n] > 1 else n) for z, n in names.items()}
+    names = [str(wards.loc[c, "ward_name"]) if c in wards.index else c for c in centre_lsoas]
+    counts = pd.Series(names).value_counts()
+    return [
+        f"{n} ({wards.loc[c, 'district_name']})" if counts[n] > 1 and c in wards.index else n
+        for n, c in zip(names, centre_lsoas, strict=True)
+    ]
 
 
 def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZonePlan:
@@ -122,6 +126,11 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
+    if scenario.model.zones > units.n:
+        raise SolveError(
+            f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
+            f"use at most {units.n} zones"
+        )
     problem = DistrictingProblem(
         demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
         tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
@@ -157,7 +166,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     unit_zone = relabel[result.labels]
     centres = [result.centres[k] for k in order]
     area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
-    names = _zone_names(area, "proposed_index")
+    names = _zone_names(area, [units.ids[c] for c in centres])
     zone_ids = [f"Z{z + 1:02d}" for z in range(problem.n_zones)]
     area["proposed_zone"] = [zone_ids[z] for z in area["proposed_index"]]
     xy = area[["easting", "northing"]].to_numpy(float)
@@ -201,7 +210,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
 
     zones = zone_table(area, demand, prov, zone_column="proposed_zone", travel_column="travel_min_proposed",
                        providers_zone_column="proposed_zone")
-    zones.insert(1, "zone_name", [names[z] for z in range(problem.n_zones)])
+    zones.insert(1, "zone_name", names)
     zones["n_units"] = np.bincount(unit_zone, minlength=problem.n_zones)
     zones["centre_lsoa"] = [units.ids[c] for c in centres]
     zones["centre_easting"] = centre_pts[:, 0]

@@ -1,0 +1,56 @@
+"""Scenario files: validated, frozen, unknown keys refused, paths relative to the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from tests.conftest import write_scenario
+from zoning.errors import ScenarioError
+from zoning.scenario import DEFAULT_SCENARIO, load_scenario
+
+
+def test_default_scenario_loads_with_absolute_paths() -> None:
+    s = load_scenario()
+    assert s.source == DEFAULT_SCENARIO
+    assert s.model.zones == 14 and s.model.tolerance == pytest.approx(0.10) and s.model.solver == "highs"
+    assert s.demand.path.is_absolute() and s.demand.path.is_file()
+    assert s.demand.synthetic and s.providers.synthetic and s.current_zones.approximate
+
+
+def test_unknown_keys_are_refused(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy, extra="colour = 'red'\n")
+    with pytest.raises(ScenarioError, match=r"colour: Extra inputs are not permitted"):
+        load_scenario(path)
+
+
+def test_bad_values_are_all_reported(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy, zones=0, tolerance=1.5)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert "model.zones" in str(info.value) and "model.tolerance" in str(info.value)
+
+
+def test_missing_input_files_are_named(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy, demand="nope.csv")
+    with pytest.raises(ScenarioError, match=r"demand.path: .*nope.csv"):
+        load_scenario(path)
+
+
+def test_scenario_is_frozen_and_overrides_are_validated(melton_dir: Path) -> None:
+    s = load_scenario(melton_dir / "melton.toml")
+    with pytest.raises(pydantic.ValidationError):
+        s.model.zones = 5  # type: ignore[misc]
+    t = s.with_overrides(zones=2, solver=None)
+    assert (t.model.zones, s.model.zones) == (2, 3)
+    with pytest.raises(pydantic.ValidationError):
+        s.with_overrides(solver="gurobi")
+
+
+def test_not_toml_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("name = \n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario(path)
