@@ -23,6 +23,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from maps.escape import escape_frame, escape_text
+from maps.offline import inline_assets, strip_cdn_assets
 
 __all__ = [
     "MapView",
@@ -482,6 +483,8 @@ def build_zone_map(view: MapView) -> folium.Map:
 
 def render_zone_map(view: MapView) -> str:
     """Full HTML page of the zone map (``folium.Map.get_root().render()``)."""
-    html = build_zone_map(view).get_root().render()
+    m = build_zone_map(view)
+    strip_cdn_assets(m)
+    html = inline_assets(m.get_root().render())
     logger.info("zone map rendered: %d characters of HTML", len(html))
     return html

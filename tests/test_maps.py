@@ -332,3 +332,13 @@ def test_frame_without_geometry_refused() -> None:
     no_geometry = gpd.GeoDataFrame(pd.DataFrame({"zone_name": ["x"]}))
     with pytest.raises(ValueError, match="current: expected an active geometry column"):
         build_zone_map(_view(current=no_geometry))
+
+
+def test_rendered_page_is_self_contained() -> None:
+    """No CDN: Leaflet is inlined and nothing else is fetched from the network."""
+    from maps.offline import external_urls
+
+    page = render_zone_map(_view())
+    assert "L.map(" in page and "leaflet" in page.lower()
+    assert [u for u in external_urls(page) if "leafletjs.com" not in u] == []
+    assert "cdn.jsdelivr" not in page and "jquery" not in page.lower()
