@@ -22,6 +22,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check zoning optimiser maps tests
+	$(BIN)/mypy zoning optimiser maps
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -74,7 +74,7 @@ def is_contiguous(
 
 def zone_loads(labels: NDArray[np.int64], demand: NDArray[np.float64], n_zones: int) -> NDArray[np.float64]:
     """Demand per zone."""
-    return np.bincount(np.asarray(labels), weights=demand, minlength=n_zones)
+    return np.bincount(np.asarray(labels), weights=demand, minlength=n_zones).astype(np.float64)
 
 
 def within_bounds(

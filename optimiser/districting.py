@@ -229,7 +229,7 @@ def design_zones(
         else:
             break
     assert best.labels is not None
-    loads = np.bincount(best.labels, weights=problem.demand, minlength=problem.n_zones)
+    loads = np.bincount(best.labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64)
     seconds = time.perf_counter() - start
     log.info(
         "designed %d zones for %d units in %.1f s over %d rounds: objective %.6g, %s, gap %s",

@@ -197,10 +197,10 @@ def _run_highs(
     has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
     objective = float(info.objective_function_value) if has_primal else None
     is_mip = any(v.cat == pulp.LpInteger for v in model.variables())
+    bound: float | None
     if is_mip:
-        bound = float(info.mip_dual_bound)
-        if abs(bound) == float("inf"):
-            bound = None
+        raw_bound = float(info.mip_dual_bound)
+        bound = None if abs(raw_bound) == float("inf") else raw_bound
     else:
         bound = objective if model_status == highspy.HighsModelStatus.kOptimal else None
     ms = highspy.HighsModelStatus

@@ -59,18 +59,18 @@ def travel_model_for(scenario: Scenario) -> TravelModel:
 
 
 def unit_cost_matrix(
-    units: Units, demand_xy: np.ndarray, demand_hours: np.ndarray, demand_unit: np.ndarray, travel: TravelModel
+    units: Units, demand_to_units: np.ndarray, demand_hours: np.ndarray, demand_unit: np.ndarray, travel: TravelModel
 ) -> np.ndarray:
     """(n, n) mean minutes from unit i's demand (postcode by postcode) to a centre at unit j.
 
     With these costs the optimiser's objective equals the demand-weighted travel of every
     postcode to its zone centre exactly, the figure the report shows. Units without demand
-    use their residential centroid.
+    use their residential centroid. ``demand_to_units`` is the (m, n) matrix of minutes from
+    each demand postcode to each unit's point.
     """
     cost = travel.minutes(units.points, units.points)
-    t = travel.minutes(demand_xy, units.points)  # (m, n)
     weighted = np.zeros((units.n, units.n))
-    np.add.at(weighted, demand_unit, demand_hours[:, None] * t)
+    np.add.at(weighted, demand_unit, demand_hours[:, None] * demand_to_units)
     totals = np.bincount(demand_unit, weights=demand_hours, minlength=units.n)
     has = totals > 0
     cost[has] = weighted[has] / totals[has, None]
@@ -122,8 +122,9 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     dem = area[area["hours_per_week"] > 0]
     travel = travel_model_for(scenario)
     dem_xy = dem[["easting", "northing"]].to_numpy(float)
-    cost = unit_cost_matrix(units, dem_xy, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel)
-    unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n)
+    dem_t = travel.minutes(dem_xy, units.points)  # (demand postcodes, units)
+    cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel)
+    unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
     if scenario.model.zones > units.n:
@@ -176,7 +177,6 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     # current zones: each served from its best central unit, measured the same way
     current_names = sorted(area["current_zone"].unique())
     current_centre: dict[str, int] = {}
-    dem_t = travel.minutes(dem_xy, units.points)
     for name in current_names:
         members = area.index[area["current_zone"] == name]
         cand = np.unique(area.loc[members, "unit"])

@@ -87,8 +87,8 @@ class Scenario(_Frozen):
     demand: DemandInput
     providers: ProviderInput
     current_zones: CurrentZonesInput
-    model: ModelOptions = ModelOptions()
-    travel: TravelOptions = TravelOptions()
+    model: ModelOptions = Field(default_factory=ModelOptions)
+    travel: TravelOptions = Field(default_factory=TravelOptions)
     source: Path | None = None
 
     @model_validator(mode="after")

@@ -16,7 +16,10 @@ from scipy.spatial.distance import cdist
 
 
 class TravelModel(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """Short identifier of the model, e.g. ``straight_line``."""
+        ...
 
     def describe(self) -> str:
         """One sentence for reports: what the minutes mean and where the numbers come from."""

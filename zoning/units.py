@@ -95,7 +95,7 @@ def build_units(postcodes: pd.DataFrame, boundaries: gpd.GeoDataFrame) -> Units:
             if not points[i].any():
                 points[i] = (row["easting"], row["northing"])
     empty = np.flatnonzero(~points.any(axis=1))
-    for i in empty:  # LSOAs without postcodes: a point inside the polygon
+    for i in empty.tolist():  # LSOAs without postcodes: a point inside the polygon
         rp = area.geometry.iloc[i].representative_point()
         points[i] = (rp.x, rp.y)
     edges = rook_edges(area.geometry)
