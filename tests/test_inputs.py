@@ -117,3 +117,24 @@ def test_current_zones_must_cover_every_ward(tmp_path: Path, melton_dir: Path, r
         read_current_zones(path, reference, key="ward_code")
     full = read_current_zones(melton_dir / "zones.csv", reference, key="ward_code")
     assert full.notna().all() and len(full) == int(reference["in_area"].sum())
+
+
+def test_current_zones_from_a_polygon_file(tmp_path: Path, melton_dir: Path, reference: pd.DataFrame) -> None:
+    import geopandas as gpd
+
+    lsoa = gpd.read_file(melton_dir / "lsoa.geojson")
+    lsoa = lsoa[lsoa["in_area"] == 1]
+    lsoa["zone"] = ["north" if y > 325_000 else "south" for y in lsoa.to_crs(27700).geometry.centroid.y]
+    path = tmp_path / "zones.gpkg"
+    lsoa.dissolve(by="zone", as_index=False)[["zone", "geometry"]].to_crs(27700).to_file(path)
+    zones = read_current_zones(path, reference, key="polygon")
+    assert zones.notna().all() and set(zones) == {"north", "south"}
+    ref = reference[reference["in_area"]]
+    by_lsoa = dict(zip(lsoa["lsoa11cd"], lsoa["zone"], strict=True))
+    agree = (ref["lsoa11cd"].map(by_lsoa) == zones.reindex(ref.index)).mean()
+    assert agree > 0.9  # generalised polygons: most postcodes fall in their own LSOA's zone
+
+    no_crs = tmp_path / "nocrs.gpkg"
+    gpd.GeoDataFrame({"zone": ["a"]}, geometry=[lsoa.to_crs(27700).union_all()], crs=None).to_file(no_crs)
+    with pytest.raises(InputError, match="has no CRS"):
+        read_current_zones(no_crs, reference, key="polygon")

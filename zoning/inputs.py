@@ -221,6 +221,11 @@ def read_current_zones(
     return zones.rename("current_zone")
 
 
+#: A postcode just outside every zone polygon (generalised or slightly offset boundaries)
+#: takes the nearest zone within this distance, counted in a warning; farther is an error.
+SNAP_TO_ZONE_M = 250.0
+
+
 def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str) -> pd.Series:
     try:
         polys = gpd.read_file(path)
@@ -231,8 +236,22 @@ def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str) -> pd
     if zone_column not in polys.columns:
         raise InputError(path, [f"no column {zone_column!r}; found {list(polys.columns)}"])
     points = gpd.GeoDataFrame(
-        area[["postcode"]], geometry=gpd.points_from_xy(area["easting"], area["northing"]), crs=27700
+        {"pc": area["postcode"].to_numpy()},
+        geometry=gpd.points_from_xy(area["easting"], area["northing"]),
+        index=pd.Index(area.index.to_numpy()),
+        crs=27700,
     )
-    joined = gpd.sjoin(points, polys[[zone_column, "geometry"]].to_crs(27700), how="left", predicate="within")
+    shapes = polys[[zone_column, "geometry"]].to_crs(27700)
+    joined = gpd.sjoin(points, shapes, how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")]
-    return joined[zone_column].astype("string").reindex(area.index)
+    zones = joined[zone_column].astype("string").reindex(area.index)
+    outside = zones.index[zones.isna()]
+    if len(outside):
+        near = gpd.sjoin_nearest(points.loc[outside], shapes, how="left", max_distance=SNAP_TO_ZONE_M)
+        near = near[~near.index.duplicated(keep="first")]
+        zones.loc[near.index] = near[zone_column].astype("string")
+        log.warning(
+            "%d postcode(s) lie outside every zone polygon of %s; %d took the nearest zone within %.0f m",
+            len(outside), path.name, int(near[zone_column].notna().sum()), SNAP_TO_ZONE_M,
+        )
+    return zones
