@@ -135,6 +135,7 @@ def test_current_zones_from_a_polygon_file(tmp_path: Path, melton_dir: Path, ref
     assert agree > 0.9  # generalised polygons: most postcodes fall in their own LSOA's zone
 
     no_crs = tmp_path / "nocrs.gpkg"
-    gpd.GeoDataFrame({"zone": ["a"]}, geometry=[lsoa.to_crs(27700).union_all()], crs=None).to_file(no_crs)
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gpd.GeoDataFrame({"zone": ["a"]}, geometry=[lsoa.to_crs(27700).union_all()], crs=None).to_file(no_crs)
     with pytest.raises(InputError, match="has no CRS"):
         read_current_zones(no_crs, reference, key="polygon")
