@@ -12,8 +12,11 @@ from typing import Any
 
 def md_text(value: object) -> str:
     """Text from inputs made safe for a Markdown table cell (no HTML, no column breaks)."""
-    text = str(value).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-    return text.replace("\n", " ").replace("\r", " ").replace("`", "&#96;")
+    text = str(value).replace("\\", "\\\\")
+    for ch in "`*_[]()!#|~":
+        text = text.replace(ch, "\\" + ch)
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\n", " ").replace("\r", " ")
 
 
 def _num(value: object, fmt: str = ",.0f") -> str:

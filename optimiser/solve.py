@@ -64,7 +64,7 @@ def solver_names() -> list[str]:
 def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None:
         return None
-    return max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+    return abs(objective - bound) / max(abs(objective), 1e-9)  # min or max: the distance
 
 
 class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
@@ -198,8 +198,11 @@ def _run_highs(
     objective = float(info.objective_function_value) if has_primal else None
     is_mip = any(v.cat == pulp.LpInteger for v in model.variables())
     bound: float | None
+    sign = -1.0 if model.sense == pulp.LpMaximize else 1.0  # PuLP hands HiGHS min(-objective)
+    if objective is not None:
+        objective *= sign
     if is_mip:
-        raw_bound = float(info.mip_dual_bound)
+        raw_bound = sign * float(info.mip_dual_bound)
         bound = None if abs(raw_bound) == float("inf") else raw_bound
     else:
         bound = objective if model_status == highspy.HighsModelStatus.kOptimal else None
@@ -217,7 +220,8 @@ def _run_highs(
 
 _CBC_RESULT = re.compile(r"^Result - (.+)$", re.MULTILINE)
 _CBC_OBJ = re.compile(r"^Objective value:\s+(\S+)", re.MULTILINE)
-_CBC_BOUND = re.compile(r"^Lower bound:\s+(\S+)", re.MULTILINE)
+_CBC_BOUND = re.compile(r"^Lower bound:\s+(\S+)", re.MULTILINE)  # internal (minimising) sense
+_CBC_ROOT = re.compile(r"^Continuous objective value is (\S+)", re.MULTILINE)  # model's sense
 
 
 def _run_cbc(
@@ -250,13 +254,22 @@ def _run_cbc(
     obj_match = _CBC_OBJ.search(text)
     objective = _to_float(obj_match.group(1)) if obj_match else None
     lower = words.lower()
+    sign = -1.0 if model.sense == pulp.LpMaximize else 1.0
     if lower.startswith("optimal solution found"):
-        status, bound = SolveStatus.OPTIMAL, objective
+        status = SolveStatus.OPTIMAL
+        bound_match = _CBC_BOUND.search(text)
+        root_match = _CBC_ROOT.search(text)
+        if bound_match:  # stopped "within gap tolerance" after search: CBC's own bound
+            bound = _signed(bound_match.group(1), sign)
+        elif "tolerance" in lower and root_match:  # closed at the root: the root LP bound
+            bound = _to_float(root_match.group(1))
+        else:
+            bound = objective
     elif "infeasible" in lower:
         status, bound, objective = SolveStatus.INFEASIBLE, None, None
     elif lower.startswith("stopped"):
         bound_match = _CBC_BOUND.search(text)
-        bound = _to_float(bound_match.group(1)) if bound_match else None
+        bound = _signed(bound_match.group(1), sign) if bound_match else None
         has_solution = objective is not None and model.status == pulp.LpStatusOptimal
         status = SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION
         if not has_solution:
@@ -264,6 +277,11 @@ def _run_cbc(
     else:
         status, bound = SolveStatus.ERROR, None
     return status, words, objective, bound
+
+
+def _signed(text: str, sign: float) -> float | None:
+    value = _to_float(text)
+    return None if value is None else sign * value
 
 
 def _to_float(text: str) -> float | None:

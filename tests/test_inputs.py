@@ -139,3 +139,17 @@ def test_current_zones_from_a_polygon_file(tmp_path: Path, melton_dir: Path, ref
         gpd.GeoDataFrame({"zone": ["a"]}, geometry=[lsoa.to_crs(27700).union_all()], crs=None).to_file(no_crs)
     with pytest.raises(InputError, match="has no CRS"):
         read_current_zones(no_crs, reference, key="polygon")
+
+
+def test_numbers_must_be_finite_and_sane() -> None:
+    assert parse_hours("1" * 400) is None
+    assert parse_hours("inf") is None and parse_hours("NaN") is None
+    assert parse_hours("9" * 9) is None  # more than 10^7 hours in one cell
+
+
+@pytest.mark.parametrize("header", ["postcode,hours_per_week,Hours Per Week", "postcode,hours_per_week,hours_per_week"])
+def test_repeated_column_names_are_refused(tmp_path: Path, reference: pd.DataFrame, header: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(f"{header}\nLE13 0AA,1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="column names repeat"):
+        read_demand(path, reference)

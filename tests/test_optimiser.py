@@ -113,12 +113,13 @@ def test_solver_proven_infeasibility_is_reported_not_hidden() -> None:
         design_zones(problem, solver="highs", time_limit_s=20)
 
 
-def _knapsack(n: int) -> pulp.LpProblem:
+def _knapsack(n: int, *, maximise: bool = True) -> pulp.LpProblem:
     rng = np.random.default_rng(0)
     weights = rng.integers(1000, 2000, n)
-    model = pulp.LpProblem("hard_knapsack", pulp.LpMaximize)
+    model = pulp.LpProblem("hard_knapsack", pulp.LpMaximize if maximise else pulp.LpMinimize)
     xs = [model.add_variable(f"x{i}", cat=pulp.LpBinary) for i in range(n)]
-    model += pulp.lpSum(int(w) * x for w, x in zip(weights, xs, strict=True))
+    sign = 1 if maximise else -1
+    model += pulp.lpSum(sign * int(w) * x for w, x in zip(weights, xs, strict=True))
     model += pulp.lpSum(int(w) * x for w, x in zip(weights, xs, strict=True)) <= int(weights.sum() // 2) + 0.5, "cap"
     for i in range(0, n - 1, 2):  # parity-like side rows that defeat easy rounding
         model += 2 * xs[i] + 2 * xs[i + 1] <= 3, f"pair_{i}"
@@ -147,3 +148,20 @@ def test_unknown_solver_names_the_choices() -> None:
 def test_best_centres_is_the_weighted_medoid(path4: DistrictingProblem) -> None:
     labels = np.array([0, 0, 0, 1])
     assert best_centres(path4, labels) == (1, 3)
+
+
+@pytest.mark.parametrize("maximise", [True, False])
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_loose_gap_tolerance_reports_the_real_bound(solver: str, maximise: bool) -> None:
+    """With a 5% tolerance the solver may stop early: the reported gap must be the real one
+    (CBC prints its bound even when it calls the result optimal), in the model's own sense."""
+    model = _knapsack(60, maximise=maximise)
+    rep = run_solver(model, solver=solver, time_limit_s=20, mip_rel_gap=0.05)
+    assert rep.objective is not None and rep.best_bound is not None
+    assert (rep.objective > 0) == maximise  # values in the model's sense, not negated
+    if maximise:
+        assert rep.best_bound >= rep.objective - 1e-6  # an upper bound for a maximisation
+    else:
+        assert rep.best_bound <= rep.objective + 1e-6
+    assert rep.gap == pytest.approx(abs(rep.best_bound - rep.objective) / abs(rep.objective))
+    assert model.objective.value() == pytest.approx(rep.objective, rel=1e-9)

@@ -134,3 +134,30 @@ def test_leicestershire_default_meets_the_acceptance_checks(tmp_path: Path) -> N
     assert plan.metrics.zones_outside_tolerance == 0 and plan.metrics.contiguous
     assert plan.result.seconds < scenario.model.time_limit_s + 30
     check_outputs(plan, paths, scenario.demand.path)
+
+
+def test_zone_ids_sort_numerically_for_any_count() -> None:
+    from zoning.pipeline import zone_ids
+
+    for k in (3, 14, 99, 100, 150):
+        ids = zone_ids(k)
+        assert ids == sorted(ids) and len(set(ids)) == k
+
+
+def test_units_without_postcodes_take_a_neighbours_current_zone(melton_run: tuple[ZonePlan, dict[str, Path]]) -> None:
+    from zoning.pipeline import fill_from_neighbours
+
+    plan, _ = melton_run
+    gappy = plan.unit_current_zone.copy()
+    victim = gappy.index[0]
+    gappy[victim] = None
+    filled = fill_from_neighbours(gappy, plan.units)
+    assert filled.notna().all()
+    neighbours = {plan.unit_current_zone[n] for n in plan.units.graph().neighbors(victim)}
+    assert filled[victim] in neighbours
+
+
+def test_summary_is_strict_json(melton_run: tuple[ZonePlan, dict[str, Path]]) -> None:
+    _, paths = melton_run
+    text = paths["summary"].read_text(encoding="utf-8")
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))

@@ -54,3 +54,19 @@ def test_not_toml_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("name = \n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize("extra", ["seed = -1\n", "seed = 4294967296\n"])
+def test_seed_out_of_range_is_refused(melton_copy: Path, extra: str) -> None:
+    text = write_scenario(melton_copy).read_text(encoding="utf-8").replace("seed = 7\n", extra)
+    path = melton_copy / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match="seed"):
+        load_scenario(path)
+
+
+def test_infinite_numbers_are_refused(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy)
+    path.write_text(path.read_text(encoding="utf-8") + "\n[travel]\nmin_per_km = inf\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="travel.min_per_km"):
+        load_scenario(path)

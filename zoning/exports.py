@@ -51,10 +51,13 @@ def provenance_notes(plan: ZonePlan) -> list[str]:
 
 
 def _clean(value: object) -> object:
+    """JSON-safe value: numpy scalars unwrapped, NaN and infinities as null."""
+    if hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if hasattr(value, "item"):
-        return _clean(value.item())
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
     return value
 
 
@@ -100,8 +103,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime) -> dict[str, object]:
                         "gap": _clean(x.gap), "seconds": x.seconds} for x in r.rounds],
         },
         "model": s.model.model_dump(),
-        "plan": plan.metrics.as_dict(),
-        "current": plan.current_metrics.as_dict(),
+        "plan": _clean(plan.metrics.as_dict()),
+        "current": _clean(plan.current_metrics.as_dict()),
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in plan.checks],
         "zones": _records(plan.zones),
         "current_zones": _records(plan.current),
@@ -112,7 +115,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime) -> dict[str, object]:
 def zone_polygons(plan: ZonePlan) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Proposed and (approximate, LSOA-majority) current zone polygons in EPSG:27700."""
     polys = plan.units.polygons[["lsoa11cd", "geometry"]].copy()
-    polys["proposed_zone"] = [f"Z{z + 1:02d}" for z in plan.unit_zone]
+    polys["proposed_zone"] = plan.zones["zone"].to_numpy()[plan.unit_zone]
     polys["current_zone"] = plan.unit_current_zone.to_numpy()
     proposed = polys.dissolve(by="proposed_zone", as_index=False)[["proposed_zone", "geometry"]]
     proposed = proposed.rename(columns={"proposed_zone": "zone"}).merge(plan.zones, on="zone")
@@ -200,7 +203,7 @@ def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None =
     write_zones_geojson(proposed, paths["zones"], notes=notes)
     write_postcode_lookup(plan, paths["postcodes"])
     summary = build_summary(plan, run_at=run_at)
-    atomic.write_text(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    atomic.write_text(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     atomic.write_text(paths["report"], render_report_md(summary))
     outline = None
     if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():

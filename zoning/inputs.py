@@ -7,6 +7,7 @@ shows it, column, value, why). Inputs are only ever read.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 COHORTS = ("adults", "children", "chc", "live_in")
 _COHORT_ALIASES = {"adult": "adults", "child": "children", "live-in": "live_in", "livein": "live_in",
                    "live in": "live_in", "continuing health care": "chc"}
+#: Larger weekly hours in one cell are taken as a data error (a whole county is ~10^5).
+MAX_HOURS = 1e7
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+|\d{1,3}(,\d{3})+(\.\d*)?)$")
 
 
@@ -55,7 +58,13 @@ def read_table(path: Path) -> pd.DataFrame:
         raise
     except Exception as exc:  # pandas/openpyxl parse errors: report them as input problems
         raise InputError(path, [f"could not be read: {exc}"], hint="save it as UTF-8 CSV or .xlsx") from exc
-    frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
+    raw = [str(c) for c in frame.columns]
+    frame.columns = [c.strip().lower().replace(" ", "_") for c in raw]
+    mangled = [c for c in frame.columns if re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in frame.columns]
+    dups = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1} | set(mangled))
+    if dups:
+        raise InputError(path, [f"column names repeat after ignoring case and spaces: {dups} (header: {raw})"],
+                         hint="give every column a distinct name")
     return frame
 
 
@@ -74,7 +83,8 @@ def parse_hours(value: str) -> float | None:
     text = str(value).strip()
     if not _NUMBER.match(text):
         return None
-    return float(text.replace(",", ""))
+    number = float(text.replace(",", ""))
+    return number if math.isfinite(number) and abs(number) <= MAX_HOURS else None
 
 
 def _row(i: int) -> str:

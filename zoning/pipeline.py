@@ -53,6 +53,20 @@ class ZonePlan:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _problem(units: Units, demand: np.ndarray, cost: np.ndarray, edge_km: np.ndarray,
+             scenario: Scenario) -> DistrictingProblem:
+    return DistrictingProblem(
+        demand=demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
+        tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
+    )
+
+
+def zone_ids(n_zones: int) -> list[str]:
+    """``Z01``..``Znn``, zero-padded so that text order is numeric order for any K."""
+    width = max(2, len(str(n_zones)))
+    return [f"Z{z + 1:0{width}d}" for z in range(n_zones)]
+
+
 def travel_model_for(scenario: Scenario) -> TravelModel:
     t = scenario.travel
     return StraightLineTravel(intercept_min=t.intercept_min, min_per_km=t.min_per_km, calibration=t.calibration)
@@ -91,6 +105,27 @@ def _zone_names(postcodes: pd.DataFrame, centre_lsoas: list[str]) -> list[str]:
         f"{n} ({wards.loc[c, 'district_name']})" if counts[n] > 1 and c in wards.index else n
         for n, c in zip(names, centre_lsoas, strict=True)
     ]
+
+
+def fill_from_neighbours(unit_zone: pd.Series, units: Units) -> pd.Series:
+    """Give units without postcodes (hence no current zone) the zone of a neighbour, or of the
+    nearest unit with one; these LSOAs hold no demand, so no figure changes."""
+    filled = unit_zone.copy()
+    graph = units.graph()
+    known = filled.notna().to_numpy()
+    if known.all():
+        return filled
+    tree = cKDTree(units.points[known])
+    known_ids = np.asarray(units.ids)[known]
+    for code in filled.index[filled.isna()]:
+        near = [filled[n] for n in sorted(graph.neighbors(code)) if pd.notna(filled[n])]
+        if near:
+            filled[code] = pd.Series(near).mode().iloc[0]
+        else:
+            _, k = tree.query(units.points[units.index()[code]])
+            filled[code] = filled[known_ids[int(k)]]
+    log.info("%d LSOA(s) without postcodes drawn in a neighbouring current zone", int((~known).sum()))
+    return filled
 
 
 def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZonePlan:
@@ -132,10 +167,10 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
-    problem = DistrictingProblem(
-        demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
-        tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
-    )
+    try:
+        problem = _problem(units, unit_demand, cost, edge_km, scenario)
+    except ValueError as exc:
+        raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc
     timings["units_travel_s"] = time.perf_counter() - t0 - timings["inputs_s"]
 
     say(f"designing {problem.n_zones} zones over {problem.n_units} units ({scenario.model.solver})")
@@ -168,8 +203,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     centres = [result.centres[k] for k in order]
     area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
     names = _zone_names(area, [units.ids[c] for c in centres])
-    zone_ids = [f"Z{z + 1:02d}" for z in range(problem.n_zones)]
-    area["proposed_zone"] = [zone_ids[z] for z in area["proposed_index"]]
+    ids = zone_ids(problem.n_zones)
+    area["proposed_zone"] = [ids[z] for z in area["proposed_index"]]
     xy = area[["easting", "northing"]].to_numpy(float)
     centre_pts = units.points[centres]
     area["travel_min_proposed"] = travel.minutes(xy, centre_pts)[np.arange(len(area)), area["proposed_index"]]
@@ -200,7 +235,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     tree = cKDTree(units.points)
     _, nearest_unit = tree.query(prov[["easting", "northing"]].to_numpy(float))
     prov_unit = np.where(prov["in_area"], prov["lsoa11cd"].map(index).fillna(-1).astype(int), nearest_unit)
-    prov["proposed_zone"] = [zone_ids[unit_zone[u]] for u in prov_unit]
+    prov["proposed_zone"] = [ids[unit_zone[u]] for u in prov_unit]
     pc_tree = cKDTree(xy)
     _, nearest_pc = pc_tree.query(prov[["easting", "northing"]].to_numpy(float))
     prov["current_zone"] = [
@@ -210,6 +245,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
 
     zones = zone_table(area, demand, prov, zone_column="proposed_zone", travel_column="travel_min_proposed",
                        providers_zone_column="proposed_zone")
+    if list(zones["zone"]) != ids:
+        raise AssertionError("zone table out of order")  # zone_ids sort numerically by design
     zones.insert(1, "zone_name", names)
     zones["n_units"] = np.bincount(unit_zone, minlength=problem.n_zones)
     zones["centre_lsoa"] = [units.ids[c] for c in centres]
@@ -220,6 +257,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     current["centre_lsoa"] = [units.ids[current_centre[z]] for z in current["zone"]]
     current["n_units_majority"] = [int((unit_current == z).sum()) for z in current["zone"]]
 
+    unit_current = fill_from_neighbours(unit_current, units)
     cur_index = {z: k for k, z in enumerate(current["zone"])}
     cur_labels = np.array([cur_index[z] for z in unit_current], dtype=np.int64)
     cur_contig = is_contiguous(cur_labels, units.edges, zone_names=list(current["zone"]))

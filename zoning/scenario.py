@@ -18,7 +18,7 @@ DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "leice
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataFiles(_Frozen):
@@ -82,7 +82,7 @@ class Scenario(_Frozen):
     title: str
     area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$")
     area_name: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**31 - 1)
     data: DataFiles
     demand: DemandInput
     providers: ProviderInput
