@@ -153,3 +153,10 @@ def test_repeated_column_names_are_refused(tmp_path: Path, reference: pd.DataFra
     path.write_text(f"{header}\nLE13 0AA,1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="column names repeat"):
         read_demand(path, reference)
+
+
+def test_postcode_keyed_current_zones_name_bad_rows(tmp_path: Path, reference: pd.DataFrame) -> None:
+    path = tmp_path / "z.csv"
+    path.write_text("postcode,zone\nLE13 0AA,a\nnonsense,b\n,c\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"row 3: postcode 'nonsense' is not valid"):
+        read_current_zones(path, reference, key="postcode")

@@ -85,7 +85,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime) -> dict[str, object]:
         "demand": {
             "rows": len(plan.demand),
             "hours_per_week": float(plan.demand["hours_per_week"].sum()),
-            "postcodes_with_demand": int(plan.demand["postcode"].nunique()),
+            "postcodes_with_demand": int(plan.demand.loc[plan.demand["hours_per_week"] > 0, "postcode"].nunique()),
             "excluded_rows": plan.excluded.rows,
             "excluded_hours_per_week": plan.excluded.hours,
             "excluded_examples": list(plan.excluded.examples),
