@@ -212,7 +212,7 @@ def read_current_zones(
         _require(path, frame, [key, zone_column])
         keys = frame[key].map(normalise_postcode) if key == "postcode" else frame[key].str.strip().str.upper()
         bad = [f"{_row(i)}: {key} {raw!r} is not valid" for i, (raw, k) in enumerate(zip(frame[key], keys, strict=True))
-               if k is None or k == ""]
+               if pd.isna(k) or k == ""]
         if bad:
             raise InputError(path, bad, hint=f"every row needs a {key}")
         dup = keys[keys.duplicated()]
