@@ -75,6 +75,12 @@ def plan_objective(problem: DistrictingProblem, labels: NDArray[np.int64], centr
     return float(np.sum(problem.demand * problem.cost[np.arange(problem.n_units), centre_of_unit]))
 
 
+def _medoid(problem: DistrictingProblem, members: NDArray[np.int64]) -> int:
+    """The member unit minimising the members' demand-weighted travel to it."""
+    totals = problem.demand[members] @ problem.cost[np.ix_(members, members)]
+    return int(members[int(np.argmin(totals))])
+
+
 def best_centres(problem: DistrictingProblem, labels: NDArray[np.int64]) -> tuple[int, ...]:
     """For each zone, the member unit minimising the zone's demand-weighted travel."""
     centres = []
@@ -82,8 +88,7 @@ def best_centres(problem: DistrictingProblem, labels: NDArray[np.int64]) -> tupl
         members = np.flatnonzero(labels == z)
         if members.size == 0:
             raise ValueError(f"zone {z} has no units")
-        totals = problem.demand[members] @ problem.cost[np.ix_(members, members)]
-        centres.append(int(members[int(np.argmin(totals))]))
+        centres.append(_medoid(problem, members))
     return tuple(centres)
 
 
@@ -131,11 +136,7 @@ def weighted_kmedoids(
             new = []
             for z in range(k):
                 members = np.flatnonzero(labels == z)
-                if members.size == 0:
-                    new.append(centres[z])
-                    continue
-                totals = problem.demand[members] @ problem.cost[np.ix_(members, members)]
-                new.append(int(members[int(np.argmin(totals))]))
+                new.append(_medoid(problem, members) if members.size else centres[z])
             if new == centres or len(set(new)) < k:
                 break
             centres = new

@@ -53,14 +53,6 @@ class ZonePlan:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _problem(units: Units, demand: np.ndarray, cost: np.ndarray, edge_km: np.ndarray,
-             scenario: Scenario) -> DistrictingProblem:
-    return DistrictingProblem(
-        demand=demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
-        tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
-    )
-
-
 def zone_ids(n_zones: int) -> list[str]:
     """``Z01``..``Znn``, zero-padded so that text order is numeric order for any K."""
     width = max(2, len(str(n_zones)))
@@ -168,7 +160,10 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
             f"use at most {units.n} zones"
         )
     try:
-        problem = _problem(units, unit_demand, cost, edge_km, scenario)
+        problem = DistrictingProblem(
+            demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
+            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
+        )
     except ValueError as exc:
         raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc
     timings["units_travel_s"] = time.perf_counter() - t0 - timings["inputs_s"]
