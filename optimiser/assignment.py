@@ -32,7 +32,7 @@ created).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pulp
@@ -52,43 +52,102 @@ class AssignmentOutcome:
     labels: NDArray[np.int64] | None  # None when the solver found no plan
 
 
-def shortest_path_lengths(problem: DistrictingProblem, centres: Sequence[int]) -> NDArray[np.float64]:
-    """(K, n) shortest-path lengths from each centre through the adjacency graph."""
+def shortest_path_lengths(
+    problem: DistrictingProblem, centres: Sequence[int], allowed: NDArray[np.bool_] | None = None
+) -> NDArray[np.float64]:
+    """(K, n) shortest-path lengths from each centre through the adjacency graph, walking only
+    through units allowed in that centre's zone (when ``allowed`` is given)."""
     graph = problem.adjacency_matrix().tocsr()
-    return np.asarray(dijkstra(graph, directed=False, indices=list(centres)))
+    if allowed is None:
+        return np.asarray(dijkstra(graph, directed=False, indices=list(centres)))
+    out = np.full((len(centres), problem.n_units), np.inf)
+    for z, c in enumerate(centres):
+        keep = allowed[:, z].astype(float)
+        sub = graph.multiply(keep[:, None]).multiply(keep[None, :]).tocsr()
+        out[z] = dijkstra(sub, directed=False, indices=int(c))
+    return out
 
 
-def build_assignment_model(
-    problem: DistrictingProblem, centres: Sequence[int], *, name: str = "assignment"
-) -> tuple[pulp.LpProblem, dict[tuple[int, int], pulp.LpVariable]]:
-    """The MILP of the module docstring for the given centres (one per zone)."""
-    if len(centres) != problem.n_zones or len(set(centres)) != problem.n_zones:
-        raise ValueError(f"need {problem.n_zones} distinct centres, got {list(centres)}")
-    n, k = problem.n_units, problem.n_zones
-    g = shortest_path_lengths(problem, centres)
+#: Constraint families that :func:`build_assignment_model` can leave out (``relax``) when
+#: looking for the cause of an infeasibility.
+FAMILIES = ("balance", "rows", "pins", "together", "travel_limit", "continuity", "centre_capacity", "contiguity")
+
+
+def _variables(
+    model: pulp.LpProblem,
+    problem: DistrictingProblem,
+    centres: list[int],
+    allowed: NDArray[np.bool_],
+    g: NDArray[np.float64] | None,
+) -> tuple[dict[tuple[int, int], pulp.LpVariable], dict[tuple[int, int], list[int]]]:
+    """x_{iz} for every unit that may join zone z, and its closer neighbours (contiguity)."""
+    n = problem.n_units
     neighbours: list[list[int]] = [[] for _ in range(n)]
     for a, b in problem.edges:
         neighbours[int(a)].append(int(b))
         neighbours[int(b)].append(int(a))
-
-    model = pulp.LpProblem(name, pulp.LpMinimize)
     x: dict[tuple[int, int], pulp.LpVariable] = {}
     closer: dict[tuple[int, int], list[int]] = {}
     for z, c in enumerate(centres):
         for i in range(n):
-            if i == c:
-                x[i, z] = model.add_variable(f"x_{problem.label(i)}_{z}", cat=pulp.LpBinary)
+            if i != c and not allowed[i, z]:
                 continue
-            if not np.isfinite(g[z, i]):
-                continue
-            preds = [j for j in neighbours[i] if g[z, j] < g[z, i]]
-            if preds:
+            if i != c and g is not None:
+                if not np.isfinite(g[z, i]):
+                    continue
+                preds = [j for j in neighbours[i] if g[z, j] < g[z, i]]
+                if not preds:
+                    continue
                 closer[i, z] = preds
-                x[i, z] = model.add_variable(f"x_{problem.label(i)}_{z}", cat=pulp.LpBinary)
+            x[i, z] = model.add_variable(f"x_{problem.label(i)}_{z}", cat=pulp.LpBinary)
 
-    model += pulp.lpSum(
-        float(problem.demand[i] * problem.cost[i, centres[z]]) * var for (i, z), var in x.items()
-    )
+    return x, closer
+
+
+def build_assignment_model(
+    problem: DistrictingProblem,
+    centres: Sequence[int],
+    *,
+    name: str = "assignment",
+    relax: frozenset[str] = frozenset(),
+) -> tuple[pulp.LpProblem, dict[tuple[int, int], pulp.LpVariable]]:
+    """The MILP of the module docstring for the given centres (one per zone).
+
+    ``relax`` names constraint families (see :data:`FAMILIES`) to leave out; it is used only to
+    diagnose infeasible problems.
+    """
+    if len(centres) != problem.n_zones or len(set(centres)) != problem.n_zones:
+        raise ValueError(f"need {problem.n_zones} distinct centres, got {list(centres)}")
+    unknown = set(relax) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown constraint families {sorted(unknown)}; expected some of {FAMILIES}")
+    n, k = problem.n_units, problem.n_zones
+    centres = [int(c) for c in centres]
+    if "pins" in relax or "travel_limit" in relax:
+        problem = replace(
+            problem,
+            pinned=None if "pins" in relax else problem.pinned,
+            reach=None if "travel_limit" in relax else problem.reach,
+            reach_limit=None if "travel_limit" in relax else problem.reach_limit,
+        )
+    allowed = problem.allowed(centres)
+    contiguity = "contiguity" not in relax
+    g = shortest_path_lengths(problem, centres, allowed) if contiguity else None
+
+    model = pulp.LpProblem(name, pulp.LpMinimize)
+    x, closer = _variables(model, problem, centres, allowed, g)
+
+    # objective: travel, plus the continuity charge on demand that changes zone
+    penalty = problem.moved_penalty if (problem.stay is not None and "continuity" not in relax) else 0.0
+    coef: dict[tuple[int, int], float] = {
+        (i, z): float(problem.demand[i] * problem.cost[i, centres[z]]) for (i, z) in x
+    }
+    if penalty:
+        assert problem.stay is not None
+        for (i, z) in x:
+            coef[i, z] += penalty * float(problem.stay[i].sum() - problem.stay[i, z])
+    model += pulp.lpSum(c * x[key] for key, c in coef.items())
+
     by_unit: list[list[pulp.LpVariable]] = [[] for _ in range(n)]
     by_zone: list[list[tuple[int, pulp.LpVariable]]] = [[] for _ in range(k)]
     for (i, z), var in x.items():
@@ -96,18 +155,57 @@ def build_assignment_model(
         by_zone[z].append((i, var))
     for i in range(n):
         model += pulp.lpSum(by_unit[i]) == 1, f"assign_{problem.label(i)}"
-    lower, upper = problem.load_bounds
+    lower, upper = problem.zone_bounds()
+    cap = problem.centre_capacity if "centre_capacity" not in relax else None
     for z, c in enumerate(centres):
         model += x[c, z] == 1, f"centre_{z}"
         load = pulp.lpSum(float(problem.demand[i]) * var for i, var in by_zone[z])
-        model += load >= lower, f"load_min_{z}"
-        model += load <= upper, f"load_max_{z}"
+        if "balance" not in relax:
+            model += load >= float(lower[z]), f"load_min_{z}"
+            model += load <= float(upper[z]), f"load_max_{z}"
+        if cap is not None:
+            model += load <= float(cap[c]), f"centre_capacity_{z}"
+    _side_constraints(model, problem, x, by_zone, relax)
     for (i, z), preds in closer.items():
         model += (
             x[i, z] <= pulp.lpSum(x[j, z] for j in preds if (j, z) in x),
             f"contig_{problem.label(i)}_{z}",
         )
     return model, x
+
+
+def _side_constraints(
+    model: pulp.LpProblem,
+    problem: DistrictingProblem,
+    x: dict[tuple[int, int], pulp.LpVariable],
+    by_zone: list[list[tuple[int, pulp.LpVariable]]],
+    relax: frozenset[str],
+) -> None:
+    """Cohort/capacity rows, kept-whole groups and the continuity cap."""
+    k = problem.n_zones
+    if "rows" not in relax:
+        for row in problem.rows:
+            for z in range(k):
+                total = pulp.lpSum(float(row.amount[i]) * var for i, var in by_zone[z] if row.amount[i] != 0)
+                if np.isfinite(row.lower[z]):
+                    model += total >= float(row.lower[z]), f"{row.name}_min_{z}"
+                if np.isfinite(row.upper[z]):
+                    model += total <= float(row.upper[z]), f"{row.name}_max_{z}"
+    if "together" not in relax:
+        for gi, group in enumerate(problem.together):
+            members = [int(u) for u in group]
+            for z in range(k):
+                head = x.get((members[0], z))
+                for j, u in enumerate(members[1:], start=1):
+                    var = x.get((u, z))
+                    if head is None and var is None:
+                        continue
+                    lhs = head if head is not None else 0
+                    rhs = var if var is not None else 0
+                    model += lhs - rhs == 0, f"together_{gi}_{j}_{z}"
+    if problem.stay is not None and problem.max_moved is not None and "continuity" not in relax:
+        kept = pulp.lpSum(float(problem.stay[i, z]) * var for (i, z), var in x.items() if problem.stay[i, z] > 0)
+        model += kept >= float(problem.stay.sum() - problem.max_moved), "continuity_max_moved"
 
 
 def solve_assignment(
@@ -120,9 +218,10 @@ def solve_assignment(
     threads: int = 1,
     mip_rel_gap: float = 1e-4,
     start_labels: NDArray[np.int64] | None = None,
+    relax: frozenset[str] = frozenset(),
 ) -> AssignmentOutcome:
     """Solve the fixed-centre model; ``start_labels`` (if given) is offered as a MIP start."""
-    model, x = build_assignment_model(problem, centres)
+    model, x = build_assignment_model(problem, centres, relax=relax)
     use_start = start_labels is not None
     if start_labels is not None:
         for (i, z), var in x.items():

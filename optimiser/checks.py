@@ -99,3 +99,62 @@ def within_bounds(
         if bad
         else f"all zones within [{lower:.1f}, {upper:.1f}]",
     )
+
+
+def zones_within_bounds(
+    loads: NDArray[np.float64],
+    *,
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+    name: str = "within_bounds",
+    what: str = "load",
+    rel_tol: float = 1e-6,
+    zone_names: Sequence[str] = (),
+) -> Check:
+    """Each zone's value lies in its own ``[lower[z], upper[z]]`` (infinite bounds are none)."""
+    bad = []
+    for z, value in enumerate(loads):
+        lo, hi = float(lower[z]), float(upper[z])
+        slack = rel_tol * max(abs(lo) if np.isfinite(lo) else 0.0, abs(hi) if np.isfinite(hi) else 0.0, 1.0)
+        if value < lo - slack or value > hi + slack:
+            label = zone_names[z] if zone_names else str(z)
+            bad.append(f"{label}: {what} {value:.1f} outside [{lo:.1f}, {hi:.1f}]")
+    return Check(name, not bad, "; ".join(bad) if bad else f"every zone's {what} within its bounds")
+
+
+def pins_respected(labels: NDArray[np.int64], pinned: NDArray[np.int64]) -> Check:
+    """Every locked unit (``pinned >= 0``) is in its zone."""
+    pinned = np.asarray(pinned)
+    locked = np.flatnonzero(pinned >= 0)
+    wrong = locked[np.asarray(labels)[locked] != pinned[locked]]
+    return Check(
+        "locks_respected", wrong.size == 0,
+        f"{wrong.size} locked unit(s) outside their zone, e.g. index {wrong[:5].tolist()}" if wrong.size
+        else f"{locked.size} locked unit(s) in their zones",
+    )
+
+
+def kept_whole(labels: NDArray[np.int64], groups: Sequence[NDArray[np.int64]]) -> Check:
+    """Every group of units lies in one zone."""
+    labels = np.asarray(labels)
+    split = [g for g, members in enumerate(groups) if np.unique(labels[np.asarray(members)]).size > 1]
+    return Check(
+        "kept_whole", not split,
+        f"group(s) {split} split across zones" if split else f"{len(groups)} group(s) each in one zone",
+    )
+
+
+def within_travel_limit(
+    labels: NDArray[np.int64], centres: Sequence[int], reach: NDArray[np.float64], limit: float,
+    exempt: NDArray[np.bool_] | None = None,
+) -> Check:
+    """No unit's farthest (non-exempt) demand point is beyond ``limit`` from its zone centre."""
+    labels = np.asarray(labels)
+    far = reach[np.arange(labels.size), np.asarray(centres)[labels]] > limit + 1e-9
+    if exempt is not None:
+        far &= ~np.asarray(exempt, dtype=bool)
+    return Check(
+        "within_travel_limit", not far.any(),
+        f"{int(far.sum())} unit(s) beyond {limit:g} min of their centre" if far.any()
+        else f"every postcode within {limit:g} min of its centre (isolated ones exempt)",
+    )

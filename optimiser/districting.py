@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
 
 from optimiser.assignment import AssignmentOutcome, solve_assignment
 from optimiser.problem import DistrictingProblem
@@ -69,26 +70,53 @@ class DistrictingResult:
         return self.report.status
 
 
-def plan_objective(problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
-    """Demand-weighted travel of a plan: the optimiser's objective, recomputed directly."""
+def plan_travel(problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
+    """Demand-weighted travel of a plan to its zone centres."""
     centre_of_unit = np.asarray(centres)[labels]
     return float(np.sum(problem.demand * problem.cost[np.arange(problem.n_units), centre_of_unit]))
 
 
-def _medoid(problem: DistrictingProblem, members: NDArray[np.int64]) -> int:
-    """The member unit minimising the members' demand-weighted travel to it."""
-    totals = problem.demand[members] @ problem.cost[np.ix_(members, members)]
-    return int(members[int(np.argmin(totals))])
+def plan_objective(problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
+    """The optimiser's objective recomputed directly: travel plus any continuity charge."""
+    return plan_travel(problem, labels, centres) + problem.moved_penalty * problem.moved(labels)
 
 
-def best_centres(problem: DistrictingProblem, labels: NDArray[np.int64]) -> tuple[int, ...]:
-    """For each zone, the member unit minimising the zone's demand-weighted travel."""
+def _eligible(problem: DistrictingProblem, members: NDArray[np.int64], zone: int | None) -> NDArray[np.int64]:
+    """Members that may be zone ``zone``'s centre: candidates, not pinned to another zone."""
+    ok = np.ones(members.size, dtype=bool)
+    if problem.centre_candidates is not None:
+        ok &= np.asarray(problem.centre_candidates, dtype=bool)[members]
+    if problem.pinned is not None and zone is not None:
+        pins = np.asarray(problem.pinned)[members]
+        ok &= (pins == -1) | (pins == zone)
+    return members[ok]
+
+
+def _medoid(problem: DistrictingProblem, members: NDArray[np.int64], *, among: NDArray[np.int64] | None = None) -> int:
+    """The unit (of ``among``, default the members) minimising the members' demand-weighted
+    travel to it."""
+    among = members if among is None else among
+    totals = problem.demand[members] @ problem.cost[np.ix_(members, among)]
+    return int(among[int(np.argmin(totals))])
+
+
+def best_centres(
+    problem: DistrictingProblem, labels: NDArray[np.int64], previous: tuple[int, ...] | None = None
+) -> tuple[int, ...]:
+    """For each zone, the eligible member unit minimising the zone's demand-weighted travel
+    (the previous centre is kept when no member is eligible)."""
     centres = []
-    for z in range(int(labels.max()) + 1):
+    for z in range(problem.n_zones):
         members = np.flatnonzero(labels == z)
         if members.size == 0:
             raise ValueError(f"zone {z} has no units")
-        centres.append(_medoid(problem, members))
+        eligible = _eligible(problem, members, z)
+        if eligible.size == 0:
+            if previous is None:
+                raise ValueError(f"zone {z} has no unit that may be its centre")
+            centres.append(int(previous[z]))
+            continue
+        centres.append(_medoid(problem, members, among=eligible))
     return tuple(centres)
 
 
@@ -113,30 +141,138 @@ def diagnose(problem: DistrictingProblem) -> list[str]:
         )
     if components > problem.n_zones:
         reasons.append(f"{components} pieces need at least {components} zones, got {problem.n_zones}")
+    reasons += _diagnose_options(problem)
+    return reasons
+
+
+def _diagnose_options(problem: DistrictingProblem) -> list[str]:
+    """Necessary conditions for the commissioning constraints, each named with numbers."""
+    reasons: list[str] = []
+    total = problem.total_demand
+    lo, hi = problem.zone_bounds()
+    if lo.sum() > total + 1e-6 * max(total, 1):
+        reasons.append(
+            f"the zones' minimum loads add up to {lo.sum():,.1f} hours but total demand is only "
+            f"{total:,.1f}: lower the per-zone minimums or use fewer zones"
+        )
+    if hi.sum() < total - 1e-6 * max(total, 1):
+        reasons.append(
+            f"the zones' maximum loads add up to {hi.sum():,.1f} hours but total demand is {total:,.1f}: "
+            "raise the per-zone maximums or use more zones"
+        )
+    for row in problem.rows:
+        have = float(row.amount.sum())
+        need_lo = float(np.sum(row.lower[np.isfinite(row.lower)])) if np.all(np.isfinite(row.lower)) else -np.inf
+        need_hi = float(np.sum(row.upper)) if np.all(np.isfinite(row.upper)) else np.inf
+        what = row.description or row.name
+        if have < need_lo - 1e-6 * max(abs(need_lo), 1):
+            reasons.append(
+                f"{what}: the zones need at least {need_lo:,.1f} in total but the whole area has {have:,.1f}; "
+                "every unit belongs to one zone, so no plan can meet it: loosen this bound"
+            )
+        if have > need_hi + 1e-6 * max(abs(need_hi), 1):
+            reasons.append(
+                f"{what}: the zones may hold at most {need_hi:,.1f} in total but the whole area has {have:,.1f}: "
+                "loosen this bound"
+            )
+    if problem.pinned is not None:
+        reasons += _diagnose_pins(problem)
+    if problem.centre_capacity is not None:
+        best = float(np.sort(problem.centre_capacity)[::-1][: problem.n_zones].sum())
+        if best < total - 1e-6 * max(total, 1):
+            reasons.append(
+                f"provider capacity within reach of the best {problem.n_zones} centres covers at most "
+                f"{best:,.1f} hours of the {total:,.1f} demanded: widen the capacity radius, lower the "
+                "margin or add providers"
+            )
+    if problem.stay is not None and problem.max_moved is not None:
+        movable_min = 0.0  # moving nothing is always counted feasible here; the solver decides
+        if problem.max_moved < movable_min:
+            reasons.append("max_moved is negative")
+    return reasons
+
+
+def _diagnose_pins(problem: DistrictingProblem) -> list[str]:
+    """Pinned units that cannot be joined to their zone, or a zone's pins over its maximum."""
+    reasons: list[str] = []
+    assert problem.pinned is not None
+    pinned = np.asarray(problem.pinned)
+    _, hi = problem.zone_bounds()
+    graph = problem.adjacency_matrix().tocsr()
+    for z in sorted(set(pinned[pinned >= 0].tolist())):
+        mine = np.flatnonzero(pinned == z)
+        load = float(problem.demand[mine].sum())
+        if load > hi[z] + 1e-6 * max(hi[z], 1):
+            reasons.append(
+                f"zone {z}: the units locked to it hold {load:,.1f} hours, more than its maximum {hi[z]:,.1f}"
+            )
+        # zone z may only pass through units that are free or locked to z
+        keep = ((pinned == -1) | (pinned == z)).astype(float)
+        sub = graph.multiply(keep[:, None]).multiply(keep[None, :]).tocsr()
+        reach = dijkstra(sub, directed=False, indices=int(mine[0]))
+        cut = [problem.label(int(u)) for u in mine if not np.isfinite(reach[u])]
+        if cut:
+            reasons.append(
+                f"zone {z}: locked unit(s) {', '.join(cut[:5])}{' …' if len(cut) > 5 else ''} are cut off from "
+                f"{problem.label(int(mine[0]))} (also locked to zone {z}) by units locked to other zones, so the "
+                "zone cannot be contiguous: change the locks"
+            )
+    for gi, group in enumerate(problem.together):
+        zones = sorted(set(pinned[np.asarray(group)].tolist()) - {-1})
+        if len(zones) > 1:
+            reasons.append(
+                f"kept-whole group {gi} contains units locked to different zones {zones}: it cannot be kept whole"
+            )
     return reasons
 
 
 def weighted_kmedoids(
-    problem: DistrictingProblem, *, seed: int, restarts: int = 8, max_iter: int = 50
+    problem: DistrictingProblem,
+    *,
+    seed: int,
+    restarts: int = 8,
+    max_iter: int = 50,
+    fixed: Mapping[int, int] | None = None,
 ) -> tuple[int, ...]:
-    """Demand-weighted k-medoids (alternating assignment / medoid update), best of restarts."""
+    """Demand-weighted k-medoids (alternating assignment / medoid update), best of restarts.
+
+    ``fixed`` maps zone index -> centre unit for zones whose centre is given (anchored zones);
+    the other centres are chosen among ``problem.centre_candidates`` (all units by default).
+    """
     rng = np.random.default_rng(seed)
     n, k = problem.n_units, problem.n_zones
+    fixed = dict(fixed or {})
+    free_zones = [z for z in range(k) if z not in fixed]
+    cand = (
+        np.ones(n, dtype=bool) if problem.centre_candidates is None
+        else np.asarray(problem.centre_candidates, dtype=bool).copy()
+    )
+    if problem.pinned is not None:
+        cand &= np.asarray(problem.pinned) == -1  # a free zone's centre must not be locked elsewhere
+    cand[list(fixed.values())] = False
+    if cand.sum() < len(free_zones):
+        raise InfeasibleProblemError(
+            [f"only {int(cand.sum())} units may be centres of the {len(free_zones)} free zones: allow more centres"]
+        )
     weights = problem.demand + 1e-9
     best: tuple[float, tuple[int, ...]] | None = None
     for _ in range(restarts):
-        centres = [int(rng.choice(n, p=weights / weights.sum()))]
-        while len(centres) < k:  # k-means++ spread
-            nearest = problem.cost[:, centres].min(axis=1)
-            p = weights * nearest**2
-            p[centres] = 0
-            centres.append(int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(np.argmax(nearest)))
+        centres = [fixed.get(z, -1) for z in range(k)]
+        for z in free_zones:
+            chosen = [c for c in centres if c >= 0]
+            p = weights * cand
+            if chosen:  # k-means++ spread
+                p = p * problem.cost[:, chosen].min(axis=1) ** 2
+            p[chosen] = 0
+            centres[z] = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(np.flatnonzero(cand)[0])
         for _ in range(max_iter):
             labels = problem.cost[:, centres].argmin(axis=1)
-            new = []
-            for z in range(k):
+            new = list(centres)
+            for z in free_zones:
                 members = np.flatnonzero(labels == z)
-                new.append(_medoid(problem, members) if members.size else centres[z])
+                among = members[cand[members]]
+                if among.size:
+                    new[z] = _medoid(problem, members, among=among)
             if new == centres or len(set(new)) < k:
                 break
             centres = new
@@ -145,6 +281,70 @@ def weighted_kmedoids(
             best = (cost, tuple(centres))
     assert best is not None
     return best[1]
+
+
+def anchor_centres(problem: DistrictingProblem) -> dict[int, int]:
+    """A starting centre for every zone that has locked units: the medoid of its locked units
+    (among those that may be centres, else the eligible unit nearest to them)."""
+    if problem.pinned is None:
+        return {}
+    pinned = np.asarray(problem.pinned)
+    out: dict[int, int] = {}
+    for z in sorted(set(pinned[pinned >= 0].tolist())):
+        mine = np.flatnonzero(pinned == z)
+        eligible = _eligible(problem, mine, z)
+        if eligible.size == 0:
+            everyone = _eligible(problem, np.arange(problem.n_units), z)
+            eligible = everyone[~np.isin(everyone, list(out.values()))]
+        out[z] = _medoid(problem, mine, among=eligible)
+    return out
+
+
+def explain_infeasible(
+    problem: DistrictingProblem, centres: tuple[int, ...], *, solver: str, time_limit_s: float, seed: int = 0
+) -> list[str]:
+    """Name the constraint families whose removal alone makes the fixed-centre model feasible.
+
+    Each family present in ``problem`` is left out in turn and the model is re-solved with a
+    short time limit; a family is reported as involved if leaving it out gives a plan.
+    """
+    present = ["balance", "contiguity"]
+    if problem.rows:
+        present.append("rows")
+    if problem.pinned is not None and np.any(np.asarray(problem.pinned) >= 0):
+        present.append("pins")
+    if problem.together:
+        present.append("together")
+    if problem.reach is not None:
+        present.append("travel_limit")
+    if problem.stay is not None and problem.max_moved is not None:
+        present.append("continuity")
+    if problem.centre_capacity is not None:
+        present.append("centre_capacity")
+    how = {
+        "balance": "widen the tolerance or the per-zone minimum/maximum hours",
+        "rows": "loosen the cohort or provider-capacity bounds",
+        "pins": "lock fewer areas or move the locks",
+        "together": "keep fewer towns or wards whole",
+        "travel_limit": "raise the travel limit",
+        "continuity": "allow more hours to change zone",
+        "centre_capacity": "widen the capacity radius or lower the margin",
+        "contiguity": "allow more zones",
+    }
+    per = max(2.0, time_limit_s / max(len(present), 1))
+    found = []
+    for family in present:
+        outcome = solve_assignment(
+            problem, centres, solver=solver, time_limit_s=per, seed=seed, relax=frozenset({family})
+        )
+        if outcome.labels is not None:
+            found.append(f"leaving out the {family.replace('_', ' ')} constraints gives a plan: {how[family]}")
+    if not found:
+        found.append(
+            "no single family of constraints is to blame on its own (" + ", ".join(present)
+            + "): loosen several, starting with the balance tolerance"
+        )
+    return found
 
 
 def design_zones(
@@ -156,9 +356,15 @@ def design_zones(
     max_rounds: int = 6,
     threads: int = 1,
     mip_rel_gap: float = 1e-4,
+    initial_centres: Mapping[int, int] | None = None,
+    fix_centres: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> DistrictingResult:
     """Design ``problem.n_zones`` balanced contiguous zones (see the module docstring).
+
+    ``initial_centres`` gives starting centres for some zones (zone index -> unit; e.g. today's
+    zone centres or provider hubs); zones with locked units start at their locked units. With
+    ``fix_centres`` every centre must be given and none moves (one exact solve).
 
     Raises :class:`InfeasibleProblemError` when the problem is infeasible on its face or no
     seeding gives the solver a feasible plan, and ``TimeoutError`` if the time budget ends
@@ -173,15 +379,22 @@ def design_zones(
     best: AssignmentOutcome | None = None
     best_obj = np.inf
     per_round = max(5.0, time_limit_s / 2)
+    given = {**anchor_centres(problem), **dict(initial_centres or {})}
+    if fix_centres and sorted(given) != list(range(problem.n_zones)):
+        raise InfeasibleProblemError(
+            [f"fixed centres need one centre per zone: got {len(given)} for {problem.n_zones} zones"]
+        )
 
     def remaining() -> float:
         return time_limit_s - (time.perf_counter() - start)
 
-    # Seeding: if a seed's centres admit no balanced contiguous plan, try another seed.
+    # Seeding: if a seed's centres admit no plan, try another seed (when anything is free).
     outcome: AssignmentOutcome | None = None
-    for attempt in range(4):
-        centres = weighted_kmedoids(problem, seed=seed + attempt)
-        say(f"round 1: solving assignment to {len(centres)} seeded centres")
+    attempts = 1 if len(given) == problem.n_zones else 4
+    centres: tuple[int, ...] = ()
+    for attempt in range(attempts):
+        centres = weighted_kmedoids(problem, seed=seed + attempt, fixed=given)
+        say(f"round 1: solving assignment to {len(centres)} {'given' if attempts == 1 else 'seeded'} centres")
         outcome = solve_assignment(
             problem, centres, solver=solver, time_limit_s=min(per_round, max(remaining(), 1.0)),
             seed=seed, threads=threads, mip_rel_gap=mip_rel_gap,
@@ -189,14 +402,17 @@ def design_zones(
         rounds.append(_log(len(rounds) + 1, outcome))
         if outcome.labels is not None or outcome.report.status != SolveStatus.INFEASIBLE:
             break
-        log.warning("seeded centres (attempt %d) admit no balanced contiguous plan; reseeding", attempt + 1)
+        log.warning("seeded centres (attempt %d) admit no plan; reseeding", attempt + 1)
     assert outcome is not None
     if outcome.labels is None:
         if outcome.report.status == SolveStatus.INFEASIBLE:
+            say("no plan for these centres: finding which constraints are to blame")
+            why = explain_infeasible(problem, centres, solver=solver, time_limit_s=max(10.0, remaining() / 2), seed=seed)
             raise InfeasibleProblemError(
                 [
-                    f"{len(rounds)} different sets of centres admit no plan within ±{100 * problem.tolerance:.0f}% "
-                    "that keeps zones contiguous: widen the tolerance or use fewer zones"
+                    f"{len(rounds)} set(s) of centres admit no plan that meets every constraint "
+                    f"(±{100 * problem.tolerance:.0f}% balance, contiguity and the scenario's options)",
+                    *why,
                 ]
             )
         raise TimeoutError(
@@ -207,8 +423,10 @@ def design_zones(
     seen = {outcome.centres}
 
     for r in range(2, max_rounds + 1):
+        if fix_centres:
+            break
         assert best.labels is not None
-        centres = best_centres(problem, best.labels)
+        centres = best_centres(problem, best.labels, previous=best.centres)
         if centres in seen:
             log.info("centres repeat after round %d: stopping", r - 1)
             break
@@ -245,6 +463,10 @@ def design_zones(
         report=best.report,
         rounds=tuple(rounds),
         seconds=seconds,
+        method=(
+            "exact balanced contiguous MILP for the given fixed centres" if fix_centres else
+            "k-medoids seeding + exact fixed-centre balanced contiguous MILP + re-centring"
+        ),
     )
 
 

@@ -11,6 +11,26 @@ from scipy.sparse.csgraph import connected_components
 
 
 @dataclass(frozen=True)
+class ZoneRow:
+    """A linear side constraint on every zone: ``lower[z] <= sum_{i in z} amount[i] <= upper[z]``.
+
+    One row family covers cohort bounds (``amount`` = a cohort's hours), provider-capacity
+    coverage (``amount`` = capacity - margin * demand, ``lower`` = 0) and anything else that
+    adds up over a zone's units. Infinite bounds are simply not imposed.
+    """
+
+    name: str  # short family name used in constraint names and diagnoses, e.g. "cohort_children"
+    amount: NDArray[np.float64]  # (n,)
+    lower: NDArray[np.float64]  # (K,), -inf for none
+    upper: NDArray[np.float64]  # (K,), +inf for none
+    description: str = ""  # one phrase for messages, e.g. "children's hours per zone"
+
+    def totals(self, labels: NDArray[np.int64], n_zones: int) -> NDArray[np.float64]:
+        """The row's value in each zone of a plan."""
+        return np.bincount(np.asarray(labels), weights=self.amount, minlength=n_zones).astype(np.float64)
+
+
+@dataclass(frozen=True)
 class DistrictingProblem:
     """Units with demand, a unit-to-unit travel cost matrix and a rook adjacency edge list.
 
@@ -24,6 +44,24 @@ class DistrictingProblem:
     edge_length : (e,) positive lengths used to order units along shortest paths for the
         contiguity constraints (default: ``cost`` between the two units).
     unit_ids : optional labels used in constraint names and messages.
+
+    Optional commissioning constraints (zones then have an identity: index ``z``):
+
+    zone_lower, zone_upper : (K,) per-zone demand bounds replacing the ``tolerance`` band
+        (unequal targets, a minimum viable size).
+    rows : extra per-zone linear rows (:class:`ZoneRow`): cohorts, capacity coverage.
+    pinned : (n,) zone index a unit is locked to, or -1 when free.
+    together : groups of units that must share a zone (towns or wards kept whole).
+    reach, reach_limit, reach_exempt : ``reach[i, j]`` is the longest travel (minutes) from any
+        demand point of unit ``i`` to a centre at unit ``j``; a unit may join a zone only if its
+        reach to the zone's centre is at most ``reach_limit``, unless it is exempt (isolated:
+        no centre anywhere is within the limit).
+    stay, max_moved, moved_penalty : ``stay[i, z]`` is the demand of unit ``i`` that is in
+        today's zone ``z``; the demand that changes zone is capped at ``max_moved`` and/or
+        charged ``moved_penalty`` per unit of demand in the objective.
+    centre_candidates : (n,) units allowed to be a zone centre (e.g. provider hubs).
+    centre_capacity : (n,) the most demand a zone centred at unit ``j`` may hold (capacity
+        reachable from ``j`` divided by the margin).
     """
 
     demand: NDArray[np.float64]
@@ -33,6 +71,19 @@ class DistrictingProblem:
     tolerance: float
     edge_length: NDArray[np.float64] | None = None
     unit_ids: tuple[str, ...] = field(default=())
+    zone_lower: NDArray[np.float64] | None = None
+    zone_upper: NDArray[np.float64] | None = None
+    rows: tuple[ZoneRow, ...] = ()
+    pinned: NDArray[np.int64] | None = None
+    together: tuple[NDArray[np.int64], ...] = ()
+    reach: NDArray[np.float64] | None = None
+    reach_limit: float | None = None
+    reach_exempt: NDArray[np.bool_] | None = None
+    stay: NDArray[np.float64] | None = None
+    max_moved: float | None = None
+    moved_penalty: float = 0.0
+    centre_candidates: NDArray[np.bool_] | None = None
+    centre_capacity: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         n = self.demand.shape[0]
@@ -57,8 +108,50 @@ class DistrictingProblem:
             problems.append("edge_length must have one entry per edge")
         if self.unit_ids and len(self.unit_ids) != n:
             problems.append(f"unit_ids has {len(self.unit_ids)} labels for {n} units")
+        problems += self._check_options(n)
         if problems:
             raise ValueError("invalid DistrictingProblem: " + "; ".join(problems))
+
+    def _check_options(self, n: int) -> list[str]:
+        k = self.n_zones
+        problems: list[str] = []
+        for label, arr in (("zone_lower", self.zone_lower), ("zone_upper", self.zone_upper)):
+            if arr is not None and np.shape(arr) != (k,):
+                problems.append(f"{label} must have one entry per zone ({k}), got shape {np.shape(arr)}")
+        for row in self.rows:
+            if np.shape(row.amount) != (n,) or np.shape(row.lower) != (k,) or np.shape(row.upper) != (k,):
+                problems.append(f"row {row.name!r}: amount must be ({n},) and bounds ({k},)")
+            elif np.any(~np.isfinite(row.amount)):
+                problems.append(f"row {row.name!r}: amounts must be finite")
+        if self.pinned is not None:
+            pinned = np.asarray(self.pinned)
+            if pinned.shape != (n,) or np.any((pinned < -1) | (pinned >= k)):
+                problems.append(f"pinned must be ({n},) with values -1..{k - 1}")
+        for g in self.together:
+            if np.size(g) and (np.min(g) < 0 or np.max(g) >= n):
+                problems.append("together groups refer to units outside 0..n-1")
+        return problems + self._check_travel_and_continuity(n)
+
+    def _check_travel_and_continuity(self, n: int) -> list[str]:
+        k = self.n_zones
+        problems: list[str] = []
+        if self.reach is not None and (np.shape(self.reach) != (n, n) or self.reach_limit is None):
+            problems.append(f"reach must be ({n}, {n}) and come with reach_limit")
+        if self.reach_exempt is not None and np.shape(self.reach_exempt) != (n,):
+            problems.append(f"reach_exempt must be ({n},)")
+        if self.stay is not None and np.shape(self.stay) != (n, k):
+            problems.append(f"stay must be ({n}, {k}), got {np.shape(self.stay)}")
+        if (self.max_moved is not None or self.moved_penalty) and self.stay is None:
+            problems.append("max_moved / moved_penalty need stay (today's zone of each unit's demand)")
+        if self.moved_penalty < 0 or (self.max_moved is not None and self.max_moved < 0):
+            problems.append("max_moved and moved_penalty must be >= 0")
+        if self.centre_candidates is not None:
+            cand = np.asarray(self.centre_candidates, dtype=bool)
+            if cand.shape != (n,) or cand.sum() < k:
+                problems.append(f"centre_candidates must be ({n},) with at least {k} candidates")
+        if self.centre_capacity is not None and np.shape(self.centre_capacity) != (n,):
+            problems.append(f"centre_capacity must be ({n},)")
+        return problems
 
     @property
     def n_units(self) -> int:
@@ -73,6 +166,49 @@ class DistrictingProblem:
         """Lower and upper bound on each zone's demand."""
         mean = self.total_demand / self.n_zones
         return (1 - self.tolerance) * mean, (1 + self.tolerance) * mean
+
+    def zone_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(K,) lower and upper demand bounds per zone: the tolerance band unless overridden."""
+        lower, upper = self.load_bounds
+        lo = np.full(self.n_zones, lower) if self.zone_lower is None else np.asarray(self.zone_lower, float)
+        hi = np.full(self.n_zones, upper) if self.zone_upper is None else np.asarray(self.zone_upper, float)
+        return lo, hi
+
+    def allowed(self, centres: tuple[int, ...] | list[int]) -> NDArray[np.bool_]:
+        """(n, K) which unit may join which zone given the centres: pins and the travel limit."""
+        n, k = self.n_units, self.n_zones
+        ok = np.ones((n, k), dtype=bool)
+        if self.reach is not None and self.reach_limit is not None:
+            ok &= self.reach[:, list(centres)] <= self.reach_limit + 1e-9
+            if self.reach_exempt is not None:
+                ok[np.asarray(self.reach_exempt, dtype=bool)] = True
+        if self.pinned is not None:
+            pinned = np.asarray(self.pinned)
+            fixed = np.flatnonzero(pinned >= 0)
+            ok[fixed] = False
+            ok[fixed, pinned[fixed]] = True
+        ok[list(centres), np.arange(k)] = True
+        return ok
+
+    def moved(self, labels: NDArray[np.int64]) -> float:
+        """Demand whose zone differs from today's (0 without ``stay``)."""
+        if self.stay is None:
+            return 0.0
+        kept = float(self.stay[np.arange(self.n_units), np.asarray(labels)].sum())
+        return float(self.stay.sum()) - kept
+
+    @property
+    def has_identity(self) -> bool:
+        """Whether zone indices mean something (pins, per-zone bounds, rows or continuity)."""
+        per_zone_rows = any(
+            np.ptp(np.nan_to_num(r.lower, neginf=-1e300)) or np.ptp(np.nan_to_num(r.upper, posinf=1e300))
+            for r in self.rows
+        )
+        return bool(
+            self.pinned is not None and np.any(np.asarray(self.pinned) >= 0)
+            or self.zone_lower is not None or self.zone_upper is not None or self.stay is not None
+            or per_zone_rows
+        )
 
     def label(self, i: int) -> str:
         return self.unit_ids[i] if self.unit_ids else str(i)

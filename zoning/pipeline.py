@@ -15,12 +15,22 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from optimiser.checks import Check, all_assigned, is_contiguous, within_bounds, zone_loads
+from optimiser.checks import (
+    Check,
+    all_assigned,
+    is_contiguous,
+    kept_whole,
+    pins_respected,
+    within_travel_limit,
+    zone_loads,
+    zones_within_bounds,
+)
 from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
 from optimiser.problem import DistrictingProblem
+from zoning.constraints import ProblemOptions, problem_options, provider_units
 from zoning.errors import CheckError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
-from zoning.metrics import PlanMetrics, plan_metrics, zone_table
+from zoning.metrics import PlanMetrics, match_zones, plan_metrics, zone_moves, zone_table
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
 from zoning.travel import StraightLineTravel, TravelModel
@@ -51,6 +61,9 @@ class ZonePlan:
     excluded: Excluded
     travel: TravelModel
     timings: dict[str, float] = field(default_factory=dict)
+    options: ProblemOptions | None = None  # the scenario's constraints as the optimiser saw them
+    moves: pd.DataFrame | None = None  # care that changes zone: today's zone -> proposed zone
+    hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
 
 
 def zone_ids(n_zones: int) -> list[str]:
@@ -120,6 +133,54 @@ def fill_from_neighbours(unit_zone: pd.Series, units: Units) -> pd.Series:
     return filled
 
 
+def _current_centres(area: pd.DataFrame, dem: pd.DataFrame, dem_t: np.ndarray) -> tuple[list[str], dict[str, int]]:
+    """Today's zones (sorted) and, for each, the unit serving its demand with least travel."""
+    current_names = sorted(area["current_zone"].unique())
+    current_centre: dict[str, int] = {}
+    for name in current_names:
+        members = area.index[area["current_zone"] == name]
+        cand = np.unique(area.loc[members, "unit"])
+        rows = np.flatnonzero(dem["current_zone"].to_numpy() == name)
+        if rows.size == 0:
+            current_centre[name] = int(cand[0])
+            continue
+        totals = dem["hours_per_week"].to_numpy()[rows] @ dem_t[np.ix_(rows, cand)]
+        current_centre[name] = int(cand[int(np.argmin(totals))])
+    return current_names, current_centre
+
+
+def plan_checks(problem: DistrictingProblem, labels: np.ndarray, centres: tuple[int, ...]) -> list[Check]:
+    """Every named invariant of a plan for ``problem`` (the tests reuse this)."""
+    k = problem.n_zones
+    lower, upper = problem.zone_bounds()
+    checks = [
+        all_assigned(labels, n_units=problem.n_units, n_zones=k),
+        is_contiguous(labels, problem.edges),
+        zones_within_bounds(zone_loads(labels, problem.demand, k), lower=lower, upper=upper),
+    ]
+    for row in problem.rows:
+        checks.append(zones_within_bounds(
+            row.totals(labels, k), lower=row.lower, upper=row.upper, name=f"{row.name}_within_bounds",
+            what=row.description or row.name,
+        ))
+    if problem.pinned is not None:
+        checks.append(pins_respected(labels, problem.pinned))
+    if problem.together:
+        checks.append(kept_whole(labels, problem.together))
+    if problem.reach is not None and problem.reach_limit is not None:
+        checks.append(within_travel_limit(labels, centres, problem.reach, problem.reach_limit, problem.reach_exempt))
+    if problem.centre_capacity is not None:
+        checks.append(zones_within_bounds(
+            zone_loads(labels, problem.demand, k), lower=np.full(k, -np.inf),
+            upper=problem.centre_capacity[list(centres)], name="centre_capacity", what="load vs capacity in reach",
+        ))
+    if problem.stay is not None and problem.max_moved is not None:
+        moved = problem.moved(labels)
+        ok = moved <= problem.max_moved * (1 + 1e-6) + 1e-6
+        checks.append(Check("moved_within_cap", ok, f"{moved:,.1f} hours change zone (cap {problem.max_moved:,.1f})"))
+    return checks
+
+
 def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZonePlan:
     """Run the whole design for ``scenario`` (see the module docstring)."""
     say = progress or (lambda _m: None)
@@ -159,10 +220,15 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
+    current_names, current_centre = _current_centres(area, dem, dem_t)
+    options = problem_options(
+        scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
+        unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
+    )
     try:
         problem = DistrictingProblem(
             demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
-            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
+            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids, **options.kwargs,
         )
     except ValueError as exc:
         raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc
@@ -174,7 +240,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     try:
         result = design_zones(
             problem, solver=m.solver, time_limit_s=m.time_limit_s, seed=scenario.seed,
-            max_rounds=m.max_rounds, threads=m.threads, mip_rel_gap=m.mip_rel_gap, progress=say,
+            max_rounds=m.max_rounds, threads=m.threads, mip_rel_gap=m.mip_rel_gap,
+            initial_centres=options.initial_centres, fix_centres=options.fix_centres, progress=say,
         )
     except InfeasibleProblemError as exc:
         raise SolveError("no plan is possible: " + "; ".join(exc.reasons)) from exc
@@ -183,12 +250,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     timings["solve_s"] = time.perf_counter() - t1
 
     say("checking the plan and computing figures")
-    lower, upper = problem.load_bounds
-    checks = [
-        all_assigned(result.labels, n_units=units.n, n_zones=problem.n_zones),
-        is_contiguous(result.labels, units.edges),
-        within_bounds(zone_loads(result.labels, unit_demand, problem.n_zones), lower=lower, upper=upper),
-    ]
+    checks = plan_checks(problem, result.labels, result.centres)
     # order zones north to south so ids are stable and readable; Z01 is the most northerly
     centre_xy = units.points[list(result.centres)]
     order = np.lexsort((centre_xy[:, 0], -centre_xy[:, 1]))
@@ -198,6 +260,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     centres = [result.centres[k] for k in order]
     area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
     names = _zone_names(area, [units.ids[c] for c in centres])
+    names = [options.zone_names.get(int(old), name) for old, name in zip(order, names, strict=True)]
     ids = zone_ids(problem.n_zones)
     area["proposed_zone"] = [ids[z] for z in area["proposed_index"]]
     xy = area[["easting", "northing"]].to_numpy(float)
@@ -205,17 +268,6 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     area["travel_min_proposed"] = travel.minutes(xy, centre_pts)[np.arange(len(area)), area["proposed_index"]]
 
     # current zones: each served from its best central unit, measured the same way
-    current_names = sorted(area["current_zone"].unique())
-    current_centre: dict[str, int] = {}
-    for name in current_names:
-        members = area.index[area["current_zone"] == name]
-        cand = np.unique(area.loc[members, "unit"])
-        rows = np.flatnonzero(dem["current_zone"].to_numpy() == name)
-        if rows.size == 0:
-            current_centre[name] = int(cand[0])
-            continue
-        totals = dem["hours_per_week"].to_numpy()[rows] @ dem_t[np.ix_(rows, cand)]
-        current_centre[name] = int(cand[int(np.argmin(totals))])
     cur_pts = units.points[[current_centre[z] for z in current_names]]
     cur_idx = area["current_zone"].map({z: k for k, z in enumerate(current_names)}).to_numpy()
     area["travel_min_current"] = travel.minutes(xy, cur_pts)[np.arange(len(area)), cur_idx]
@@ -227,9 +279,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
 
     # providers: branch -> zone (inside the area: its LSOA; outside: the nearest in-area unit)
     prov = providers.copy()
-    tree = cKDTree(units.points)
-    _, nearest_unit = tree.query(prov[["easting", "northing"]].to_numpy(float))
-    prov_unit = np.where(prov["in_area"], prov["lsoa11cd"].map(index).fillna(-1).astype(int), nearest_unit)
+    prov_unit = provider_units(prov, units)
     prov["proposed_zone"] = [ids[unit_zone[u]] for u in prov_unit]
     pc_tree = cKDTree(xy)
     _, nearest_pc = pc_tree.query(prov[["easting", "northing"]].to_numpy(float))
@@ -252,6 +302,17 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     current["centre_lsoa"] = [units.ids[current_centre[z]] for z in current["zone"]]
     current["n_units_majority"] = [int((unit_current == z).sum()) for z in current["zone"]]
 
+    if scenario.continuity is not None:  # zone identity: proposed zone k grew from today's zone order[k]
+        matched = {ids[k]: current_names[int(order[k])] for k in range(problem.n_zones)}
+    else:
+        matched = match_zones(area, proposed_column="proposed_zone", current_column="current_zone")
+    zones["matched_current_zone"] = [matched.get(z, "") for z in ids]
+    moves = zone_moves(area, demand, matched)
+    moved_in = moves.groupby("to_proposed_zone")["hours_per_week"].sum()
+    zones["hours_changing_zone"] = moved_in.reindex(ids).fillna(0.0).to_numpy()
+    if options.centre_capacity_raw is not None:
+        zones["capacity_within_radius"] = options.centre_capacity_raw[centres]
+
     unit_current = fill_from_neighbours(unit_current, units)
     cur_index = {z: k for k, z in enumerate(current["zone"])}
     cur_labels = np.array([cur_index[z] for z in unit_current], dtype=np.int64)
@@ -263,7 +324,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         contiguity_detail=cur_contig.detail + " (LSOAs drawn in their majority current zone)",
     )
     total = float(demand["hours_per_week"].sum())
-    recomputed = metrics.mean_travel_min * total
+    recomputed = metrics.mean_travel_min * total + problem.moved_penalty * problem.moved(result.labels)
     checks.append(
         Check(
             "objective_matches_recomputation",
@@ -284,4 +345,5 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         scenario=scenario, units=units, postcodes=area, demand=demand, providers=prov, unit_zone=unit_zone,
         unit_current_zone=unit_current, zones=zones, current=current, result=result, checks=tuple(checks),
         metrics=metrics, current_metrics=current_metrics, excluded=excluded, travel=travel, timings=timings,
+        options=options, moves=moves, hours_moved=float(moves["hours_per_week"].sum()),
     )

