@@ -92,6 +92,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
     out += _table(["zone", "hours/week", "vs mean", "capacity h/week", "demand/capacity", "mean travel (min)", "postcodes"],
                   cur_rows)
     d = summary["demand"]
+    out += _constraints_section(summary)
     out += [
         "",
         "## Checks",
@@ -122,3 +123,59 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
+    """Commissioning options in force and what changes zone (from ``summary['constraints']``)."""
+    con = summary.get("constraints")
+    if not con:
+        return []
+    cap = con["capacity"]
+    lines = ["", "## Commissioning constraints", ""]
+    lines.append(
+        f"- Provider capacity: rule {md_text(cap['rule'])}"
+        + (f" (capacity must cover {cap['margin']:g} × demand" + (
+            f" within {cap['radius_min']:g} min of the zone centre)" if cap["radius_min"] else " inside the zone)")
+           if cap["rule"] != "none" else " (reported, not imposed)")
+        + f"; centres {md_text(cap['centres'])}; highest demand/capacity ratio "
+        + (_num(cap["max_demand_capacity_ratio"], ".2f") if cap["max_demand_capacity_ratio"] is not None else "n/a") + "."
+    )
+    if con["min_zone_hours"]:
+        lines.append(f"- Minimum viable zone: {con['min_zone_hours']:,.0f} hours/week.")
+    for cohort, b in con["cohorts"].items():
+        lines.append(f"- Cohort {md_text(cohort)} per zone: " + ", ".join(
+            f"{md_text(k)} {v:g}" for k, v in b.items() if v is not None) + ".")
+    if con["named_zones"]:
+        lines.append(f"- Named zones: {', '.join(md_text(z) for z in con['named_zones'])}; "
+                     f"{con['locked_units']} LSOA(s) locked to their zone.")
+    if con["kept_whole"]:
+        lines.append(f"- Kept whole: {', '.join(md_text(z) for z in con['kept_whole'])}.")
+    if con["travel_limit_min"] is not None:
+        lines.append(
+            f"- Travel limit: {con['travel_limit_min']:g} min to the zone centre; {con['isolated_postcodes']} "
+            f"isolated postcode(s) ({con['isolated_hours_per_week']:g} hours/week) beyond it from every possible "
+            "centre are exempt and listed in summary.json."
+        )
+    if con["continuity"]:
+        c = con["continuity"]
+        lines.append("- Continuity with today's zones: " + ", ".join(
+            f"{md_text(k)} {v:g}" for k, v in c.items() if v is not None) + ".")
+    lines += [f"- {md_text(n)}." for n in con["notes"]]
+    lines += [
+        "",
+        "## What changes zone",
+        "",
+        f"{con['hours_changing_zone']:,.0f} hours/week ({100 * con['share_changing_zone']:.1f}% of all care) change "
+        f"zone; {md_text(con['zone_matching'])}.",
+        "",
+    ]
+    moves = summary.get("moves") or []
+    if moves:
+        lines += _table(
+            ["from today's zone", "to proposed zone", "hours/week", "demand rows", "postcodes"],
+            [[md_text(m["from_current_zone"]), md_text(m["to_proposed_zone"]), _num(m["hours_per_week"]),
+              str(m["demand_rows"]), str(m["postcodes"])] for m in moves[:30]],
+        )
+        if len(moves) > 30:
+            lines.append(f"\n({len(moves) - 30} smaller flows in summary.json.)")
+    return lines

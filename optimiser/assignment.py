@@ -64,6 +64,7 @@ def shortest_path_lengths(
     for z, c in enumerate(centres):
         keep = allowed[:, z].astype(float)
         sub = graph.multiply(keep[:, None]).multiply(keep[None, :]).tocsr()
+        sub.eliminate_zeros()  # csgraph treats stored zeros as free edges
         out[z] = dijkstra(sub, directed=False, indices=int(c))
     return out
 

@@ -92,11 +92,15 @@ def _eligible(problem: DistrictingProblem, members: NDArray[np.int64], zone: int
     return members[ok]
 
 
-def _medoid(problem: DistrictingProblem, members: NDArray[np.int64], *, among: NDArray[np.int64] | None = None) -> int:
+def _medoid(
+    problem: DistrictingProblem, members: NDArray[np.int64], *, among: NDArray[np.int64] | None = None,
+    cost: NDArray[np.float64] | None = None,
+) -> int:
     """The unit (of ``among``, default the members) minimising the members' demand-weighted
-    travel to it."""
+    travel to it (or ``cost`` instead of travel)."""
     among = members if among is None else among
-    totals = problem.demand[members] @ problem.cost[np.ix_(members, among)]
+    cost = problem.cost if cost is None else cost
+    totals = problem.demand[members] @ cost[np.ix_(members, among)]
     return int(among[int(np.argmin(totals))])
 
 
@@ -209,6 +213,7 @@ def _diagnose_pins(problem: DistrictingProblem) -> list[str]:
         # zone z may only pass through units that are free or locked to z
         keep = ((pinned == -1) | (pinned == z)).astype(float)
         sub = graph.multiply(keep[:, None]).multiply(keep[None, :]).tocsr()
+        sub.eliminate_zeros()  # csgraph treats stored zeros as free edges
         reach = dijkstra(sub, directed=False, indices=int(mine[0]))
         cut = [problem.label(int(u)) for u in mine if not np.isfinite(reach[u])]
         if cut:
@@ -255,6 +260,13 @@ def weighted_kmedoids(
             [f"only {int(cand.sum())} units may be centres of the {len(free_zones)} free zones: allow more centres"]
         )
     weights = problem.demand + 1e-9
+    cost = problem.cost
+    if problem.reach is not None and problem.reach_limit is not None:
+        # seeding aware of the travel limit: a unit beyond the limit of a centre is charged heavily
+        beyond = problem.reach > problem.reach_limit + 1e-9
+        if problem.reach_exempt is not None:
+            beyond[np.asarray(problem.reach_exempt, dtype=bool)] = False
+        cost = cost + beyond * (10.0 * float(cost.max()) + 1.0)
     best: tuple[float, tuple[int, ...]] | None = None
     for _ in range(restarts):
         centres = [fixed.get(z, -1) for z in range(k)]
@@ -262,23 +274,23 @@ def weighted_kmedoids(
             chosen = [c for c in centres if c >= 0]
             p = weights * cand
             if chosen:  # k-means++ spread
-                p = p * problem.cost[:, chosen].min(axis=1) ** 2
+                p = p * cost[:, chosen].min(axis=1) ** 2
             p[chosen] = 0
             centres[z] = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(np.flatnonzero(cand)[0])
         for _ in range(max_iter):
-            labels = problem.cost[:, centres].argmin(axis=1)
+            labels = cost[:, centres].argmin(axis=1)
             new = list(centres)
             for z in free_zones:
                 members = np.flatnonzero(labels == z)
                 among = members[cand[members]]
                 if among.size:
-                    new[z] = _medoid(problem, members, among=among)
+                    new[z] = _medoid(problem, members, among=among, cost=cost)
             if new == centres or len(set(new)) < k:
                 break
             centres = new
-        cost = float(np.sum(problem.demand * problem.cost[:, centres].min(axis=1)))
-        if best is None or cost < best[0]:
-            best = (cost, tuple(centres))
+        total = float(np.sum(weights * cost[:, centres].min(axis=1)))
+        if best is None or total < best[0]:
+            best = (total, tuple(centres))
     assert best is not None
     return best[1]
 

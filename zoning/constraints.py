@@ -97,6 +97,29 @@ def _units_of(
     return np.array(sorted(found), dtype=np.int64)
 
 
+@dataclass
+class _Context:
+    scenario: Scenario
+    units: Units
+    area: pd.DataFrame
+    demand: pd.DataFrame
+    providers: pd.DataFrame
+    travel: TravelModel
+    unit_demand: np.ndarray
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    zone_index: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return self.units.n
+
+    @property
+    def k(self) -> int:
+        return self.scenario.model.zones
+
+
 def problem_options(
     scenario: Scenario,
     *,
@@ -114,26 +137,37 @@ def problem_options(
     ``area`` is every in-area postcode (index postcode) with ``unit``, ``hours_per_week``,
     ``current_zone``, ``ward_code``, ``ward_name``, ``easting``, ``northing``.
     """
-    n, k = units.n, scenario.model.zones
-    kwargs: dict[str, Any] = {}
-    initial: dict[int, int] = {}
-    names: dict[int, str] = {}
-    notes: list[str] = []
-    total = float(unit_demand.sum())
-    mean = total / k
-    tol = scenario.model.tolerance
+    ctx = _Context(scenario, units, area, demand, providers, travel, unit_demand)
+    initial = _zone_identity(ctx, current_names, current_centres)
+    _bounds_and_locks(ctx)
+    rows = _cohort_rows(ctx)
+    cap_row, centre_capacity_raw, hubs = _capacity(ctx)
+    rows += cap_row
+    if rows:
+        ctx.kwargs["rows"] = tuple(rows)
+    if hubs:
+        initial = hubs
+    if scenario.continuity is not None:
+        _continuity(ctx, current_names)
+    isolated = _travel_limit(ctx)
+    return ProblemOptions(
+        kwargs=ctx.kwargs, initial_centres=initial, fix_centres=bool(hubs), zone_names=ctx.names,
+        isolated=isolated, centre_capacity_raw=centre_capacity_raw, notes=ctx.notes,
+    )
 
-    # zone identity
+
+def _zone_identity(ctx: _Context, current_names: list[str], current_centres: dict[str, int]) -> dict[int, int]:
+    """Zone indices for named zones (and today's zones under continuity); starting centres."""
+    scenario, initial = ctx.scenario, {}
     cont = scenario.continuity
     if cont is not None:
-        if len(current_names) != k:
+        if len(current_names) != ctx.k:
             raise ScenarioError(
                 f"{_where(scenario)}: continuity compares with today's {len(current_names)} zones, but "
-                f"model.zones is {k}: set zones = {len(current_names)} or drop [continuity]"
+                f"model.zones is {ctx.k}: set zones = {len(current_names)} or drop [continuity]"
             )
-        names.update(dict(enumerate(current_names)))
-        initial.update({z: current_centres[name] for z, name in enumerate(current_names)})
-    zone_index: dict[str, int] = {}
+        ctx.names.update(dict(enumerate(current_names)))
+        initial = {z: current_centres[name] for z, name in enumerate(current_names)}
     for pos, spec in enumerate(scenario.zone):
         if cont is not None:
             if spec.name not in current_names:
@@ -141,51 +175,59 @@ def problem_options(
                     f"{_where(scenario)}: with [continuity], each [[zone]] name must be one of today's zones "
                     f"{current_names}; got {spec.name!r}"
                 )
-            zone_index[spec.name] = current_names.index(spec.name)
+            ctx.zone_index[spec.name] = current_names.index(spec.name)
         else:
-            zone_index[spec.name] = pos
-        names[zone_index[spec.name]] = spec.name
+            ctx.zone_index[spec.name] = pos
+        ctx.names[ctx.zone_index[spec.name]] = spec.name
+    return initial
 
-    # per-zone bounds: the tolerance band, a minimum viable size, named zones' own bounds
-    lower = np.full(k, (1 - tol) * mean)
+
+def _bounds_and_locks(ctx: _Context) -> None:
+    """Per-zone bounds (tolerance band, minimum viable size, named zones), locks, kept-whole."""
+    scenario, k = ctx.scenario, ctx.k
+    mean = float(ctx.unit_demand.sum()) / k
+    tol = scenario.model.tolerance
+    lower = np.maximum(np.full(k, (1 - tol) * mean), scenario.model.min_zone_hours)
     upper = np.full(k, (1 + tol) * mean)
-    lower = np.maximum(lower, scenario.model.min_zone_hours)
     for spec in scenario.zone:
-        z = zone_index[spec.name]
+        z = ctx.zone_index[spec.name]
         if spec.min_hours is not None:
             lower[z] = spec.min_hours
         if spec.max_hours is not None:
             upper[z] = spec.max_hours
     if scenario.model.min_zone_hours or scenario.zone:
-        kwargs["zone_lower"], kwargs["zone_upper"] = lower, upper
+        ctx.kwargs["zone_lower"], ctx.kwargs["zone_upper"] = lower, upper
 
-    # locks
-    pinned = np.full(n, -1, dtype=np.int64)
+    pinned = np.full(ctx.n, -1, dtype=np.int64)
     for spec in scenario.zone:
         if not (spec.lock_postcodes or spec.lock_lsoas or spec.lock_wards):
             continue
-        z = zone_index[spec.name]
-        members = _units_of(scenario, area, units, what=f"zone {spec.name!r} locks",
+        z = ctx.zone_index[spec.name]
+        members = _units_of(scenario, ctx.area, ctx.units, what=f"zone {spec.name!r} locks",
                             postcodes=spec.lock_postcodes, lsoas=spec.lock_lsoas, wards=spec.lock_wards)
         clash = members[(pinned[members] >= 0) & (pinned[members] != z)]
         if clash.size:
+            other = int(pinned[clash[0]])
             raise ScenarioError(
-                f"{_where(scenario)}: zone {spec.name!r} locks {units.ids[int(clash[0])]}, already locked to "
-                f"zone {names.get(int(pinned[clash[0]]), pinned[clash[0]])!r}: a unit can be locked to one zone"
+                f"{_where(scenario)}: zone {spec.name!r} locks {ctx.units.ids[int(clash[0])]}, already locked to "
+                f"zone {ctx.names.get(other, other)!r}: a unit can be locked to one zone"
             )
         pinned[members] = z
     if np.any(pinned >= 0):
-        kwargs["pinned"] = pinned
-    kwargs["together"] = tuple(
-        _units_of(scenario, area, units, what=f"keep_whole {w.name!r}", wards=w.wards, lsoas=w.lsoas)
+        ctx.kwargs["pinned"] = pinned
+    ctx.kwargs["together"] = tuple(
+        _units_of(scenario, ctx.area, ctx.units, what=f"keep_whole {w.name!r}", wards=w.wards, lsoas=w.lsoas)
         for w in scenario.keep_whole
     )
 
+
+def _cohort_rows(ctx: _Context) -> list[ZoneRow]:
+    """One row per cohort with bounds: its hours in every zone."""
     rows: list[ZoneRow] = []
-    # cohorts
-    for cohort, bound in scenario.cohorts.items():
-        hours = demand[demand["cohort"] == cohort].groupby("postcode")["hours_per_week"].sum()
-        amount = np.bincount(area.loc[hours.index, "unit"].to_numpy(int), weights=hours.to_numpy(), minlength=n)
+    k = ctx.k
+    for cohort, bound in ctx.scenario.cohorts.items():
+        hours = ctx.demand[ctx.demand["cohort"] == cohort].groupby("postcode")["hours_per_week"].sum()
+        amount = np.bincount(ctx.area.loc[hours.index, "unit"].to_numpy(int), weights=hours.to_numpy(), minlength=ctx.n)
         c_mean = amount.sum() / k
         lo = np.full(k, -np.inf)
         hi = np.full(k, np.inf)
@@ -197,82 +239,88 @@ def problem_options(
         if bound.max_hours is not None:
             hi = np.minimum(hi, bound.max_hours)
         rows.append(ZoneRow(f"cohort_{cohort}", amount.astype(np.float64), lo, hi, f"{cohort} hours per zone"))
-    assert set(scenario.cohorts) <= set(COHORTS)
+    assert set(ctx.scenario.cohorts) <= set(COHORTS)
+    return rows
 
-    # provider capacity
-    cap = scenario.capacity
-    prov_unit = provider_units(providers, units)
-    unit_capacity = np.bincount(prov_unit, weights=providers["capacity_hours_per_week"].to_numpy(float), minlength=n)
-    centre_capacity_raw = None
+
+def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int, int]]:
+    """Capacity coverage (a row, or capacity within reach of each possible centre) and hubs."""
+    cap, n, k = ctx.scenario.capacity, ctx.n, ctx.k
+    providers = ctx.providers
+    prov_unit = provider_units(providers, ctx.units)
+    capacity = providers["capacity_hours_per_week"].to_numpy(float)
+    rows: list[ZoneRow] = []
+    raw = None
     if cap.rule == "inside":
+        unit_capacity = np.bincount(prov_unit, weights=capacity, minlength=n)
         rows.append(ZoneRow(
-            "capacity", unit_capacity - cap.margin * unit_demand, np.zeros(k), np.full(k, np.inf),
+            "capacity", unit_capacity - cap.margin * ctx.unit_demand, np.zeros(k), np.full(k, np.inf),
             f"provider capacity minus {cap.margin:g} x demand",
         ))
     elif cap.rule == "radius":
-        branch_xy = providers[["easting", "northing"]].to_numpy(float)
-        in_reach = travel.minutes(branch_xy, units.points) <= cap.radius_min  # (branches, units)
-        centre_capacity_raw = providers["capacity_hours_per_week"].to_numpy(float) @ in_reach
-        kwargs["centre_capacity"] = centre_capacity_raw / cap.margin
-    if rows:
-        kwargs["rows"] = tuple(rows)
-
-    # centres on provider hubs
-    fix = False
+        in_reach = ctx.travel.minutes(providers[["easting", "northing"]].to_numpy(float), ctx.units.points) <= cap.radius_min
+        raw = capacity @ in_reach
+        ctx.kwargs["centre_capacity"] = raw / cap.margin
+    hubs: dict[int, int] = {}
     if cap.centres == "hubs" or cap.hubs:
         cand = np.zeros(n, dtype=bool)
         cand[prov_unit] = True
-        kwargs["centre_candidates"] = cand
-        notes.append(f"zone centres restricted to the {int(cand.sum())} units holding a provider branch")
+        ctx.kwargs["centre_candidates"] = cand
+        ctx.notes.append(f"zone centres restricted to the {int(cand.sum())} units holding a provider branch")
     if cap.hubs:
         ids = providers["provider_id"].astype(str).tolist()
         missing = [h for h in cap.hubs if h not in ids]
         if missing:
-            raise ScenarioError(f"{_where(scenario)}: capacity.hubs names unknown provider_id(s) {missing}")
+            raise ScenarioError(f"{_where(ctx.scenario)}: capacity.hubs names unknown provider_id(s) {missing}")
         hub_units = [int(prov_unit[ids.index(h)]) for h in cap.hubs]
         if len(set(hub_units)) != k:
             raise ScenarioError(
-                f"{_where(scenario)}: capacity.hubs {list(cap.hubs)} share LSOAs; choose hubs in {k} different LSOAs"
+                f"{_where(ctx.scenario)}: capacity.hubs {list(cap.hubs)} share LSOAs; choose hubs in {k} different LSOAs"
             )
-        initial = dict(enumerate(hub_units))
-        fix = True
-        names.update({z: f"hub {h}" for z, h in enumerate(cap.hubs) if z not in names})
+        hubs = dict(enumerate(hub_units))
+        ctx.names.update({z: f"hub {h}" for z, h in enumerate(cap.hubs) if z not in ctx.names})
+    return rows, raw, hubs
 
-    # continuity
-    if cont is not None:
-        cur_idx = area["current_zone"].map({z: i for i, z in enumerate(current_names)}).to_numpy(int)
-        stay = np.zeros((n, k))
-        np.add.at(stay, (area["unit"].to_numpy(int), cur_idx), area["hours_per_week"].to_numpy(float))
-        kwargs["stay"] = stay
-        caps = [c for c in (cont.max_moved_hours, None if cont.max_moved_share is None else cont.max_moved_share * total)
-                if c is not None]
-        if caps:
-            kwargs["max_moved"] = float(min(caps))
-        kwargs["moved_penalty"] = float(cont.moved_penalty_min)
 
-    # travel limit
+def _continuity(ctx: _Context, current_names: list[str]) -> None:
+    """Hours of each unit in each of today's zones; the cap and the charge on moving."""
+    cont = ctx.scenario.continuity
+    assert cont is not None
+    area = ctx.area
+    cur_idx = area["current_zone"].map({z: i for i, z in enumerate(current_names)}).to_numpy(int)
+    stay = np.zeros((ctx.n, ctx.k))
+    np.add.at(stay, (area["unit"].to_numpy(int), cur_idx), area["hours_per_week"].to_numpy(float))
+    ctx.kwargs["stay"] = stay
+    total = float(ctx.unit_demand.sum())
+    caps = [c for c in (cont.max_moved_hours, None if cont.max_moved_share is None else cont.max_moved_share * total)
+            if c is not None]
+    if caps:
+        ctx.kwargs["max_moved"] = float(min(caps))
+    ctx.kwargs["moved_penalty"] = float(cont.moved_penalty_min)
+
+
+def _travel_limit(ctx: _Context) -> pd.DataFrame:
+    """The farthest postcode of each unit from each possible centre; isolated postcodes."""
     isolated = pd.DataFrame(columns=["postcode", "hours_per_week", "nearest_centre_min"])
-    limit = scenario.model.max_travel_min
-    if limit is not None:
-        xy = area[["easting", "northing"]].to_numpy(float)
-        t = travel.minutes(xy, units.points)  # (postcodes, units)
-        best = t.min(axis=1)
-        far = best > limit
-        isolated = pd.DataFrame({
-            "postcode": area.index[far], "hours_per_week": area["hours_per_week"].to_numpy()[far],
-            "nearest_centre_min": best[far],
-        })
-        reach = np.zeros((n, n))
-        ok = ~far
-        np.maximum.at(reach, area["unit"].to_numpy(int)[ok], t[ok])
-        kwargs["reach"], kwargs["reach_limit"] = reach, float(limit)
-        if far.any():
-            notes.append(
-                f"{int(far.sum())} postcode(s) ({isolated['hours_per_week'].sum():g} hours/week) are further than "
-                f"{limit:g} min from every possible centre: reported as isolated and exempt from the travel limit"
-            )
-            log.warning(notes[-1])
-    return ProblemOptions(
-        kwargs=kwargs, initial_centres=initial, fix_centres=fix, zone_names=names, isolated=isolated,
-        centre_capacity_raw=centre_capacity_raw, notes=notes,
-    )
+    limit = ctx.scenario.model.max_travel_min
+    if limit is None:
+        return isolated
+    area, n = ctx.area, ctx.n
+    t = ctx.travel.minutes(area[["easting", "northing"]].to_numpy(float), ctx.units.points)  # (postcodes, units)
+    best = t.min(axis=1)
+    far = best > limit
+    isolated = pd.DataFrame({
+        "postcode": area.index[far], "hours_per_week": area["hours_per_week"].to_numpy()[far],
+        "nearest_centre_min": best[far],
+    })
+    reach = np.zeros((n, n))
+    ok = ~far
+    np.maximum.at(reach, area["unit"].to_numpy(int)[ok], t[ok])
+    ctx.kwargs["reach"], ctx.kwargs["reach_limit"] = reach, float(limit)
+    if far.any():
+        ctx.notes.append(
+            f"{int(far.sum())} postcode(s) ({isolated['hours_per_week'].sum():g} hours/week) are further than "
+            f"{limit:g} min from every possible centre: reported as isolated and exempt from the travel limit"
+        )
+        log.warning(ctx.notes[-1])
+    return isolated

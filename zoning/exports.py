@@ -106,6 +106,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime) -> dict[str, object]:
         "plan": _clean(plan.metrics.as_dict()),
         "current": _clean(plan.current_metrics.as_dict()),
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in plan.checks],
+        "constraints": _clean(plan.constraints_summary()),
+        "moves": _records(plan.moves) if plan.moves is not None else [],
         "zones": _records(plan.zones),
         "current_zones": _records(plan.current),
         "timings_s": plan.timings,

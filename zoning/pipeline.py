@@ -65,6 +65,35 @@ class ZonePlan:
     moves: pd.DataFrame | None = None  # care that changes zone: today's zone -> proposed zone
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
 
+    def constraints_summary(self) -> dict[str, object]:
+        """The commissioning options in force and how the plan meets them (for every output)."""
+        s = self.scenario
+        cap = s.capacity
+        out: dict[str, object] = {
+            "min_zone_hours": s.model.min_zone_hours,
+            "capacity": {
+                "rule": cap.rule, "margin": cap.margin,
+                "radius_min": cap.radius_min if cap.rule == "radius" else None,
+                "centres": "fixed at hubs " + ", ".join(cap.hubs) if cap.hubs else cap.centres,
+                "max_demand_capacity_ratio": float(self.zones["demand_capacity_ratio"].max(skipna=True))
+                if self.zones["demand_capacity_ratio"].notna().any() else None,
+            },
+            "cohorts": {c: b.model_dump() for c, b in s.cohorts.items()},
+            "named_zones": [z.name for z in s.zone],
+            "locked_units": int(np.sum(np.asarray(self.options.kwargs.get("pinned", [])) >= 0)) if self.options else 0,
+            "kept_whole": [w.name for w in s.keep_whole],
+            "travel_limit_min": s.model.max_travel_min,
+            "isolated_postcodes": int(len(self.options.isolated)) if self.options else 0,
+            "isolated_hours_per_week": float(self.options.isolated["hours_per_week"].sum()) if self.options else 0.0,
+            "continuity": s.continuity.model_dump() if s.continuity else None,
+            "hours_changing_zone": self.hours_moved,
+            "share_changing_zone": self.hours_moved / max(self.metrics.total_hours, 1e-9),
+            "zone_matching": "proposed zone k grew from today's zone k (continuity)" if s.continuity
+            else "each proposed zone is paired with the current zone it overlaps most (Hungarian method)",
+            "notes": list(self.options.notes) if self.options else [],
+        }
+        return out
+
 
 def zone_ids(n_zones: int) -> list[str]:
     """``Z01``..``Znn``, zero-padded so that text order is numeric order for any K."""
