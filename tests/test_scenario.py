@@ -70,3 +70,44 @@ def test_infinite_numbers_are_refused(melton_copy: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8") + "\n[travel]\nmin_per_km = inf\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="travel.min_per_km"):
         load_scenario(path)
+
+
+def test_a_variant_extends_its_base_and_changes_only_what_it_lists(tmp_path: Path) -> None:
+    variant = tmp_path / "variant.toml"
+    variant.write_text(
+        f'extends = "{DEFAULT_SCENARIO.as_posix()}"\nname = "variant"\n[model]\nzones = 12\n[continuity]\nmax_moved_share = 0.3\n',
+        encoding="utf-8",
+    )
+    s = load_scenario(variant)
+    base = load_scenario()
+    assert s.name == "variant" and s.model.zones == 12
+    assert s.model.tolerance == base.model.tolerance and s.demand.path == base.demand.path  # merged, paths kept
+    assert s.continuity is not None and s.continuity.max_moved_share == pytest.approx(0.3)
+
+
+def test_shipped_variants_load() -> None:
+    for name in ("leicestershire-continuity.toml", "leicestershire-commissioning.toml"):
+        s = load_scenario(DEFAULT_SCENARIO.parent / name)
+        assert s.demand.synthetic and s.name != "leicestershire"
+
+
+def test_extends_loops_and_missing_bases_are_refused(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('extends = "b.toml"\n', encoding="utf-8")
+    b.write_text('extends = "a.toml"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="loops back"):
+        load_scenario(a)
+    b.write_text('extends = "missing.toml"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"missing\.toml.*extended by"):
+        load_scenario(a)
+
+
+def test_option_errors_name_the_problem(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy)
+    path.write_text(path.read_text(encoding="utf-8") + '\n[cohorts.teenagers]\nmin_hours = 3\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="teenagers"):
+        load_scenario(path)
+    path = write_scenario(melton_copy)
+    path.write_text(path.read_text(encoding="utf-8") + '\n[capacity]\nhubs = ["P1"]\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="one hub per zone"):
+        load_scenario(path)

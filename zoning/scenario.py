@@ -231,17 +231,46 @@ def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
     return out
 
 
-def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Read and validate a TOML scenario file (the Leicestershire default when ``None``)."""
-    path = Path(path) if path is not None else DEFAULT_SCENARIO
+def _merge(base: dict[str, object], over: dict[str, object]) -> dict[str, object]:
+    """``over`` on top of ``base``; tables merge key by key, everything else is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        out[key] = _merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, object]:
+    """A scenario file's tables with paths made absolute, following ``extends`` (a scenario
+    file this one starts from, relative to it)."""
     if not path.is_file():
-        raise ScenarioError(f"scenario file not found: {path} (expected a .toml file)")
+        where = f" (extended by {chain[-1]})" if chain else ""
+        raise ScenarioError(f"scenario file not found: {path}{where} (expected a .toml file)")
+    if path.resolve() in chain:
+        raise ScenarioError(f"{path}: 'extends' loops back on itself: {' -> '.join(map(str, chain))}")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    raw = _resolve(raw, path.parent)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: 'extends' must be a file name (text), got {parent!r}")
+    return _merge(_read_raw(path.parent / parent, (*chain, path.resolve())), raw)
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and validate a TOML scenario file (the Leicestershire default when ``None``).
+
+    A file may start from another with ``extends = "other.toml"``: its tables are merged key by
+    key over the other's (so a variant lists only what it changes).
+    """
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    raw = _read_raw(path)
     try:
-        return Scenario.model_validate({**_resolve(raw, path.parent), "source": path.resolve()})
+        return Scenario.model_validate({**raw, "source": path.resolve()})
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
