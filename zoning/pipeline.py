@@ -85,6 +85,11 @@ class ZonePlan:
             "travel_limit_min": s.model.max_travel_min,
             "isolated_postcodes": int(len(self.options.isolated)) if self.options else 0,
             "isolated_hours_per_week": float(self.options.isolated["hours_per_week"].sum()) if self.options else 0.0,
+            # postcodes and distances only: per-postcode hours could identify a client
+            "isolated": [
+                {"postcode": str(r.postcode), "nearest_centre_min": round(float(r.nearest_centre_min), 1)}
+                for r in self.options.isolated.itertuples()
+            ] if self.options else [],
             "continuity": s.continuity.model_dump() if s.continuity else None,
             "hours_changing_zone": self.hours_moved,
             "share_changing_zone": self.hours_moved / max(self.metrics.total_hours, 1e-9),
