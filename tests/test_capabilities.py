@@ -253,3 +253,28 @@ def test_scenario_capacity_shortfall_is_explained(melton_copy: Path) -> None:
 def test_scenario_unknown_ward_is_named(melton_copy: Path) -> None:
     with pytest.raises(ScenarioError, match="Nowhere-on-the-Wold"):
         run_with(melton_copy, '\n[[zone]]\nname = "A"\nlock_wards = ["Nowhere-on-the-Wold"]\n')
+
+
+def test_isolated_postcodes_are_reported_and_exempt() -> None:
+    # two units 10 km apart; postcode C is 30 km from both: isolated under a 20-minute limit
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from zoning.constraints import _Context, _travel_limit
+    from zoning.travel import StraightLineTravel
+
+    units = SimpleNamespace(n=2, points=np.array([[0.0, 0.0], [10_000.0, 0.0]]))
+    area = pd.DataFrame(
+        {"easting": [0.0, 10_000.0, 5_000.0], "northing": [0.0, 0.0, 30_000.0], "unit": [0, 1, 0],
+         "hours_per_week": [5.0, 6.0, 7.0]}, index=pd.Index(["A", "B", "C"], name="postcode"),
+    )
+    scenario = SimpleNamespace(model=SimpleNamespace(max_travel_min=20.0, zones=2))
+    ctx = _Context(scenario, units, area, pd.DataFrame(), pd.DataFrame(), StraightLineTravel(10.0, 1.0),  # type: ignore[arg-type]
+                   np.array([12.0, 6.0]))
+    isolated = _travel_limit(ctx)
+    assert isolated["postcode"].tolist() == ["C"]
+    assert isolated["nearest_centre_min"].iloc[0] == pytest.approx(10.0 + np.hypot(5, 30))
+    # the reach matrix ignores C: unit 0 reaches unit 1's point in 10 + 10 minutes
+    assert ctx.kwargs["reach"].tolist() == [[10.0, 20.0], [20.0, 10.0]]
+    assert any("1 postcode(s) (7 hours/week)" in n for n in ctx.notes)
