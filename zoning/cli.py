@@ -126,6 +126,7 @@ def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> N
         f"{len(plan.result.rounds)} round(s), {plan.result.seconds:.1f} s",
         highlight=False,
     )
+    out.print(f"travel: {plan.travel.describe()}", highlight=False, markup=False)
     for note in provenance_notes(plan):
         out.print(f"[yellow]note:[/] {note}", highlight=False)
     for name, path in paths.items():
