@@ -306,6 +306,25 @@ def test_matrix_cache_is_reused_and_keyed(helsinki: tuple[RoadNetwork, dict[str,
 # --- the online path, with osmnx's network call replaced by the local sample -------------------
 
 
+def _write_outline(data_dir: Path) -> None:
+    """A small area "X1" inside the Helsinki sample, as `carezones data build` would write it."""
+    import geopandas as gpd
+
+    (data_dir / "boundaries").mkdir(parents=True, exist_ok=True)
+    outline = gpd.GeoDataFrame({"area_code": ["X1"]}, geometry=[box(24.940, 60.168, 24.948, 60.175)], crs=4326)
+    outline.to_file(data_dir / "boundaries" / "X1_outline.geojson", driver="GeoJSON")
+
+
+def test_local_file_clipped_to_the_buffered_area(helsinki: tuple[RoadNetwork, dict[str, Path]], tmp_path: Path) -> None:
+    _write_outline(tmp_path / "data")
+    small = build_network(out_dir=tmp_path, name="a", osm=SAMPLE, area="X1", data_dir=tmp_path / "data", buffer_m=0.0)
+    wider = build_network(out_dir=tmp_path, name="b", osm=SAMPLE, area="X1", data_dir=tmp_path / "data", buffer_m=400.0)
+    assert small.network.n_nodes < wider.network.n_nodes <= helsinki[0].n_nodes
+    assert wider.network.meta["buffer_m"] == 400.0 and wider.network.meta["area"] == "X1"
+    with pytest.raises(DataError, match="carezones data build --area X2"):
+        build_network(out_dir=tmp_path, name="c", osm=SAMPLE, area="X2", data_dir=tmp_path / "data")
+
+
 def _fake_overpass(tmp_path: Path, queries: list[str]):  # type: ignore[no-untyped-def]
     from zoning.roads import filter_drivable
 
@@ -331,12 +350,7 @@ def test_download_path_with_osmnx_network_call_replaced(helsinki: tuple[RoadNetw
     assert queries and '"highway"!~"abandoned|bridleway' in queries[0] and "poly:" in queries[0]
     assert "Overpass" in info["source"] and len(graph) > 100
     # the whole command, as a user runs it online: outline from data/boundaries, buffered
-    data = tmp_path / "data" / "boundaries"
-    data.mkdir(parents=True)
-    import geopandas as gpd
-
-    outline = gpd.GeoDataFrame({"area_code": ["X1"]}, geometry=[box(24.940, 60.168, 24.948, 60.175)], crs=4326)
-    outline.to_file(data / "X1_outline.geojson", driver="GeoJSON")
+    _write_outline(tmp_path / "data")
     res = CliRunner().invoke(app, ["roads", "build", "--area", "X1", "--data", str(tmp_path / "data"),
                                    "--out", str(tmp_path / "roads"), "--buffer-km", "0.3"])
     assert res.exit_code == 0, res.output
