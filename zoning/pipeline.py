@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from optimiser.checks import Check, all_assigned, is_contiguous, within_bounds, zone_loads
 from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
 from optimiser.problem import DistrictingProblem
+from zoning.bands import classify_bands
 from zoning.errors import CheckError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
@@ -37,7 +38,7 @@ class ZonePlan:
 
     scenario: Scenario
     units: Units
-    postcodes: pd.DataFrame  # every in-area postcode with proposed/current zone and travel
+    postcodes: pd.DataFrame  # every in-area postcode with proposed/current zone, band and travel
     demand: pd.DataFrame  # validated demand rows (row, postcode, hours_per_week, cohort)
     providers: pd.DataFrame  # with proposed_zone and current_zone
     unit_zone: np.ndarray  # (n,) proposed zone index per unit
@@ -144,6 +145,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     area = reference[reference["in_area"]].copy()
     area["unit"] = area["lsoa11cd"].map(index).astype(int)
     area["current_zone"] = current_of_postcode.reindex(area.index)
+    area["band"] = classify_bands(reference, options=scenario.bands).reindex(area.index)
     per_pc = demand.groupby("postcode")["hours_per_week"].sum()
     area["hours_per_week"] = per_pc.reindex(area.index).fillna(0.0)
     dem = area[area["hours_per_week"] > 0]
