@@ -36,7 +36,7 @@ def zone_load_chart(labels: Sequence[str], loads: Sequence[float], capacities: S
                     tolerance: float, title: str) -> str:
     """Horizontal bars: demand per zone (hours/week) against capacity and the balance band."""
     n = len(labels)
-    left, right, top, row = 190, 30, 34, 20
+    left, right, top, row = 250, 30, 34, 20
     width, height = 680, top + row * n + 34
     finite = [v for v in (*loads, *capacities) if math.isfinite(v)]
     top_value = _nice_max(max(finite, default=1.0) * 1.05)
@@ -54,7 +54,8 @@ def zone_load_chart(labels: Sequence[str], loads: Sequence[float], capacities: S
                  f'y2="{bottom + 4}" stroke="#238b45" stroke-dasharray="4 2"/>')
     for i, (label, load, cap) in enumerate(zip(labels, loads, capacities, strict=True)):
         y = top + i * row
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape_text(label)}</text>')
+        short = label if len(label) <= 38 else label[:37] + "…"
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape_text(short)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{max(load, 0) * scale:.1f}" height="{row - 7}" '
                      f'fill="{PROPOSED_COLOUR}"><title>{escape_text(label)}: {load:,.0f} h/week</title></rect>')
         if math.isfinite(cap):
@@ -99,18 +100,18 @@ def travel_histogram(edges: Sequence[float], series: Sequence[tuple[str, str, Se
         v = top_value * k / 4
         y = base - v / top_value * plot_h
         parts.append(f'<line x1="{left - 3}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end">{100 * v:.0f}%</text>')
+                     f'<text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end">{100 * v:.3g}%</text>')
     for b in range(bins):
         x0 = left + b * group_w + 3
         for s, (label, colour, vals) in enumerate(series):
-            v = vals[b]
+            share = vals[b]
             x = x0 + s * bar_w
-            if v is None:
+            if share is None:
                 parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base - 3}" text-anchor="middle">*</text>')
                 continue
-            h = v / top_value * plot_h
+            h = share / top_value * plot_h
             parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
-                         f'fill="{colour}"><title>{escape_text(label)}: {100 * v:.1f}%</title></rect>')
+                         f'fill="{colour}"><title>{escape_text(label)}: {100 * share:.1f}%</title></rect>')
         lo, hi = edges[b], edges[b + 1]
         text = f"{lo:.0f}+" if not math.isfinite(hi) else f"{lo:.0f}–{hi:.0f}"
         parts.append(f'<text x="{x0 + (group_w - 6) / 2:.1f}" y="{base + 14}" text-anchor="middle">{text}</text>')

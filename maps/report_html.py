@@ -17,9 +17,10 @@ from maps.escape import escape_text as e
 __all__ = ["render_report_html"]
 
 _CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #111; max-width: 980px; margin: 24px auto; padding: 0 16px; }
+body { font: 14px/1.45 system-ui, sans-serif; color: #111; max-width: 1200px; margin: 24px auto; padding: 0 16px; }
 h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 12px; }
+td.t { max-width: 260px; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; vertical-align: top; }
 th { background: #f2f2f2; } td.t, th.t { text-align: left; }
 .warn { background: #fff4e5; border-left: 4px solid #e66101; padding: 8px 12px; }
@@ -54,9 +55,9 @@ def _headline(summary: Mapping[str, Any]) -> str:
     total = plan["total_hours"]
     rows = [
         ["Mean travel to zone centre, min per hour of care", _num(plan["mean_travel_min"], ".2f"),
-         _num(cur["mean_travel_min"], ".2f"), f"{_num(saved, '+.2f')} min ({_num(pct, '.1f')}% less)"],
+         _num(cur["mean_travel_min"], ".2f"), f"{_num(-saved, '+.2f')} min ({_num(pct, '.1f')}% less)"],
         ["Travel, hour-minutes per week", _num(plan["mean_travel_min"] * total), _num(cur["mean_travel_min"] * total),
-         _num(saved * total, "+,.0f")],
+         _num(-saved * total, "+,.0f")],
         ["Largest / smallest zone (hours)", _num(plan["max_min_ratio"], ".2f"), _num(cur["max_min_ratio"], ".2f"), ""],
         [f"Zones outside ±{100 * plan['tolerance']:.0f}% of the mean", str(plan["zones_outside_tolerance"]),
          str(cur["zones_outside_tolerance"]), ""],

@@ -12,14 +12,12 @@ import datetime as dt
 import json
 import logging
 import math
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import shapely
-
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 

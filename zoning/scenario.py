@@ -76,6 +76,9 @@ class TravelOptions(_Frozen):
 
 
 BAND_NAMES: tuple[str, ...] = ("urban", "fringe", "rural", "isolated")
+BandName = Literal["urban", "fringe", "rural", "isolated"]
+#: ILLUSTRATIVE hourly rates (GBP), not any council's prices
+DEFAULT_BAND_RATES: dict[BandName, float] = {"urban": 21.50, "fringe": 22.50, "rural": 24.00, "isolated": 26.00}
 
 
 class BandOptions(_Frozen):
@@ -94,8 +97,8 @@ class BandOptions(_Frozen):
     urban_min: int = Field(100, ge=1, description="residential postcodes within radius_m for 'urban'")
     fringe_min: int = Field(40, ge=1, description="... for 'fringe' (below urban_min)")
     rural_min: int = Field(10, ge=1, description="... for 'rural' (below fringe_min); fewer is 'isolated'")
-    rates: dict[Literal["urban", "fringe", "rural", "isolated"], float] = Field(
-        default_factory=lambda: {"urban": 21.50, "fringe": 22.50, "rural": 24.00, "isolated": 26.00},
+    rates: dict[BandName, float] = Field(
+        default_factory=lambda: dict(DEFAULT_BAND_RATES),
         description="hourly rate per band, GBP (defaults are illustrative)",
     )
 
