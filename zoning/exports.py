@@ -214,21 +214,28 @@ def write_postcode_lookup(table: pd.DataFrame, path: Path) -> None:
     atomic.write_text(path, table.to_csv(index=False))
 
 
+#: the brokerage columns (the CSV has every column; openpyxl writes ~40k cells/s here)
+XLSX_COLUMNS = ("postcode", "proposed_zone", "proposed_zone_name", "current_zone", "band", "district_name")
+
+
 def write_postcode_xlsx(table: pd.DataFrame, path: Path, *, notes: list[str]) -> None:
-    """The lookup as XLSX (openpyxl, write-only): every text cell stored as text, never a formula."""
+    """The lookup as XLSX (openpyxl, write-only): text cells stay text, never a formula (formula-like
+    text is already prefixed by :func:`safe_cell`; anything still starting with ``=`` is typed as text)."""
+    table = table[[c for c in XLSX_COLUMNS if c in table.columns]]
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("postcode_zones")
     ws.freeze_panes = "A2"
 
-    def cell(value: object) -> WriteOnlyCell:
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None
+    def cell(value: object) -> object:
         if hasattr(value, "item"):
             value = value.item()
-        c = WriteOnlyCell(ws, value=value)
-        if isinstance(value, str):
-            c.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
-        return c
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, str) and value.startswith("="):
+            typed = WriteOnlyCell(ws, value=value)
+            typed.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+            return typed
+        return value
 
     ws.append([cell(str(c)) for c in table.columns])
     for row in table.itertuples(index=False):
