@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup browser-deps run test test-browser bench lint clean
 
 $(BIN)/.carezones-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,25 @@ setup: $(BIN)/.carezones-installed
 run: setup
 	$(BIN)/carezones run
 
-test: setup
+# The browser tests drive Debian's chromium (no browser download is possible). Install it when
+# it is missing and we may (root + apt-get); otherwise those tests skip and say why.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium: the browser tests will skip"; \
+	  else \
+	    echo "note: $(CHROMIUM) is missing and we cannot apt-get install it: the browser tests will skip"; \
+	  fi; \
+	fi
+
+test: setup browser-deps
 	$(BIN)/python -m pytest
+
+test-browser: setup browser-deps
+	$(BIN)/python -m pytest -m browser
 
 lint: setup
 	$(BIN)/ruff check zoning optimiser maps tests

@@ -1,10 +1,15 @@
-"""Make a folium page self-contained: Leaflet inlined, no CDN requests.
+"""Make a folium page self-contained: Leaflet and Leaflet.markercluster inlined, no CDN requests.
 
 Council laptops often block CDNs, and a page opened from disk with no network would
 otherwise be blank. The page needs only Leaflet (zones, tooltips, layer control and circle
-markers are plain Leaflet), so folium's other default assets (jQuery, Bootstrap, Font
-Awesome, awesome-markers) are dropped and Leaflet 1.9.3 (BSD-2-Clause, from the npm
-registry, vendored in ``maps/vendor/``) is written into the page.
+markers are plain Leaflet) and Leaflet.markercluster (provider branches), so folium's other
+default assets (jQuery, Bootstrap, Font Awesome, awesome-markers) are dropped and the
+vendored copies in ``maps/vendor/`` are written into the page:
+
+- Leaflet 1.9.3, BSD-2-Clause (© Volodymyr Agafonkin, CloudMade), npm ``leaflet``;
+- Leaflet.markercluster 1.5.3, MIT (© Dave Leaver), npm ``leaflet.markercluster``.
+
+Source-map comments are removed when inlining, so not even developer tools fetch anything.
 """
 
 from __future__ import annotations
@@ -14,34 +19,67 @@ from functools import cache
 from pathlib import Path
 
 import folium
+from folium.plugins import MarkerCluster
 
-VENDOR = Path(__file__).resolve().parent / "vendor" / "leaflet-1.9.3"
-_JS_URL = "carezones-inline:leaflet.js"
-_CSS_URL = "carezones-inline:leaflet.css"
+VENDOR = Path(__file__).resolve().parent / "vendor"
+_PREFIX = "carezones-inline:"
+
+#: placeholder name -> file under ``maps/vendor``
+ASSETS: dict[str, str] = {
+    "leaflet.js": "leaflet-1.9.3/leaflet.js",
+    "leaflet.css": "leaflet-1.9.3/leaflet.css",
+    "markercluster.js": "leaflet.markercluster-1.5.3/leaflet.markercluster.js",
+    "markercluster.css": "leaflet.markercluster-1.5.3/MarkerCluster.css",
+    "markercluster.default.css": "leaflet.markercluster-1.5.3/MarkerCluster.Default.css",
+}
+_REQUIRED = ("leaflet.js", "leaflet.css")
+_SOURCE_MAP = re.compile(r"^\s*(//|/\*)# sourceMappingURL=.*$", flags=re.MULTILINE)
 
 
 @cache
 def _asset(name: str) -> str:
-    text = (VENDOR / name).read_text(encoding="utf-8")
+    text = (VENDOR / ASSETS[name]).read_text(encoding="utf-8")
     if "</script" in text.lower() or "</style" in text.lower():
         raise ValueError(f"vendored {name} contains a closing tag and cannot be inlined")
-    return text
+    return _SOURCE_MAP.sub("", text)
+
+
+class InlineMarkerCluster(MarkerCluster):
+    """folium's MarkerCluster loading the vendored Leaflet.markercluster instead of a CDN."""
+
+    default_js = [("markerclusterjs", _PREFIX + "markercluster.js")]
+    default_css = [
+        ("markerclustercss", _PREFIX + "markercluster.css"),
+        ("markerclusterdefaultcss", _PREFIX + "markercluster.default.css"),
+    ]
 
 
 def strip_cdn_assets(m: folium.Map) -> None:
     """Let the map load only Leaflet, from placeholders :func:`inline_assets` fills in."""
-    m.default_js = [("leaflet", _JS_URL)]
-    m.default_css = [("leaflet_css", _CSS_URL)]
+    m.default_js = [("leaflet", _PREFIX + "leaflet.js")]
+    m.default_css = [("leaflet_css", _PREFIX + "leaflet.css")]
 
 
 def inline_assets(html: str) -> str:
-    """Replace the placeholder tags with the vendored Leaflet JS and CSS."""
-    js = re.compile(r'<script src="' + re.escape(_JS_URL) + r'"></script>')
-    css = re.compile(r'<link rel="stylesheet" href="' + re.escape(_CSS_URL) + r'"\s*/?>')
-    if not js.search(html) or not css.search(html):
+    """Replace every placeholder ``<script src>``/``<link href>`` with the vendored file."""
+    found: set[str] = set()
+
+    def script(match: re.Match[str]) -> str:
+        found.add(match[1])
+        return "<script>\n" + _asset(match[1]) + "\n</script>"
+
+    def style(match: re.Match[str]) -> str:
+        found.add(match[1])
+        return "<style>\n" + _asset(match[1]) + "\n</style>"
+
+    names = "|".join(re.escape(n) for n in ASSETS)
+    html = re.sub(r'<script src="' + re.escape(_PREFIX) + f'({names})"></script>', script, html)
+    html = re.sub(r'<link rel="stylesheet" href="' + re.escape(_PREFIX) + f'({names})"\\s*/?>', style, html)
+    if not set(_REQUIRED) <= found:
         raise ValueError("folium's page template changed: Leaflet placeholders not found")
-    html = js.sub(lambda _m: "<script>\n" + _asset("leaflet.js") + "\n</script>", html, count=1)
-    return css.sub(lambda _m: "<style>\n" + _asset("leaflet.css") + "\n</style>", html, count=1)
+    if _PREFIX in html:
+        raise ValueError("a carezones-inline placeholder was left in the page (unknown asset)")
+    return html
 
 
 def external_urls(html: str) -> list[str]:

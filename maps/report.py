@@ -34,6 +34,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _change_lines(summary: Mapping[str, Any]) -> list[str]:
+    change, privacy = summary.get("change"), summary.get("privacy") or {}
+    lines: list[str] = []
+    if change:
+        total = summary["plan"]["total_hours"]
+        clients = "suppressed" if change["clients_moved"] is None else f"{change['clients_moved']:,}"
+        share = f" ({100 * change['hours_moved'] / total:.1f}% of all hours)" if total else ""
+        lines += [f"Zones changed: {change['zones_changed']} of {summary['plan']['zones']}; "
+                  f"{change['hours_moved']:,.0f} care hours/week{share}, {clients} clients and "
+                  f"{change['postcodes_moved']:,} postcodes move zone ({md_text(change['rule'])}).", ""]
+    if privacy.get("client_level"):
+        lines += [f"Personal data: {md_text(privacy['rule'])}", ""]
+    return lines
+
+
 def render_report_md(summary: Mapping[str, Any]) -> str:
     sc, prov, solver = summary["scenario"], summary["provenance"], summary["solver"]
     plan, cur = summary["plan"], summary["current"]
@@ -66,6 +81,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
         f"The proposed plan changes mean travel by {-saved:+.2f} min per hour of care "
         f"({100 * saved / cur['mean_travel_min']:.1f}% less than the current zones)." if cur["mean_travel_min"] else "",
         "",
+        *_change_lines(summary),
         f"Solver: **{md_text(solver['name'])}**, status **{md_text(solver['status'])}** "
         f"(solver's words: \"{md_text(solver['solver_status'])}\"), objective {_num(solver['objective_hour_minutes'], ',.1f')} "
         f"hour-minutes, best bound {_num(solver['best_bound_hour_minutes'], ',.1f')}, gap {gap}; "
@@ -174,7 +190,7 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
         lines += _table(
             ["from today's zone", "to proposed zone", "hours/week", "demand rows", "postcodes"],
             [[md_text(m["from_current_zone"]), md_text(m["to_proposed_zone"]), _num(m["hours_per_week"]),
-              str(m["demand_rows"]), str(m["postcodes"])] for m in moves[:30]],
+              _num(m["demand_rows"]), _num(m["postcodes"])] for m in moves[:30]],
         )
         if len(moves) > 30:
             lines.append(f"\n({len(moves) - 30} smaller flows in summary.json.)")

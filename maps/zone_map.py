@@ -5,8 +5,10 @@ solves. Every string that came from input data passes through :func:`maps.escape
 before it reaches folium (folium 0.20 inserts text into HTML and JS template literals raw),
 and every number is formatted here before it is escaped.
 
-The map is readable with no network tiles: ``tiles=None``, a light background, and the
-OpenStreetMap layer offered only as a switched-off overlay.
+The map is readable with no network tiles: ``tiles=None``, a light background, district
+outlines and town labels, and the OpenStreetMap layer offered only as a switched-off overlay.
+Optional layers (difference, price bands, demand density, town labels, postcode search) are
+drawn when the view carries them; see :mod:`maps.layers` and :mod:`maps.search`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,27 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
 from maps.escape import escape_frame, escape_text
+from maps.layers import (
+    BAND_COLOURS,
+    DENSITY_COLOURS,
+    DIFFERENCE_COLOUR,
+    LAYER_BANDS,
+    LAYER_DENSITY,
+    LAYER_DIFFERENCE,
+    SUPPRESSED_COLOUR,
+    add_bands,
+    add_density,
+    add_difference,
+    add_providers_clustered,
+    add_towns,
+)
 from maps.offline import inline_assets, strip_cdn_assets
+from maps.search import SEARCH_HTML, SearchBox, encode_lookup
 
 __all__ = [
     "MapView",
@@ -76,6 +94,10 @@ _SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "outline": ((), ("Polygon", "MultiPolygon", "LineString", "MultiLineString")),
     "centres": (("zone_id", "zone_name"), _POINTS),
+    "difference": (("from_zone", "to_zone", "n_units"), _POLYGONS),
+    "bands": (("band", "n_postcodes"), _POLYGONS),
+    "density": (("area_name", "hours_per_km2", "clients", "suppressed"), _POLYGONS),
+    "towns": (("name",), _POINTS),
 }  # fmt: skip
 
 
@@ -85,6 +107,12 @@ class MapView:
 
     ``header_lines`` carry the scenario name, run date, data vintages, the SYNTHETIC /
     APPROXIMATE caveats and the solver status and gap, in the order they should appear.
+
+    Optional: ``difference`` (areas that change zone), ``bands`` (price-band areas, with
+    ``band_rates``), ``density`` (demand density, already suppressed where needed;
+    ``density_note`` is shown for suppressed cells), ``towns`` (label points) and ``search``
+    (``postcode, zone_id, current_zone``). ``proposed`` may carry ``band_mix`` and
+    ``change`` text columns for its tooltips.
     """
 
     title: str
@@ -94,6 +122,14 @@ class MapView:
     providers: gpd.GeoDataFrame
     outline: gpd.GeoDataFrame | None = None
     centres: gpd.GeoDataFrame | None = None
+    difference: gpd.GeoDataFrame | None = None
+    bands: gpd.GeoDataFrame | None = None
+    band_rates: Mapping[str, float] | None = None
+    density: gpd.GeoDataFrame | None = None
+    density_note: str = "suppressed (fewer than 10 clients)"
+    towns: gpd.GeoDataFrame | None = None
+    search: pd.DataFrame | None = None
+    cluster_providers: bool = True
 
 
 # --------------------------------------------------------------------------- validation
@@ -152,8 +188,10 @@ def validate_view(view: MapView) -> None:
     }
     if view.outline is not None:
         frames["outline"] = view.outline
-    if view.centres is not None:
-        frames["centres"] = view.centres
+    for name in ("centres", "difference", "bands", "density", "towns"):
+        frame = getattr(view, name)
+        if frame is not None:
+            frames[name] = frame
     for name, gdf in frames.items():
         problems.extend(_frame_problems(name, gdf))
     proposed = view.proposed
@@ -216,6 +254,10 @@ _PROPOSED_FIELDS: tuple[tuple[str, str], ...] = (
     ("postcodes", "Postcodes"),
     ("units", "Units"),
 )
+_OPTIONAL_PROPOSED: tuple[tuple[str, str], ...] = (
+    ("band_mix", "Band mix (postcodes)"),
+    ("change", "Change vs today"),
+)
 _CURRENT_FIELDS: tuple[tuple[str, str], ...] = (
     ("zone", "Current zone (approximate)"),
     ("hours", "Demand (hours/week)"),
@@ -237,6 +279,9 @@ def _proposed_display(proposed: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "postcodes": [_fmt_count(v) for v in proposed["n_postcodes"]],
         "units": [_fmt_count(v) for v in proposed["n_units"]],
     }  # fmt: skip
+    for col, _ in _OPTIONAL_PROPOSED:
+        if col in proposed.columns:
+            rows[col] = list(escape_frame(proposed, [col])[col])
     return gpd.GeoDataFrame(rows, geometry=list(proposed.geometry), crs="EPSG:4326")
 
 
@@ -287,6 +332,18 @@ class _HeaderBox(MacroElement):
           .cz-zone-label { font: bold 11px system-ui, sans-serif; color: #111;
                            text-align: center; pointer-events: none;
                            text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; }
+          .cz-town-label { font: italic 11px system-ui, sans-serif; color: #333;
+                           text-align: center; white-space: nowrap; pointer-events: none;
+                           text-shadow: 0 0 2px #fff, 0 0 2px #fff; }
+          .cz-provider { box-sizing: border-box; border-radius: 50%; border: 2px solid #1a1a1a;
+                         background: rgba(255,255,255,0.85); }
+          .cz-cluster { border-radius: 50%; background: rgba(26,26,26,0.75); color: #fff;
+                        text-align: center; font: bold 11px system-ui, sans-serif;
+                        border: 2px solid #fff; }
+          .cz-search { margin: 4px 0 6px 0; }
+          .cz-search input { font-size: 12px; }
+          .cz-search-result { margin-top: 3px; }
+          .cz-miss { color: #a50f15; font-weight: bold; }
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
@@ -303,7 +360,31 @@ class _HeaderBox(MacroElement):
         self.background = background
 
 
-def _header_html(view: MapView, colours: Mapping[str, str], names: Mapping[str, str]) -> str:
+def _extra_legend(view: MapView, density_breaks: list[float] | None) -> str:
+    rows = []
+    if view.difference is not None:
+        rows.append(f'<tr><td><span class="cz-swatch" style="background:{DIFFERENCE_COLOUR};opacity:0.6"></span></td>'
+                    f"<td colspan=2>{escape_text(LAYER_DIFFERENCE)}</td></tr>")
+    if view.bands is not None:
+        rates = view.band_rates or {}
+        for band, colour in BAND_COLOURS.items():
+            rate = f" (£{rates[band]:.2f}/h, illustrative)" if band in rates else ""
+            rows.append(f'<tr><td><span class="cz-swatch" style="background:{colour}"></span></td>'
+                        f"<td colspan=2>{escape_text(LAYER_BANDS)}: {band}{escape_text(rate)}</td></tr>")
+    if view.density is not None and density_breaks:
+        low = 0.0
+        for colour, high in zip(DENSITY_COLOURS, density_breaks, strict=False):
+            label = f"{low:,.1f}+" if not math.isfinite(high) else f"{low:,.1f}–{high:,.1f}"
+            rows.append(f'<tr><td><span class="cz-swatch" style="background:{colour}"></span></td>'
+                        f"<td colspan=2>{escape_text(LAYER_DENSITY)}: {label}</td></tr>")
+            low = high
+        rows.append(f'<tr><td><span class="cz-swatch" style="background:{SUPPRESSED_COLOUR}"></span></td>'
+                    f"<td colspan=2>{escape_text(view.density_note)}</td></tr>")
+    return "".join(rows)
+
+
+def _header_html(view: MapView, colours: Mapping[str, str], names: Mapping[str, str],
+                 extra_legend: str = "") -> str:
     """Escaped HTML for the header/legend box. ``colours``/``names`` keyed by escaped id."""
     lines = "".join(f"<li>{escape_text(line)}</li>" for line in view.header_lines)
     legend = "".join(
@@ -324,7 +405,11 @@ def _header_html(view: MapView, colours: Mapping[str, str], names: Mapping[str, 
     return (
         '<div class="cz-box"><details open>'
         f'<summary><h1 style="display:inline">{escape_text(view.title)}</h1></summary>'
-        f"<ul>{lines}</ul><table>{legend}{current}{providers}</table>"
+        f"<ul>{lines}</ul>{SEARCH_HTML if view.search is not None else ''}"
+        f"<table>{legend}{current}{providers}</table>"
+        + (f'<details class="cz-more"><summary>Legend for the other layers</summary><table>{extra_legend}</table>'
+           "</details>" if extra_legend else "")
+        + ""
         "</details></div>"
     )
 
@@ -336,18 +421,20 @@ def _style(colour: str, *, weight: float, fill_opacity: float) -> dict[str, Any]
     return {"color": "#333333", "weight": weight, "fillColor": colour, "fillOpacity": fill_opacity}
 
 
-def _add_proposed(m: folium.Map, view: MapView, colours: Mapping[str, str]) -> None:
+def _add_proposed(m: folium.Map, view: MapView, colours: Mapping[str, str]) -> folium.GeoJson:
     display = _proposed_display(view.proposed)
     group = folium.FeatureGroup(name=escape_text(LAYER_PROPOSED), show=True)
     style: Callable[[dict[str, Any]], dict[str, Any]] = lambda f: _style(  # noqa: E731
         colours[f["properties"]["zone_id"]], weight=1.2, fill_opacity=0.55
     )
-    folium.GeoJson(
+    fields = _PROPOSED_FIELDS + tuple(f for f in _OPTIONAL_PROPOSED if f[0] in display.columns)
+    layer = folium.GeoJson(
         display,
         style_function=style,
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
-        tooltip=_tooltip(_PROPOSED_FIELDS),
-    ).add_to(group)
+        tooltip=_tooltip(fields),
+    )
+    layer.add_to(group)
     for zone_id, point in zip(display["zone_id"], display.geometry.representative_point(),
                               strict=True):  # fmt: skip
         folium.Marker(
@@ -362,6 +449,7 @@ def _add_proposed(m: folium.Map, view: MapView, colours: Mapping[str, str]) -> N
             keyboard=False,
         ).add_to(group)
     group.add_to(m)
+    return layer
 
 
 def _add_current(m: folium.Map, view: MapView) -> None:
@@ -449,6 +537,8 @@ def build_zone_map(view: MapView) -> folium.Map:
         tiles=None,
         control_scale=True,
     )
+    m.options["maxZoom"] = 18  # no base tile layer sets one; markercluster needs it
+    m.options["minZoom"] = 6
     folium.TileLayer("OpenStreetMap", name=LAYER_TILES, overlay=True, show=False).add_to(m)
 
     text = escape_frame(view.proposed, ["zone_id", "zone_name"])
@@ -456,21 +546,42 @@ def build_zone_map(view: MapView) -> folium.Map:
     names = dict(zip(text["zone_id"], text["zone_name"], strict=True))
     if view.outline is not None:
         _add_outline(m, view.outline)
-    _add_proposed(m, view, colours)
+    proposed_layer = _add_proposed(m, view, colours)
     _add_current(m, view)
-    _add_providers(m, view)
+    breaks = None
+    if view.density is not None:  # drawn above the zones when switched on
+        _, breaks = add_density(m, view.density, note=view.density_note, show=False)
+    if view.bands is not None:
+        add_bands(m, view.bands, rates=view.band_rates or {}, show=False)
+    if view.difference is not None:
+        add_difference(m, view.difference, show=False)
+    if view.cluster_providers:
+        add_providers_clustered(m, view.providers, name=LAYER_PROVIDERS, colour=PROVIDER_COLOUR)
+    else:
+        _add_providers(m, view)
     if view.centres is not None:
         _add_centres(m, view.centres)
+    if view.towns is not None:
+        add_towns(m, view.towns)
     folium.LayerControl(collapsed=False).add_to(m)
 
     m.add_child(
         _HeaderBox(
-            box_html=_header_html(view, colours, names),
+            box_html=_header_html(view, colours, names, _extra_legend(view, breaks)),
             map_name=m.get_name(),
             background=BACKGROUND,
         )
     )
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    if view.search is not None:
+        m.add_child(
+            SearchBox(
+                data=encode_lookup(view.search, zone_ids=list(view.proposed["zone_id"].astype(str))),
+                zone_names=names,
+                layer_name=proposed_layer.get_name(),
+                map_name=m.get_name(),
+            )
+        )
+    m.fit_bounds([[miny, minx], [maxy, maxx]], padding_top_left=(300, 0))  # room for the header box
     logger.info(
         "zone map built: %d proposed zones, %d current zones, %d providers, %d centres",
         len(view.proposed),

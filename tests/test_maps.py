@@ -342,3 +342,53 @@ def test_rendered_page_is_self_contained() -> None:
     assert "L.map(" in page and "leaflet" in page.lower()
     assert [u for u in external_urls(page) if "leafletjs.com" not in u] == []
     assert "cdn.jsdelivr" not in page and "jquery" not in page.lower()
+
+
+# --------------------------------------------------------------------------- optional layers
+
+
+def _full_view() -> MapView:
+    from dataclasses import replace
+
+    squares = _proposed()
+    difference = gpd.GeoDataFrame({"from_zone": ["Old `x` ${y}"], "to_zone": ["Z02 <b>"], "n_units": [3]},
+                                  geometry=[_square(1)], crs="EPSG:4326")
+    bands = gpd.GeoDataFrame({"band": ["urban", "rural"], "n_postcodes": [100, 20]},
+                             geometry=[_square(0), _square(2)], crs="EPSG:4326")
+    density = gpd.GeoDataFrame({"area_name": ["A <i>", "B", "C"], "hours_per_km2": [1.5, np.nan, 7.25],
+                                "clients": [15.0, np.nan, 20.0], "suppressed": [False, True, False]},
+                               geometry=[_square(i) for i in range(3)], crs="EPSG:4326")
+    towns = gpd.GeoDataFrame({"name": ["Evil</script><b>town"]}, geometry=[Point(LON + 0.02, LAT + 0.02)],
+                             crs="EPSG:4326")
+    search = pd.DataFrame({"postcode": ["LE13 0AA", "LE13 0AB", "NG13 9ZZ"], "zone_id": ["Z01", "Z02", "Z03"],
+                           "current_zone": ["=Old", "Old South", "Old South"]})
+    proposed = squares.assign(band_mix=["urban 100%", "rural 50%, isolated 50%", ""], change=["continues <x>", "", ""])
+    return replace(_view(), proposed=proposed, difference=difference, bands=bands,
+                   band_rates={"urban": 21.5, "rural": 24.0}, density=density, towns=towns, search=search)
+
+
+def test_optional_layers_are_drawn_escaped_and_self_contained() -> None:
+    from maps.layers import LAYER_BANDS, LAYER_DENSITY, LAYER_DIFFERENCE, LAYER_TOWNS
+    from maps.offline import external_urls
+
+    page = render_zone_map(_full_view())
+    for layer in (LAYER_BANDS, LAYER_DENSITY, LAYER_TOWNS, "Areas that change zone"):
+        assert escape_text(layer) in page or layer in page
+    assert LAYER_DIFFERENCE.startswith("Areas that change zone")
+    assert "L.markerClusterGroup(" in page and "sourceMappingURL" not in page
+    assert external_urls(page) == [] or all("leafletjs.com" in u for u in external_urls(page))
+    assert "Evil</script>" not in page and "<b>town" not in page
+    assert "${y}" not in page and "<i>" not in page.split("<body>")[1]
+    assert "continues &lt;x&gt;" in page or "continues \\u0026lt;x\\u0026gt;" in page
+
+
+def test_search_table_is_compact_and_round_trips() -> None:
+    from maps.search import encode_lookup
+
+    table = _full_view().search
+    assert table is not None
+    data = encode_lookup(table, zone_ids=["Z01", "Z02", "Z03"])
+    assert data["p"] == {"LE13": "0AA00" + "0AB11", "NG13": "9ZZ21"}
+    assert data["c"] == ["=Old", "Old South"] and data["n"] == 3
+    with pytest.raises(ValueError, match="expected normalised postcodes"):
+        encode_lookup(table.assign(postcode=["le13 0aa", "LE13 0AB", "NG13 9ZZ"]), zone_ids=["Z01", "Z02", "Z03"])

@@ -97,20 +97,8 @@ def plan_metrics(table: pd.DataFrame, *, tolerance: float, contiguous: bool, con
     )
 
 
-def match_zones(postcodes: pd.DataFrame, *, proposed_column: str, current_column: str) -> dict[str, str]:
-    """Pair each proposed zone with the current zone it overlaps most (by hours, then by
-    postcodes), one-to-one, maximising total overlap (Hungarian method). Proposed zones left
-    over when there are more proposed than current zones are not in the result."""
-    from scipy.optimize import linear_sum_assignment
-
-    weights = postcodes["hours_per_week"] + 1e-6  # postcodes without demand break ties
-    overlap = pd.crosstab(postcodes[proposed_column], postcodes[current_column], values=weights, aggfunc="sum").fillna(0)
-    rows, cols = linear_sum_assignment(-overlap.to_numpy())
-    return {str(overlap.index[r]): str(overlap.columns[c]) for r, c in zip(rows, cols, strict=True)}
-
-
 def zone_moves(
-    postcodes: pd.DataFrame, demand: pd.DataFrame, matched: dict[str, str], *, proposed_column: str = "proposed_zone",
+    postcodes: pd.DataFrame, demand: pd.DataFrame, matched: dict[str, str | None], *, proposed_column: str = "proposed_zone",
     current_column: str = "current_zone",
 ) -> pd.DataFrame:
     """What changes zone: one row per (today's zone, proposed zone) pair whose care moves,

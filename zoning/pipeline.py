@@ -27,10 +27,12 @@ from optimiser.checks import (
 )
 from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
 from optimiser.problem import DistrictingProblem
+from zoning.bands import classify_bands
+from zoning.changes import match_zones
 from zoning.constraints import ProblemOptions, problem_options, provider_units
 from zoning.errors import CheckError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
-from zoning.metrics import PlanMetrics, match_zones, plan_metrics, zone_moves, zone_table
+from zoning.metrics import PlanMetrics, plan_metrics, zone_moves, zone_table
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel, travel_model_from_options
@@ -47,7 +49,7 @@ class ZonePlan:
 
     scenario: Scenario
     units: Units
-    postcodes: pd.DataFrame  # every in-area postcode with proposed/current zone and travel
+    postcodes: pd.DataFrame  # every in-area postcode with proposed/current zone, band and travel
     demand: pd.DataFrame  # validated demand rows (row, postcode, hours_per_week, cohort)
     providers: pd.DataFrame  # with proposed_zone and current_zone
     unit_zone: np.ndarray  # (n,) proposed zone index per unit
@@ -63,6 +65,7 @@ class ZonePlan:
     timings: dict[str, float] = field(default_factory=dict)
     options: ProblemOptions | None = None  # the scenario's constraints as the optimiser saw them
     moves: pd.DataFrame | None = None  # care that changes zone: today's zone -> proposed zone
+    matched: dict[str, str | None] | None = None  # proposed zone -> the current zone it continues
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
 
     def constraints_summary(self) -> dict[str, object]:
@@ -239,6 +242,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     area = reference[reference["in_area"]].copy()
     area["unit"] = area["lsoa11cd"].map(index).astype(int)
     area["current_zone"] = current_of_postcode.reindex(area.index)
+    area["band"] = classify_bands(reference, options=scenario.bands).reindex(area.index)
     per_pc = demand.groupby("postcode")["hours_per_week"].sum()
     area["hours_per_week"] = per_pc.reindex(area.index).fillna(0.0)
     dem = area[area["hours_per_week"] > 0]
@@ -336,14 +340,12 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     current["centre_lsoa"] = [units.ids[current_centre[z]] for z in current["zone"]]
     current["n_units_majority"] = [int((unit_current == z).sum()) for z in current["zone"]]
 
+    matched: dict[str, str | None]
     if scenario.continuity is not None:  # zone identity: proposed zone k grew from today's zone order[k]
         matched = {ids[k]: current_names[int(order[k])] for k in range(problem.n_zones)}
     else:
-        matched = match_zones(area, proposed_column="proposed_zone", current_column="current_zone")
-    zones["matched_current_zone"] = [matched.get(z, "") for z in ids]
+        matched = match_zones(area)
     moves = zone_moves(area, demand, matched)
-    moved_in = moves.groupby("to_proposed_zone")["hours_per_week"].sum()
-    zones["hours_changing_zone"] = moved_in.reindex(ids).fillna(0.0).to_numpy()
     if options.centre_capacity_raw is not None:
         zones["capacity_within_radius"] = options.centre_capacity_raw[centres]
 
@@ -379,5 +381,5 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         scenario=scenario, units=units, postcodes=area, demand=demand, providers=prov, unit_zone=unit_zone,
         unit_current_zone=unit_current, zones=zones, current=current, result=result, checks=tuple(checks),
         metrics=metrics, current_metrics=current_metrics, excluded=excluded, travel=travel, timings=timings,
-        options=options, moves=moves, hours_moved=float(moves["hours_per_week"].sum()),
+        options=options, moves=moves, hours_moved=float(moves["hours_per_week"].sum()), matched=matched,
     )

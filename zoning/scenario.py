@@ -163,6 +163,60 @@ class KeepWhole(_Frozen):
     lsoas: tuple[str, ...] = ()
 
 
+BAND_NAMES: tuple[str, ...] = ("urban", "fringe", "rural", "isolated")
+BandName = Literal["urban", "fringe", "rural", "isolated"]
+#: ILLUSTRATIVE hourly rates (GBP), not any council's prices
+DEFAULT_BAND_RATES: dict[BandName, float] = {"urban": 21.50, "fringe": 22.50, "rural": 24.00, "isolated": 26.00}
+
+
+class BandOptions(_Frozen):
+    """Price bands (urban / fringe / rural / isolated) and their hourly rates.
+
+    Without ``path`` each postcode is classified by the density rule in :mod:`zoning.bands`:
+    the number of residential postcodes within ``radius_m`` (Code-Point Open, large users left
+    out, postcodes outside the area counted too) is compared with the three minimums. With
+    ``path`` a CSV ``postcode,band`` or ``lsoa11cd,band`` (``key``) supplies the bands instead.
+    The default rates are ILLUSTRATIVE, not any council's prices.
+    """
+
+    path: Path | None = None
+    key: Literal["postcode", "lsoa11cd"] = "postcode"
+    radius_m: float = Field(1000.0, gt=0, le=10000)
+    urban_min: int = Field(100, ge=1, description="residential postcodes within radius_m for 'urban'")
+    fringe_min: int = Field(40, ge=1, description="... for 'fringe' (below urban_min)")
+    rural_min: int = Field(10, ge=1, description="... for 'rural' (below fringe_min); fewer is 'isolated'")
+    rates: dict[BandName, float] = Field(
+        default_factory=lambda: dict(DEFAULT_BAND_RATES),
+        description="hourly rate per band, GBP (defaults are illustrative)",
+    )
+
+    @model_validator(mode="after")
+    def _check_order(self) -> BandOptions:
+        if not self.urban_min > self.fringe_min > self.rural_min:
+            raise ValueError(
+                f"band thresholds must fall: urban_min > fringe_min > rural_min; got "
+                f"{self.urban_min}, {self.fringe_min}, {self.rural_min}"
+            )
+        missing = [b for b in BAND_NAMES if b not in self.rates]
+        if missing:
+            raise ValueError(f"bands.rates: a rate is needed for every band; missing {missing}")
+        if any(not 0 < r < 1000 for r in self.rates.values()):
+            raise ValueError("bands.rates: expected hourly rates in pounds between 0 and 1000")
+        return self
+
+
+class PrivacyOptions(_Frozen):
+    """Small-count suppression for shareable outputs (see :mod:`zoning.privacy`).
+
+    ``client_level = "auto"`` treats demand as client by client when the demand file has a
+    ``client_ref`` (or ``client_id``) column.
+    """
+
+    client_level: Literal["auto", "yes", "no"] = "auto"
+    min_count: int = Field(10, ge=2, le=100, description="counts below this are hidden")
+    round_to: int = Field(5, ge=1, le=100, description="shown counts are rounded to a multiple of this")
+
+
 class Scenario(_Frozen):
     """A validated scenario. Build with :func:`load_scenario`."""
 
@@ -182,6 +236,8 @@ class Scenario(_Frozen):
     continuity: ContinuityOptions | None = None
     zone: tuple[ZoneSpec, ...] = Field((), description="[[zone]] entries: named zones with locks/bounds")
     keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
+    bands: BandOptions = Field(default_factory=BandOptions)
+    privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     source: Path | None = None
 
     @model_validator(mode="after")
@@ -221,8 +277,9 @@ class Scenario(_Frozen):
                 ("demand.path", self.demand.path),
                 ("providers.path", self.providers.path),
                 ("current_zones.path", self.current_zones.path),
+                ("bands.path", self.bands.path),
             )
-            if not Path(path).is_file()
+            if path is not None and not Path(path).is_file()
         ]
         if missing:
             raise ValueError("files not found: " + "; ".join(missing))
@@ -246,6 +303,7 @@ def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
         ("providers", ("path",)),
         ("current_zones", ("path",)),
         ("travel", ("network", "cache_dir")),
+        ("bands", ("path",)),
     ):
         block = out.get(section)
         if isinstance(block, dict):
