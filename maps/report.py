@@ -84,7 +84,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
         *_change_lines(summary),
         f"Solver: **{md_text(solver['name'])}**, status **{md_text(solver['status'])}** "
         f"(solver's words: \"{md_text(solver['solver_status'])}\"), objective {_num(solver['objective_hour_minutes'], ',.1f')} "
-        f"hour-minutes, best bound {_num(solver['best_bound_hour_minutes'], ',.1f')}, gap {gap}; "
+        f"{md_text(solver.get('objective_units', 'hour-minutes'))}, best bound {_num(solver['best_bound_hour_minutes'], ',.1f')}, gap {gap}; "
         f"{md_text(solver['gap_scope'])}. {len(solver['rounds'])} round(s), {solver['seconds']:.1f} s "
         f"(limit {solver['time_limit_s']:.0f} s).",
         "",
@@ -177,6 +177,15 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
         lines.append("- Continuity with today's zones: " + ", ".join(
             f"{md_text(k)} {v:g}" for k, v in c.items() if v is not None) + ".")
     lines += [f"- {md_text(n)}." for n in con["notes"]]
+    costs = summary.get("costs")
+    if costs:
+        saved = costs["travel_gbp_per_week_current"] - costs["travel_gbp_per_week_proposed"]
+        lines.append(
+            f"- Cost at the band rates (illustrative unless the scenario gives the council's): care "
+            f"£{costs['care_gbp_per_week']:,.0f}/week; paid travel (travel time at {md_text(costs['travel_rate'])}) "
+            f"£{costs['travel_gbp_per_week_proposed']:,.0f}/week proposed vs £{costs['travel_gbp_per_week_current']:,.0f} "
+            f"today ({saved:+,.0f} saved); the optimiser minimised {md_text(costs['objective'])}."
+        )
     lines += [
         "",
         "## What changes zone",

@@ -278,3 +278,32 @@ def test_isolated_postcodes_are_reported_and_exempt() -> None:
     # the reach matrix ignores C: unit 0 reaches unit 1's point in 10 + 10 minutes
     assert ctx.kwargs["reach"].tolist() == [[10.0, 20.0], [20.0, 10.0]]
     assert any("1 postcode(s) (7 hours/week)" in n for n in ctx.notes)
+
+
+def test_cost_objective_at_one_pound_a_minute_is_the_travel_objective(melton_copy: Path) -> None:
+    # travel paid at GBP 60/hour = GBP 1/minute: the cost objective is the travel objective
+    travel = run_with(melton_copy, "")
+    path = write_scenario(melton_copy)
+    text = path.read_text(encoding="utf-8").replace(
+        "time_limit_s = 60", 'time_limit_s = 60\nobjective = "cost"\ntravel_rate_per_hour = 60')
+    path.write_text(text, encoding="utf-8")
+    cost = plan_zones(load_scenario(path))
+    assert np.array_equal(cost.unit_zone, travel.unit_zone)
+    assert cost.result.objective == pytest.approx(travel.result.objective, rel=1e-9)
+    summary = cost.cost_summary()
+    assert summary["objective_units"] == "GBP per week of paid travel"
+    assert summary["travel_gbp_per_week_proposed"] == pytest.approx(cost.result.objective, rel=1e-9)
+    assert any(c.name == "objective_matches_recomputation" and c.passed for c in cost.checks)
+
+
+def test_cost_objective_weights_travel_by_band_rate(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy)
+    text = path.read_text(encoding="utf-8").replace("time_limit_s = 60", 'time_limit_s = 60\nobjective = "cost"')
+    path.write_text(text, encoding="utf-8")
+    plan = plan_zones(load_scenario(path))
+    pcs = plan.postcodes
+    rates = pcs["band"].map({"urban": 21.5, "fringe": 22.5, "rural": 24.0, "isolated": 26.0})
+    expected = float((pcs["hours_per_week"] * rates / 60 * pcs["travel_min_proposed"]).sum())
+    assert plan.result.objective == pytest.approx(expected, rel=1e-9)
+    assert plan.cost_summary()["care_gbp_per_week"] == pytest.approx(float((pcs["hours_per_week"] * rates).sum()))
+    assert plan.zones["travel_cost_gbp_per_week"].sum() == pytest.approx(expected, rel=1e-9)

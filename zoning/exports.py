@@ -128,6 +128,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         "solver": {
             "name": rep.solver, "status": rep.status.value, "solver_status": rep.solver_status,
             "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
+            "objective_units": plan.cost_summary()["objective_units"],
             "gap": _clean(rep.gap), "gap_scope": f"the gap certifies the {r.bound_scope}; it is not a bound over all centre choices",
             "method": r.method, "time_limit_s": s.model.time_limit_s, "seconds": r.seconds,
             "rounds": [{"round": x.round, "status": x.status, "objective": _clean(x.objective),
@@ -138,6 +139,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         "current": _clean(plan.current_metrics.as_dict()),
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in plan.checks],
         "constraints": _clean(plan.constraints_summary()),
+        "costs": _clean(plan.cost_summary()),
         "moves": _records(published_moves(plan, client_level=private)),
         "zones": _records(zones),
         "current_zones": _records(current),

@@ -27,7 +27,7 @@ from optimiser.checks import (
 )
 from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
 from optimiser.problem import DistrictingProblem
-from zoning.bands import classify_bands
+from zoning.bands import band_rates, classify_bands
 from zoning.changes import match_zones
 from zoning.constraints import ProblemOptions, problem_options, provider_units
 from zoning.errors import CheckError, SolveError
@@ -67,6 +67,21 @@ class ZonePlan:
     moves: pd.DataFrame | None = None  # care that changes zone: today's zone -> proposed zone
     matched: dict[str, str | None] | None = None  # proposed zone -> the current zone it continues
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
+
+    def cost_summary(self) -> dict[str, object]:
+        """Weekly cost at the band rates: care hours (fixed by demand) and paid travel time."""
+        pcs = self.postcodes
+        m = self.scenario.model
+        return {
+            "objective": m.objective,
+            "objective_units": "GBP per week of paid travel" if m.objective == "cost" else "hour-minutes",
+            "band_rates_gbp_per_hour": band_rates(self.scenario.bands),
+            "travel_rate": "each postcode's band rate" if m.travel_rate_per_hour is None
+            else f"GBP {m.travel_rate_per_hour:g} per hour",
+            "care_gbp_per_week": float(pcs["care_cost"].sum()),
+            "travel_gbp_per_week_proposed": float(pcs["travel_cost_proposed"].sum()),
+            "travel_gbp_per_week_current": float(pcs["travel_cost_current"].sum()),
+        }
 
     def constraints_summary(self) -> dict[str, object]:
         """The commissioning options in force and how the plan meets them (for every output)."""
@@ -115,17 +130,22 @@ def travel_model_for(scenario: Scenario) -> TravelModel:
 
 
 def unit_cost_matrix(
-    units: Units, demand_to_units: np.ndarray, demand_hours: np.ndarray, demand_unit: np.ndarray, travel: TravelModel
+    units: Units, demand_to_units: np.ndarray, demand_hours: np.ndarray, demand_unit: np.ndarray, travel: TravelModel,
+    *, price: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, n) mean minutes from unit i's demand (postcode by postcode) to a centre at unit j.
 
     With these costs the optimiser's objective equals the demand-weighted travel of every
     postcode to its zone centre exactly, the figure the report shows. Units without demand
     use their residential centroid. ``demand_to_units`` is the (m, n) matrix of minutes from
-    each demand postcode to each unit's point.
+    each demand postcode to each unit's point. With ``price`` (GBP per minute of travel, one
+    per demand postcode) the entries are GBP per hour of care instead of minutes.
     """
     cost = travel.minutes(units.points, units.points)
     weighted = np.zeros((units.n, units.n))
+    if price is not None:
+        cost = cost * float(np.average(price, weights=demand_hours))
+        demand_to_units = price[:, None] * demand_to_units
     np.add.at(weighted, demand_unit, demand_hours[:, None] * demand_to_units)
     totals = np.bincount(demand_unit, weights=demand_hours, minlength=units.n)
     has = totals > 0
@@ -249,7 +269,14 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     travel = travel_model_for(scenario)
     dem_xy = dem[["easting", "northing"]].to_numpy(float)
     dem_t = travel.minutes(dem_xy, units.points)  # (demand postcodes, units)
-    cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel)
+    rates = band_rates(scenario.bands)
+    area["rate_per_hour"] = area["band"].map(rates).astype(float)
+    travel_rate = scenario.model.travel_rate_per_hour
+    area["travel_price_per_min"] = (area["rate_per_hour"] if travel_rate is None else travel_rate) / 60.0
+    dem = area[area["hours_per_week"] > 0]
+    by_cost = scenario.model.objective == "cost"
+    cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel,
+                            price=dem["travel_price_per_min"].to_numpy() if by_cost else None)
     unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
@@ -263,6 +290,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
     )
+    if by_cost and "moved_penalty" in options.kwargs:  # minutes per hour moved -> GBP at the mean travel price
+        options.kwargs["moved_penalty"] *= float(np.average(dem["travel_price_per_min"], weights=dem["hours_per_week"]))
     try:
         problem = DistrictingProblem(
             demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
@@ -360,7 +389,20 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         contiguity_detail=cur_contig.detail + " (LSOAs drawn in their majority current zone)",
     )
     total = float(demand["hours_per_week"].sum())
-    recomputed = metrics.mean_travel_min * total + problem.moved_penalty * problem.moved(result.labels)
+    travel_gbp = area["hours_per_week"] * area["travel_price_per_min"]
+    area["travel_cost_proposed"] = travel_gbp * area["travel_min_proposed"]
+    area["travel_cost_current"] = travel_gbp * area["travel_min_current"]
+    area["care_cost"] = area["hours_per_week"] * area["rate_per_hour"]
+    for table, column, cost_column in ((zones, "proposed_zone", "travel_cost_proposed"),
+                                       (current, "current_zone", "travel_cost_current")):
+        sums = area.groupby(column)[["care_cost", cost_column]].sum().reindex(table["zone"])
+        table["care_cost_gbp_per_week"] = sums["care_cost"].to_numpy()
+        table["travel_cost_gbp_per_week"] = sums[cost_column].to_numpy()
+    moved_charge = problem.moved_penalty * problem.moved(result.labels)
+    if by_cost:
+        recomputed = float(area["travel_cost_proposed"].sum()) + moved_charge
+    else:
+        recomputed = metrics.mean_travel_min * total + moved_charge
     checks.append(
         Check(
             "objective_matches_recomputation",

@@ -63,6 +63,15 @@ class ModelOptions(_Frozen):
     max_rounds: int = Field(6, ge=1, le=50)
     threads: int = Field(1, ge=1, le=64)
     mip_rel_gap: float = Field(1e-4, ge=0, lt=1)
+    objective: Literal["travel", "cost"] = Field(
+        "travel",
+        description="'travel': minimise demand-weighted travel minutes; 'cost': minimise the weekly cost of "
+        "paid travel time at each postcode's band rate (or travel_rate_per_hour); care hours x band rate is "
+        "reported too (it does not depend on the zones)",
+    )
+    travel_rate_per_hour: float | None = Field(
+        None, gt=0, lt=1000, description="GBP per hour of travel time; default: the postcode's band rate"
+    )
     min_zone_hours: float = Field(
         0.0, ge=0, description="minimum viable size: every zone holds at least this many hours/week"
     )
