@@ -142,7 +142,9 @@ class _State:
         self.g = graph
         self.k = centres.size
         self.n = labels.size
-        self.loads = np.stack([np.bincount(labels, weights=row, minlength=self.k) for row in bounds.amounts])
+        self.loads: NDArray[np.float64] = np.stack(
+            [np.bincount(labels, weights=row, minlength=self.k) for row in bounds.amounts]
+        ).astype(np.float64)
         self.slack = slack
         self.refresh_columns()
 
@@ -409,3 +411,66 @@ def _medoids(
                 best = int(pos)
         out.append(int(cand[best]))
     return tuple(out)
+
+
+def repair_bounds(
+    labels: NDArray[np.int64],
+    *,
+    weights: NDArray[np.float64],
+    cost: CostBlocks | NDArray[np.float64],
+    edges: NDArray[np.int64],
+    bounds: ResourceBounds,
+    centres: tuple[int, ...] | None = None,
+    movable: NDArray[np.bool_] | None = None,
+    allowed: NDArray[np.bool_] | None = None,
+    max_moves: int = 100_000,
+) -> NDArray[np.int64]:
+    """Move boundary units until every zone is within its resource bounds, keeping zones contiguous.
+
+    Greedy: each step makes the boundary move that lowers the total (scaled) bound violation,
+    choosing the cheapest in travel among those, whose donor zone stays connected. The start
+    must be contiguous; raises ``ValueError`` if the violation cannot be removed this way.
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n = labels.size
+    k = bounds.lower.shape[1]
+    costs: CostBlocks = DenseCost(np.asarray(cost)) if isinstance(cost, np.ndarray) else cost
+    movable = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if not zones_connected(labels, edges, k):
+        raise ValueError("repair_bounds needs contiguous zones to start from")
+    weights = np.asarray(weights, dtype=float)
+    if centres is None:
+        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, None, None)
+    scale = np.maximum(np.abs(bounds.upper).max(axis=1, keepdims=True), 1e-12)  # (r, 1)
+    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, _Graph(n, edges),
+                1e-9 * float(scale.max()))
+    amounts = bounds.amounts / scale  # (r, n)
+    lo, hi = bounds.lower / scale, bounds.upper / scale
+
+    def excess(loads: NDArray[np.float64], z: NDArray[np.int64]) -> NDArray[np.float64]:
+        return (np.maximum(lo[:, z] - loads, 0) + np.maximum(loads - hi[:, z], 0)).sum(axis=0)
+
+    src, dst = st.g.src, st.g.dst
+    for _ in range(max_moves):
+        loads = st.loads / scale
+        if excess(loads, np.arange(k)).sum() <= 1e-9:
+            return st.labels
+        la, lb = st.labels[src], st.labels[dst]
+        ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
+        i, a, b = src[ok], la[ok], lb[ok]
+        r = amounts[:, i]
+        before = excess(loads[:, a], a) + excess(loads[:, b], b)
+        after = excess(loads[:, a] - r, a) + excess(loads[:, b] + r, b)
+        better = after < before - 1e-12
+        i, a, b = i[better], a[better], b[better]
+        gain = weights[i] * (st.cc[i, a] - st.cc[i, b])
+        reduction = (before - after)[better]
+        for idx in np.lexsort((b, i, -gain, -np.round(reduction, 9))).tolist():
+            if st.stays_connected(int(i[idx])):
+                st.move(int(i[idx]), int(b[idx]))
+                break
+        else:
+            raise ValueError("cannot bring every zone within its bounds by contiguous boundary moves")
+    raise ValueError(f"bounds not met after {max_moves} moves")
