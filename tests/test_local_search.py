@@ -116,3 +116,15 @@ def test_invariants_hold_with_cohort_bounds_locks_and_masks(seed: int) -> None:
     assert res.objective == pytest.approx(plan_objective(problem, res.labels, res.centres))
     assert res.objective <= start.objective + 1e-9
     assert all(res.labels[c] == z for z, c in enumerate(res.centres))
+
+
+def test_repair_bounds_brings_an_underloaded_zone_back_contiguously() -> None:
+    from optimiser.local_search import repair_bounds
+
+    cost, demand, edges = path_cost([0, 1, 2, 3, 4, 5]), np.ones(6), np.array([(i, i + 1) for i in range(5)])
+    bounds = ResourceBounds.balance(demand, n_zones=2, tolerance=0.0)  # exactly 3 units each
+    labels = repair_bounds(np.array([0, 1, 1, 1, 1, 1]), weights=demand, cost=cost, edges=edges, bounds=bounds)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert is_contiguous(labels, edges).passed
+    with pytest.raises(ValueError, match="contiguous"):
+        repair_bounds(np.array([0, 1, 0, 1, 1, 1]), weights=demand, cost=cost, edges=edges, bounds=bounds)
