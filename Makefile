@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup browser-deps run test test-browser bench lint clean
+.PHONY: setup browser-deps run test test-browser bench bench-optimiser lint clean
 
 $(BIN)/.carezones-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,10 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# carezones vs the certified bound vs spopt / GerryChain peers (installs the `bench` extra)
+bench-optimiser: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	mkdir -p out
+	$(BIN)/python bench/bench_optimiser.py --json out/bench_optimiser.json
+	$(BIN)/python bench/bench_postcodes.py --json out/bench_postcodes.json

@@ -1,0 +1,476 @@
+"""Contiguity-preserving local search that improves a feasible zone plan.
+
+Method
+------
+Given a labelling (unit -> zone) whose zones are contiguous and within their resource
+bounds, and one centre unit per zone:
+
+1. **Moves.** Every boundary unit ``i`` of zone ``a`` next to zone ``b`` is a candidate move
+   ``a -> b`` with gain ``w_i (c[i, centre_a] - c[i, centre_b])``. Candidates are generated
+   from the edge list in one vectorised pass and tried best first (ties by unit, then zone
+   index: deterministic). A move is made when it still applies, ``i`` is movable, allowed in
+   ``b``, not a centre, every resource of ``a`` stays ``>= lower`` and of ``b`` ``<= upper``,
+   and ``a`` stays connected without ``i`` (a breadth-first search from one of ``i``'s
+   neighbours in ``a`` that stops as soon as all of them are reached).
+2. **Swaps.** An improving move blocked only by resource bounds is paired with the best
+   unit ``j`` of ``b`` on the border with ``a`` going the other way, when the pair improves,
+   keeps every bound and keeps both zones connected.
+3. **Re-centring.** Each zone's centre moves to the member minimising the zone's weighted
+   travel (optionally among the ``medoid_candidates`` members nearest the current centre).
+
+Steps 1-3 repeat until a round changes nothing. Each accepted step strictly lowers the
+objective ``sum_i w_i c[i, centre(zone(i))]``, so the search terminates. Costs are read
+through :class:`CostBlocks`, so a caller at postcode scale never needs the full (n, n)
+matrix: only (n, K) columns and per-zone blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+log = logging.getLogger(__name__)
+
+
+class CostBlocks(Protocol):
+    """Minutes from units (rows) to centres placed at units (cols)."""
+
+    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class DenseCost:
+    """A full (n, n) cost matrix as :class:`CostBlocks`."""
+
+    matrix: NDArray[np.float64]
+
+    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+        return np.asarray(self.matrix[np.ix_(rows, cols)], dtype=float)
+
+
+@dataclass(frozen=True)
+class ResourceBounds:
+    """Per-unit amounts of ``r`` resources and per-zone bounds on their zone totals.
+
+    Row 0 is usually demand hours; further rows can be cohort hours, clients, etc.
+    """
+
+    amounts: NDArray[np.float64]  # (r, n)
+    lower: NDArray[np.float64]  # (r, K)
+    upper: NDArray[np.float64]  # (r, K)
+
+    def __post_init__(self) -> None:
+        r = self.amounts.shape[0]
+        if self.amounts.ndim != 2 or self.lower.shape != self.upper.shape or self.lower.shape[0] != r:
+            raise ValueError(
+                f"resource bounds need amounts (r, n) and lower/upper (r, K): got "
+                f"{self.amounts.shape}, {self.lower.shape}, {self.upper.shape}"
+            )
+
+    @classmethod
+    def balance(cls, demand: NDArray[np.float64], *, n_zones: int, tolerance: float) -> ResourceBounds:
+        """The classic constraint: each zone's demand within ``(1 +/- tolerance)`` of the mean."""
+        mean = float(np.sum(demand)) / n_zones
+        return cls(
+            amounts=np.asarray(demand, dtype=float)[None, :],
+            lower=np.full((1, n_zones), (1 - tolerance) * mean),
+            upper=np.full((1, n_zones), (1 + tolerance) * mean),
+        )
+
+
+@dataclass(frozen=True)
+class LocalSearchResult:
+    labels: NDArray[np.int64]
+    centres: tuple[int, ...]
+    objective: float
+    initial_objective: float
+    moves: int
+    swaps: int
+    recentres: int  # rounds in which at least one centre moved
+    rounds: int
+    seconds: float
+
+
+class _Graph:
+    """Adjacency lists as Python lists (fast scalar access in the BFS)."""
+
+    def __init__(self, n: int, edges: NDArray[np.int64]) -> None:
+        src = np.r_[edges[:, 0], edges[:, 1]]
+        dst = np.r_[edges[:, 1], edges[:, 0]]
+        order = np.lexsort((dst, src))
+        self.src, self.dst = src[order], dst[order]
+        indptr = np.searchsorted(self.src, np.arange(n + 1))
+        dst_list = self.dst.tolist()
+        self.adj: list[list[int]] = [dst_list[indptr[i]:indptr[i + 1]] for i in range(n)]
+
+
+def zones_connected(labels: NDArray[np.int64], edges: NDArray[np.int64], n_zones: int) -> bool:
+    """Vectorised check that each of the ``n_zones`` zones is one connected piece."""
+    n = labels.shape[0]
+    same = labels[edges[:, 0]] == labels[edges[:, 1]]
+    e = edges[same]
+    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    count, _ = connected_components(graph, directed=False)
+    return int(count) == n_zones and np.unique(labels).size == n_zones
+
+
+class _State:
+    def __init__(
+        self,
+        labels: NDArray[np.int64],
+        centres: NDArray[np.int64],
+        weights: NDArray[np.float64],
+        cost: CostBlocks,
+        bounds: ResourceBounds,
+        graph: _Graph,
+        slack: float,
+    ) -> None:
+        self.labels = labels
+        self.lab = labels.tolist()  # python mirror for the BFS
+        self.centres = centres
+        self.w = weights
+        self.cost = cost
+        self.b = bounds
+        self.g = graph
+        self.k = centres.size
+        self.n = labels.size
+        self.loads: NDArray[np.float64] = np.stack(
+            [np.bincount(labels, weights=row, minlength=self.k) for row in bounds.amounts]
+        ).astype(np.float64)
+        self.slack = slack
+        self.refresh_columns()
+
+    def refresh_columns(self) -> None:
+        self.cc = self.cost.block(np.arange(self.n), self.centres)  # (n, K)
+        self.is_centre = np.zeros(self.n, dtype=bool)
+        self.is_centre[self.centres] = True
+
+    def objective(self) -> float:
+        return float(np.sum(self.w * self.cc[np.arange(self.n), self.labels]))
+
+    def fits(self, i: int, a: int, b: int) -> bool:
+        r = self.b.amounts[:, i]
+        return bool(
+            np.all(self.loads[:, a] - r >= self.b.lower[:, a] - self.slack)
+            and np.all(self.loads[:, b] + r <= self.b.upper[:, b] + self.slack)
+        )
+
+    def fits_pair(self, i: int, j: int, a: int, b: int) -> bool:
+        """``i: a -> b`` together with ``j: b -> a``."""
+        diff = self.b.amounts[:, j] - self.b.amounts[:, i]
+        new_a, new_b = self.loads[:, a] + diff, self.loads[:, b] - diff
+        lo, hi, s = self.b.lower, self.b.upper, self.slack
+        return bool(
+            np.all(new_a >= lo[:, a] - s) and np.all(new_a <= hi[:, a] + s)
+            and np.all(new_b >= lo[:, b] - s) and np.all(new_b <= hi[:, b] + s)
+        )
+
+    def stays_connected(self, i: int) -> bool:
+        """Zone of ``i`` remains connected once ``i`` leaves it."""
+        zone, lab, adj = self.lab[i], self.lab, self.g.adj
+        nbrs = [k for k in adj[i] if lab[k] == zone]
+        if len(nbrs) <= 1:
+            return True
+        targets = set(nbrs[1:])
+        seen = {i, nbrs[0]}
+        queue = deque([nbrs[0]])
+        while queue:
+            u = queue.popleft()
+            for v in adj[u]:
+                if v not in seen and lab[v] == zone:
+                    if v in targets:
+                        targets.discard(v)
+                        if not targets:
+                            return True
+                    seen.add(v)
+                    queue.append(v)
+        return False
+
+    def touches(self, i: int, zone: int, *, exclude: int = -1) -> bool:
+        return any(self.lab[k] == zone and k != exclude for k in self.g.adj[i])
+
+    def move(self, i: int, b: int) -> None:
+        a = self.lab[i]
+        r = self.b.amounts[:, i]
+        self.loads[:, a] -= r
+        self.loads[:, b] += r
+        self.labels[i] = b
+        self.lab[i] = b
+
+    def gain(self, i: int, b: int) -> float:
+        return float(self.w[i] * (self.cc[i, self.lab[i]] - self.cc[i, b]))
+
+
+def local_search(
+    labels: NDArray[np.int64],
+    *,
+    weights: NDArray[np.float64],
+    cost: CostBlocks | NDArray[np.float64],
+    edges: NDArray[np.int64],
+    bounds: ResourceBounds,
+    centres: tuple[int, ...] | None = None,
+    movable: NDArray[np.bool_] | None = None,
+    allowed: NDArray[np.bool_] | None = None,
+    swaps: bool = True,
+    max_swap_tries: int = 200,
+    medoid_candidates: int | None = None,
+    max_rounds: int = 100,
+    time_limit_s: float | None = None,
+) -> LocalSearchResult:
+    """Improve a feasible plan (see the module docstring).
+
+    ``labels`` (n,) zone index per unit, all zones contiguous and within ``bounds``;
+    ``weights`` (n,) the objective's weight per unit (demand hours); ``cost`` a (n, n) matrix
+    or :class:`CostBlocks`; ``centres`` one member unit per zone (default: each zone's
+    medoid); ``movable`` False for locked units; ``allowed`` (n, K) False where a unit may not
+    join a zone. Raises ``ValueError`` if the starting plan is not feasible.
+    """
+    start = time.perf_counter()
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n = labels.size
+    k = bounds.lower.shape[1]
+    costs: CostBlocks = DenseCost(np.asarray(cost)) if isinstance(cost, np.ndarray) else cost
+    movable = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    weights = np.asarray(weights, dtype=float)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    _check_start(labels, edges, bounds, allowed, n, k)
+    graph = _Graph(n, edges)
+    scale = float(np.abs(bounds.amounts).max(initial=1.0))
+    if centres is None:
+        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, medoid_candidates, None)
+    if any(labels[c] != z for z, c in enumerate(centres)):
+        raise ValueError("each zone's centre must be one of its own units")
+    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, graph, 1e-9 * scale)
+    initial = st.objective()
+    moves = swaps_done = recentres = rounds = 0
+    while rounds < max_rounds:
+        rounds += 1
+        changed = True
+        while changed:
+            if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+                break
+            made, blocked = _move_pass(st, movable, allowed)
+            moves += made
+            changed = made > 0
+            if not changed and swaps and blocked:
+                done = _swap_pass(st, movable, allowed, blocked[:max_swap_tries])
+                swaps_done += done
+                changed = done > 0
+        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            log.info("local search stopped by its time limit after %d rounds", rounds)
+            break
+        new = np.asarray(_medoids(st.labels, st.centres, weights, costs, k, medoid_candidates, st.cc), dtype=np.int64)
+        if np.array_equal(new, st.centres):
+            break
+        recentres += 1
+        st.centres = new
+        st.refresh_columns()
+    objective = st.objective()
+    seconds = time.perf_counter() - start
+    log.info(
+        "local search: objective %.6g -> %.6g (%.3f%%) in %.1f s: %d moves, %d swaps, %d re-centrings",
+        initial, objective, 100 * (initial - objective) / max(initial, 1e-12), seconds, moves, swaps_done, recentres,
+    )
+    return LocalSearchResult(
+        labels=st.labels, centres=tuple(int(c) for c in st.centres), objective=objective,
+        initial_objective=initial, moves=moves, swaps=swaps_done, recentres=recentres, rounds=rounds,
+        seconds=seconds,
+    )
+
+
+def _check_start(
+    labels: NDArray[np.int64], edges: NDArray[np.int64], bounds: ResourceBounds,
+    allowed: NDArray[np.bool_], n: int, k: int,
+) -> None:
+    problems = []
+    if bounds.amounts.shape[1] != n:
+        problems.append(f"resource amounts cover {bounds.amounts.shape[1]} units, labels {n}")
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= k or np.unique(labels).size != k:
+        problems.append(f"labels must use every zone 0..{k - 1}")
+    elif bounds.amounts.shape[1] == n:
+        loads = np.stack([np.bincount(labels, weights=row, minlength=k) for row in bounds.amounts])
+        slack = 1e-9 * float(np.abs(bounds.amounts).max(initial=1.0))
+        bad = np.argwhere((loads < bounds.lower - slack) | (loads > bounds.upper + slack))
+        if bad.size:
+            problems.append(f"{len(bad)} (resource, zone) totals outside their bounds, e.g. {bad[:3].tolist()}")
+        if not zones_connected(labels, edges, k):
+            problems.append("some zone is not contiguous")
+        if not allowed[np.arange(n), labels].all():
+            problems.append("some unit sits in a zone it is not allowed in")
+    if problems:
+        raise ValueError("local search needs a feasible starting plan: " + "; ".join(problems))
+
+
+def _move_pass(st: _State, movable: NDArray[np.bool_], allowed: NDArray[np.bool_]) -> tuple[int, list[tuple[float, int, int]]]:
+    """One best-first pass over improving single moves; returns (moves made, blocked moves)."""
+    src, dst = st.g.src, st.g.dst
+    la, lb = st.labels[src], st.labels[dst]
+    ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
+    i, b, a = src[ok], lb[ok], la[ok]
+    gain = st.w[i] * (st.cc[i, a] - st.cc[i, b])
+    good = gain > 1e-12 * max(1.0, float(gain.max(initial=0.0)))
+    i, b, gain = i[good], b[good], gain[good]
+    if i.size == 0:
+        return 0, []
+    key = i * st.k + b
+    _, first = np.unique(key, return_index=True)  # each (unit, zone) once
+    i, b, gain = i[first], b[first], gain[first]
+    order = np.lexsort((b, i, -gain))
+    made = 0
+    blocked: list[tuple[float, int, int]] = []
+    done: set[int] = set()
+    for unit, zone in zip(i[order].tolist(), b[order].tolist(), strict=True):
+        if unit in done or st.lab[unit] == zone or not st.touches(unit, zone):
+            continue
+        g = st.gain(unit, zone)
+        if g <= 0:
+            continue
+        a_zone = st.lab[unit]
+        if not st.fits(unit, a_zone, zone):
+            blocked.append((g, unit, zone))
+            continue
+        if not st.stays_connected(unit):
+            continue
+        st.move(unit, zone)
+        done.add(unit)
+        made += 1
+    blocked.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return made, blocked
+
+
+def _swap_pass(
+    st: _State, movable: NDArray[np.bool_], allowed: NDArray[np.bool_], blocked: list[tuple[float, int, int]]
+) -> int:
+    """Try the best swap partner for each blocked improving move; returns swaps made."""
+    made = 0
+    src, dst = st.g.src, st.g.dst
+    for _, i, b in blocked:
+        a = st.lab[i]
+        if a == b or not st.touches(i, b):
+            continue
+        gi = st.gain(i, b)
+        if gi <= 0:
+            continue
+        # units of b bordering a (other than through i)
+        on_border = (st.labels[src] == b) & (st.labels[dst] == a) & (dst != i)
+        cand = np.unique(src[on_border])
+        cand = cand[movable[cand] & ~st.is_centre[cand] & allowed[cand, a]]
+        if cand.size == 0:
+            continue
+        gj = st.w[cand] * (st.cc[cand, b] - st.cc[cand, a])
+        good = gi + gj > 1e-12 * max(1.0, gi)
+        for idx in np.lexsort((cand, -(gi + gj)))[: int(good.sum())]:
+            if not good[idx]:
+                continue
+            j = int(cand[idx])
+            if not st.fits_pair(i, j, a, b) or not st.stays_connected(i):
+                continue
+            st.move(i, b)
+            if st.stays_connected(j) and st.touches(j, a):
+                st.move(j, a)
+                made += 1
+                break
+            st.move(i, a)  # undo
+    return made
+
+
+def _medoids(
+    labels: NDArray[np.int64],
+    current: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    cost: CostBlocks,
+    k: int,
+    max_candidates: int | None,
+    cc: NDArray[np.float64] | None,
+) -> tuple[int, ...]:
+    """Each zone's member minimising its weighted travel; the current centre wins ties."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
+    out = []
+    for z in range(k):
+        members = order[bounds[z]:bounds[z + 1]]
+        cand = members
+        if max_candidates is not None and cc is not None and members.size > max_candidates:
+            near = np.argsort(cc[members, z], kind="stable")[:max_candidates]
+            cand = np.sort(members[near])
+        totals = weights[members] @ cost.block(members, cand)
+        best = int(np.argmin(totals))
+        c = int(current[z])
+        if c >= 0 and labels[c] == z:
+            pos = np.searchsorted(cand, c)
+            if pos < cand.size and cand[pos] == c and totals[pos] <= totals[best] * (1 + 1e-12):
+                best = int(pos)
+        out.append(int(cand[best]))
+    return tuple(out)
+
+
+def repair_bounds(
+    labels: NDArray[np.int64],
+    *,
+    weights: NDArray[np.float64],
+    cost: CostBlocks | NDArray[np.float64],
+    edges: NDArray[np.int64],
+    bounds: ResourceBounds,
+    centres: tuple[int, ...] | None = None,
+    movable: NDArray[np.bool_] | None = None,
+    allowed: NDArray[np.bool_] | None = None,
+    max_moves: int = 100_000,
+) -> NDArray[np.int64]:
+    """Move boundary units until every zone is within its resource bounds, keeping zones contiguous.
+
+    Greedy: each step makes the boundary move that lowers the total (scaled) bound violation,
+    choosing the cheapest in travel among those, whose donor zone stays connected. The start
+    must be contiguous; raises ``ValueError`` if the violation cannot be removed this way.
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n = labels.size
+    k = bounds.lower.shape[1]
+    costs: CostBlocks = DenseCost(np.asarray(cost)) if isinstance(cost, np.ndarray) else cost
+    movable = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if not zones_connected(labels, edges, k):
+        raise ValueError("repair_bounds needs contiguous zones to start from")
+    weights = np.asarray(weights, dtype=float)
+    if centres is None:
+        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, None, None)
+    scale = np.maximum(np.abs(bounds.upper).max(axis=1, keepdims=True), 1e-12)  # (r, 1)
+    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, _Graph(n, edges),
+                1e-9 * float(scale.max()))
+    amounts = bounds.amounts / scale  # (r, n)
+    lo, hi = bounds.lower / scale, bounds.upper / scale
+
+    def excess(loads: NDArray[np.float64], z: NDArray[np.int64]) -> NDArray[np.float64]:
+        return (np.maximum(lo[:, z] - loads, 0) + np.maximum(loads - hi[:, z], 0)).sum(axis=0)
+
+    src, dst = st.g.src, st.g.dst
+    for _ in range(max_moves):
+        loads = st.loads / scale
+        if excess(loads, np.arange(k)).sum() <= 1e-9:
+            return st.labels
+        la, lb = st.labels[src], st.labels[dst]
+        ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
+        i, a, b = src[ok], la[ok], lb[ok]
+        r = amounts[:, i]
+        before = excess(loads[:, a], a) + excess(loads[:, b], b)
+        after = excess(loads[:, a] - r, a) + excess(loads[:, b] + r, b)
+        better = after < before - 1e-12
+        i, a, b = i[better], a[better], b[better]
+        gain = weights[i] * (st.cc[i, a] - st.cc[i, b])
+        reduction = (before - after)[better]
+        for idx in np.lexsort((b, i, -gain, -np.round(reduction, 9))).tolist():
+            if st.stays_connected(int(i[idx])):
+                st.move(int(i[idx]), int(b[idx]))
+                break
+        else:
+            raise ValueError("cannot bring every zone within its bounds by contiguous boundary moves")
+    raise ValueError(f"bounds not met after {max_moves} moves")
