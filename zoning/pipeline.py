@@ -238,8 +238,28 @@ def plan_checks(problem: DistrictingProblem, labels: np.ndarray, centres: tuple[
     return checks
 
 
-def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZonePlan:
-    """Run the whole design for ``scenario`` (see the module docstring)."""
+@dataclass(frozen=True)
+class Prepared:
+    """Validated inputs and the numeric problem built from them, before any solving."""
+
+    scenario: Scenario
+    demand: pd.DataFrame
+    excluded: Excluded
+    providers: pd.DataFrame
+    units: Units
+    area: pd.DataFrame  # in-area postcodes: unit, current zone, band, rates, hours
+    dem: pd.DataFrame  # the postcodes of ``area`` with demand
+    dem_t: np.ndarray  # (demand postcodes, units) minutes
+    travel: TravelModel
+    problem: DistrictingProblem
+    options: ProblemOptions
+    current_names: list[str]
+    current_centre: dict[str, int]
+    timings: dict[str, float]
+
+
+def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> Prepared:
+    """Read and validate the inputs, build units, travel times and the optimiser's problem."""
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -265,15 +285,12 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     area["band"] = classify_bands(reference, options=scenario.bands).reindex(area.index)
     per_pc = demand.groupby("postcode")["hours_per_week"].sum()
     area["hours_per_week"] = per_pc.reindex(area.index).fillna(0.0)
-    dem = area[area["hours_per_week"] > 0]
-    travel = travel_model_for(scenario)
-    dem_xy = dem[["easting", "northing"]].to_numpy(float)
-    dem_t = travel.minutes(dem_xy, units.points)  # (demand postcodes, units)
-    rates = band_rates(scenario.bands)
-    area["rate_per_hour"] = area["band"].map(rates).astype(float)
+    area["rate_per_hour"] = area["band"].map(band_rates(scenario.bands)).astype(float)
     travel_rate = scenario.model.travel_rate_per_hour
     area["travel_price_per_min"] = (area["rate_per_hour"] if travel_rate is None else travel_rate) / 60.0
     dem = area[area["hours_per_week"] > 0]
+    travel = travel_model_for(scenario)
+    dem_t = travel.minutes(dem[["easting", "northing"]].to_numpy(float), units.points)  # (demand postcodes, units)
     by_cost = scenario.model.objective == "cost"
     cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel,
                             price=dem["travel_price_per_min"].to_numpy() if by_cost else None)
@@ -300,6 +317,22 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     except ValueError as exc:
         raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc
     timings["units_travel_s"] = time.perf_counter() - t0 - timings["inputs_s"]
+    return Prepared(
+        scenario=scenario, demand=demand, excluded=excluded, providers=providers, units=units, area=area, dem=dem,
+        dem_t=dem_t, travel=travel, problem=problem, options=options, current_names=current_names,
+        current_centre=current_centre, timings=timings,
+    )
+
+
+def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZonePlan:
+    """Run the whole design for ``scenario`` (see the module docstring)."""
+    say = progress or (lambda _m: None)
+    t0 = time.perf_counter()
+    prep = prepare_problem(scenario, progress=say)
+    demand, excluded, providers, units, area = prep.demand, prep.excluded, prep.providers, prep.units, prep.area
+    travel, problem, options, timings = prep.travel, prep.problem, prep.options, prep.timings
+    current_names, current_centre = prep.current_names, prep.current_centre
+    by_cost = scenario.model.objective == "cost"
 
     say(f"designing {problem.n_zones} zones over {problem.n_units} units ({scenario.model.solver})")
     m = scenario.model
