@@ -88,6 +88,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
         f"{md_text(solver['gap_scope'])}. {len(solver['rounds'])} round(s), {solver['seconds']:.1f} s "
         f"(limit {solver['time_limit_s']:.0f} s).",
         "",
+        *_bound_lines(solver),
         "## Proposed zones",
         "",
     ]
@@ -204,3 +205,16 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
         if len(moves) > 30:
             lines.append(f"\n({len(moves) - 30} smaller flows in summary.json.)")
     return lines
+
+
+def _bound_lines(solver: Mapping[str, Any]) -> list[str]:
+    """How close to the best possible plan: the certified lower bound, if computed."""
+    if solver.get("certified_lower_bound") is None:
+        return []
+    return [
+        f"Certified lower bound: {_num(solver['certified_lower_bound'], ',.1f')} "
+        f"({md_text(solver['certified_bound_method'])}); the plan's objective "
+        f"{_num(solver['plan_objective'], ',.1f')} is **{100 * solver['gap_to_certified_bound']:.2f}%** above it. "
+        f"No plan — {md_text(solver['certified_bound_scope'])} — can do better than the bound.",
+        "",
+    ]

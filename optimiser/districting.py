@@ -21,12 +21,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
 from optimiser.assignment import AssignmentOutcome, solve_assignment
+from optimiser.local_search import LocalSearchResult, ResourceBounds, local_search
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import SolverReport, SolveStatus
 
@@ -64,6 +66,8 @@ class DistrictingResult:
     seconds: float
     method: str = "k-medoids seeding + exact fixed-centre balanced contiguous MILP + re-centring"
     bound_scope: str = "assignment to the reported centres"
+    milp_objective: float | None = None  # the MILP plan's objective when local search then improved it
+    local_search_moves: int = 0
 
     @property
     def status(self) -> SolveStatus:
@@ -417,20 +421,8 @@ def design_zones(
         log.warning("seeded centres (attempt %d) admit no plan; reseeding", attempt + 1)
     assert outcome is not None
     if outcome.labels is None:
-        if outcome.report.status == SolveStatus.INFEASIBLE:
-            say("no plan for these centres: finding which constraints are to blame")
-            why = explain_infeasible(problem, centres, solver=solver, time_limit_s=max(10.0, remaining() / 2), seed=seed)
-            raise InfeasibleProblemError(
-                [
-                    f"{len(rounds)} set(s) of centres admit no plan that meets every constraint "
-                    f"(±{100 * problem.tolerance:.0f}% balance, contiguity and the scenario's options)",
-                    *why,
-                ]
-            )
-        raise TimeoutError(
-            f"the solver found no plan within the time limit ({time_limit_s:.0f} s; solver said "
-            f"{outcome.report.solver_status!r}): raise the time limit"
-        )
+        _no_first_plan(problem, outcome, centres, n_tries=len(rounds), solver=solver, seed=seed,
+                       time_left=remaining(), time_limit_s=time_limit_s, say=say)
     best, best_obj = outcome, plan_objective(problem, outcome.labels, outcome.centres)
     seen = {outcome.centres}
 
@@ -460,26 +452,99 @@ def design_zones(
         else:
             break
     assert best.labels is not None
-    loads = np.bincount(best.labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64)
+    labels, centres_out, milp_obj, moves = best.labels, best.centres, None, 0
+    if polish_compatible(problem, fixed_centres=fix_centres) and remaining() > 0.5:
+        say("polishing the plan with contiguity-preserving local search")
+        polished = polish(problem, best.labels, best.centres, time_limit_s=min(30.0, remaining()))
+        if polished is not None and polished.objective < best_obj - 1e-9 * abs(best_obj):
+            labels, centres_out, milp_obj = polished.labels, polished.centres, best_obj
+            moves = polished.moves + polished.swaps
+            best_obj = plan_objective(problem, labels, centres_out)
+    loads = np.bincount(labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64)
     seconds = time.perf_counter() - start
     log.info(
         "designed %d zones for %d units in %.1f s over %d rounds: objective %.6g, %s, gap %s",
         problem.n_zones, problem.n_units, seconds, len(rounds), best_obj, best.report.status.value,
         "n/a" if best.report.gap is None else f"{100 * best.report.gap:.3f}%",
     )
+    method = (
+        "exact balanced contiguous MILP for the given fixed centres" if fix_centres else
+        "k-medoids seeding + exact fixed-centre balanced contiguous MILP + re-centring"
+        + (" + contiguity-preserving local search" if milp_obj is not None else "")
+    )
     return DistrictingResult(
-        labels=best.labels,
-        centres=best.centres,
+        labels=labels,
+        centres=centres_out,
         objective=best_obj,
         loads=loads,
         report=best.report,
         rounds=tuple(rounds),
         seconds=seconds,
-        method=(
-            "exact balanced contiguous MILP for the given fixed centres" if fix_centres else
-            "k-medoids seeding + exact fixed-centre balanced contiguous MILP + re-centring"
-        ),
+        method=method,
+        bound_scope="assignment to the reported centres" if milp_obj is None else
+        f"MILP plan before local search (objective {milp_obj:,.1f}) for its centres",
+        milp_objective=milp_obj,
+        local_search_moves=moves,
     )
+
+
+def _no_first_plan(
+    problem: DistrictingProblem, outcome: AssignmentOutcome, centres: tuple[int, ...], *, n_tries: int, solver: str,
+    seed: int, time_left: float, time_limit_s: float, say: Callable[[str], None],
+) -> NoReturn:
+    """Raise the right error when no starting centres gave a plan: infeasible (explained) or out of time."""
+    if outcome.report.status == SolveStatus.INFEASIBLE:
+        say("no plan for these centres: finding which constraints are to blame")
+        why = explain_infeasible(problem, centres, solver=solver, time_limit_s=max(10.0, time_left / 2), seed=seed)
+        raise InfeasibleProblemError(
+            [
+                f"{n_tries} set(s) of centres admit no plan that meets every constraint "
+                f"(±{100 * problem.tolerance:.0f}% balance, contiguity and the scenario's options)",
+                *why,
+            ]
+        )
+    raise TimeoutError(
+        f"the solver found no plan within the time limit ({time_limit_s:.0f} s; solver said "
+        f"{outcome.report.solver_status!r}): raise the time limit"
+    )
+
+
+def polish_compatible(problem: DistrictingProblem, *, fixed_centres: bool = False) -> bool:
+    """Whether :func:`polish` can keep every constraint of ``problem``: per-zone resource rows,
+    locks and kept-whole groups are kept; constraints tied to the centres (travel limit,
+    capacity in reach, candidate centres) or to today's zones (continuity) are not, so plans
+    under them are not polished."""
+    return (
+        not fixed_centres and problem.reach is None and problem.centre_capacity is None
+        and problem.centre_candidates is None and problem.stay is None
+    )
+
+
+def polish(
+    problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...], *, time_limit_s: float
+) -> LocalSearchResult | None:
+    """Contiguity-preserving local search from a feasible plan (None if it cannot start)."""
+    lower, upper = problem.zone_bounds()
+    amounts = [problem.demand] + [r.amount for r in problem.rows]
+    lows = [lower] + [r.lower for r in problem.rows]
+    highs = [upper] + [r.upper for r in problem.rows]
+    movable = np.ones(problem.n_units, dtype=bool)
+    if problem.pinned is not None:
+        movable &= np.asarray(problem.pinned) < 0
+    for group in problem.together:
+        movable[np.asarray(group)] = False
+    try:
+        result = local_search(
+            labels, weights=problem.demand, cost=problem.cost, edges=problem.edges,
+            bounds=ResourceBounds(np.vstack(amounts), np.vstack(lows), np.vstack(highs)),
+            centres=centres, movable=movable, time_limit_s=time_limit_s,
+        )
+    except ValueError as exc:  # e.g. a plan at a bound's rounding edge
+        log.warning("local search skipped: %s", exc)
+        return None
+    log.info("local search: %.6g -> %.6g (%d moves, %d swaps)", result.initial_objective, result.objective,
+             result.moves, result.swaps)
+    return result
 
 
 def _log(r: int, outcome: AssignmentOutcome) -> RoundLog:

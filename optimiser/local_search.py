@@ -157,10 +157,14 @@ class _State:
         return float(np.sum(self.w * self.cc[np.arange(self.n), self.labels]))
 
     def fits(self, i: int, a: int, b: int) -> bool:
+        """``i: a -> b`` keeps both zones within every bound (amounts may be negative, e.g.
+        capacity minus demand, so both sides of both zones are checked)."""
         r = self.b.amounts[:, i]
+        new_a, new_b = self.loads[:, a] - r, self.loads[:, b] + r
+        lo, hi, s = self.b.lower, self.b.upper, self.slack
         return bool(
-            np.all(self.loads[:, a] - r >= self.b.lower[:, a] - self.slack)
-            and np.all(self.loads[:, b] + r <= self.b.upper[:, b] + self.slack)
+            np.all(new_a >= lo[:, a] - s) and np.all(new_a <= hi[:, a] + s)
+            and np.all(new_b >= lo[:, b] - s) and np.all(new_b <= hi[:, b] + s)
         )
 
     def fits_pair(self, i: int, j: int, a: int, b: int) -> bool:

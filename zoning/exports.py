@@ -129,6 +129,14 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "name": rep.solver, "status": rep.status.value, "solver_status": rep.solver_status,
             "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
             "objective_units": plan.cost_summary()["objective_units"],
+            "certified_lower_bound": _clean(plan.bound.value) if plan.bound else None,
+            "gap_to_certified_bound": _clean(r.objective / plan.bound.value - 1) if plan.bound and plan.bound.value > 0
+            else None,
+            "certified_bound_method": f"{plan.bound.method}, {plan.bound.iterations} iterations, "
+            f"{plan.bound.seconds:.1f} s" if plan.bound else None,
+            "certified_bound_scope": plan.bound.scope if plan.bound else None,
+            "plan_objective": _clean(r.objective),
+            "local_search_moves": r.local_search_moves,
             "gap": _clean(rep.gap), "gap_scope": f"the gap certifies the {r.bound_scope}; it is not a bound over all centre choices",
             "method": r.method, "time_limit_s": s.model.time_limit_s, "seconds": r.seconds,
             "rounds": [{"round": x.round, "status": x.status, "objective": _clean(x.objective),
