@@ -48,7 +48,8 @@ BAND_COLOURS: dict[str, str] = {"urban": "#5e3c99", "fringe": "#b2abd2", "rural"
 DENSITY_COLOURS: tuple[str, ...] = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
 
 
-def _finite(value: object) -> float | None:
+def finite_or_none(value: object) -> float | None:
+    """``value`` as a finite float, or None."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -58,11 +59,12 @@ def _finite(value: object) -> float | None:
 
 def fmt(value: object, spec: str, *, suffix: str = "", missing: str = "n/a") -> str:
     """Format a number with ``spec``; ``missing`` for None/NaN/inf."""
-    number = _finite(value)
+    number = finite_or_none(value)
     return missing if number is None else f"{number:{spec}}{suffix}"
 
 
-def _tooltip(fields: tuple[tuple[str, str], ...]) -> folium.GeoJsonTooltip:
+def geojson_tooltip(fields: tuple[tuple[str, str], ...]) -> folium.GeoJsonTooltip:
+    """A GeoJSON tooltip over already-escaped ``(field, alias)`` pairs (aliases escaped here)."""
     return folium.GeoJsonTooltip(
         fields=[f for f, _ in fields],
         aliases=[escape_text(a) for _, a in fields],
@@ -89,7 +91,7 @@ def add_difference(m: folium.Map, difference: gpd.GeoDataFrame, *, show: bool) -
             display,
             style_function=lambda f: {"color": DIFFERENCE_COLOUR, "weight": 1.5, "fillColor": DIFFERENCE_COLOUR,
                                       "fillOpacity": 0.45, "dashArray": "3 3"},
-            tooltip=_tooltip((("move", "Changes zone (today → proposed)"), ("units", "LSOAs"))),
+            tooltip=geojson_tooltip((("move", "Changes zone (today → proposed)"), ("units", "LSOAs"))),
         ).add_to(group)
     group.add_to(m)
     return group
@@ -112,7 +114,7 @@ def add_bands(m: folium.Map, bands: gpd.GeoDataFrame, *, rates: Mapping[str, flo
     }
     folium.GeoJson(
         display, style_function=style,
-        tooltip=_tooltip((("band", "Price band (majority of postcodes)"), ("rate", "Hourly rate (£, illustrative)"),
+        tooltip=geojson_tooltip((("band", "Price band (majority of postcodes)"), ("rate", "Hourly rate (£, illustrative)"),
                           ("postcodes", "Postcodes"))),
     ).add_to(group)
     group.add_to(m)
@@ -151,7 +153,7 @@ def add_density(m: folium.Map, density: gpd.GeoDataFrame, *, note: str, show: bo
         display,
         style_function=lambda f: {"color": "#666666", "weight": 0.4, "fillColor": f["properties"]["colour"],
                                   "fillOpacity": 0.75},
-        tooltip=_tooltip((("area", "Area"), ("density", "Demand (hours/week per km²)"), ("clients", "Clients"))),
+        tooltip=geojson_tooltip((("area", "Area"), ("density", "Demand (hours/week per km²)"), ("clients", "Clients"))),
     ).add_to(group)
     group.add_to(m)
     return group, breaks
@@ -198,7 +200,7 @@ def add_providers_clustered(m: folium.Map, providers: gpd.GeoDataFrame, *, name:
         options={"showCoverageOnHover": False, "maxClusterRadius": 40, "spiderfyOnMaxZoom": True},
     )
     text = escape_frame(providers, ["name", "provider_id", "zone_id"])
-    caps = [_finite(c) or 0.0 for c in providers["capacity_hours_per_week"]]
+    caps = [finite_or_none(c) or 0.0 for c in providers["capacity_hours_per_week"]]
     max_cap = max([c for c in caps if c > 0], default=1.0)
     for row, cap, point in zip(text.itertuples(index=False), caps, providers.geometry, strict=True):
         size = int(round(8 + 20 * math.sqrt(max(cap, 0.0) / max_cap)))

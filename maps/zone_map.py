@@ -39,6 +39,9 @@ from maps.layers import (
     add_difference,
     add_providers_clustered,
     add_towns,
+    finite_or_none,
+    fmt,
+    geojson_tooltip,
 )
 from maps.offline import inline_assets, strip_cdn_assets
 from maps.search import SEARCH_HTML, SearchBox, encode_lookup
@@ -214,22 +217,8 @@ def validate_view(view: MapView) -> None:
 # --------------------------------------------------------------------------- formatting
 
 
-def _finite(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _fmt(value: object, spec: str, *, suffix: str = "") -> str:
-    """Format a number with ``spec``; ``n/a`` for missing or non-finite values."""
-    number = _finite(value)
-    return "n/a" if number is None else f"{number:{spec}}{suffix}"
-
-
 def _fmt_count(value: object) -> str:
-    number = _finite(value)
+    number = finite_or_none(value)
     return "n/a" if number is None else f"{round(number):,d}"
 
 
@@ -271,11 +260,11 @@ def _proposed_display(proposed: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     rows = {
         "zone_id": list(text["zone_id"]),
         "zone": [f"{z} — {n}" for z, n in zip(text["zone_id"], text["zone_name"], strict=True)],
-        "hours": [_fmt(v, ",.0f") for v in proposed["hours_per_week"]],
-        "capacity": [_fmt(v, ",.0f") for v in proposed["capacity_hours_per_week"]],
-        "ratio": [_fmt(v, ".2f") for v in proposed["demand_capacity_ratio"]],
-        "travel": [_fmt(v, ".1f") for v in proposed["mean_travel_min"]],
-        "load": [_fmt(v, "+.1f", suffix="%") for v in proposed["load_vs_mean_pct"]],
+        "hours": [fmt(v, ",.0f") for v in proposed["hours_per_week"]],
+        "capacity": [fmt(v, ",.0f") for v in proposed["capacity_hours_per_week"]],
+        "ratio": [fmt(v, ".2f") for v in proposed["demand_capacity_ratio"]],
+        "travel": [fmt(v, ".1f") for v in proposed["mean_travel_min"]],
+        "load": [fmt(v, "+.1f", suffix="%") for v in proposed["load_vs_mean_pct"]],
         "postcodes": [_fmt_count(v) for v in proposed["n_postcodes"]],
         "units": [_fmt_count(v) for v in proposed["n_units"]],
     }  # fmt: skip
@@ -288,20 +277,10 @@ def _proposed_display(proposed: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _current_display(current: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     rows = {
         "zone": list(escape_frame(current, ["zone_name"])["zone_name"]),
-        "hours": [_fmt(v, ",.0f") for v in current["hours_per_week"]],
-        "travel": [_fmt(v, ".1f") for v in current["mean_travel_min"]],
+        "hours": [fmt(v, ",.0f") for v in current["hours_per_week"]],
+        "travel": [fmt(v, ".1f") for v in current["mean_travel_min"]],
     }
     return gpd.GeoDataFrame(rows, geometry=list(current.geometry), crs="EPSG:4326")
-
-
-def _tooltip(fields: tuple[tuple[str, str], ...]) -> folium.GeoJsonTooltip:
-    return folium.GeoJsonTooltip(
-        fields=[f for f, _ in fields],
-        aliases=[escape_text(a) for _, a in fields],
-        labels=True,
-        sticky=True,
-        localize=False,
-    )
 
 
 # --------------------------------------------------------------------------- header box
@@ -432,7 +411,7 @@ def _add_proposed(m: folium.Map, view: MapView, colours: Mapping[str, str]) -> f
         display,
         style_function=style,
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
-        tooltip=_tooltip(fields),
+        tooltip=geojson_tooltip(fields),
     )
     layer.add_to(group)
     for zone_id, point in zip(display["zone_id"], display.geometry.representative_point(),
@@ -463,7 +442,7 @@ def _add_current(m: folium.Map, view: MapView) -> None:
                 "dashArray": "6 4",
                 "fill": False,
             },
-            tooltip=_tooltip(_CURRENT_FIELDS),
+            tooltip=geojson_tooltip(_CURRENT_FIELDS),
         ).add_to(group)
     group.add_to(m)
 
@@ -471,7 +450,7 @@ def _add_current(m: folium.Map, view: MapView) -> None:
 def _add_providers(m: folium.Map, view: MapView) -> None:
     group = folium.FeatureGroup(name=escape_text(LAYER_PROVIDERS), show=True)
     providers = escape_frame(view.providers, ["name", "provider_id", "zone_id"])
-    caps = [_finite(c) or 0.0 for c in providers["capacity_hours_per_week"]]
+    caps = [finite_or_none(c) or 0.0 for c in providers["capacity_hours_per_week"]]
     max_cap = max([c for c in caps if c > 0], default=1.0)
     for row, cap in zip(providers.itertuples(index=False), caps, strict=True):
         point = getattr(row, providers.geometry.name)
@@ -479,7 +458,7 @@ def _add_providers(m: folium.Map, view: MapView) -> None:
         text = (
             f"<b>{row.name}</b><br>"
             f"Provider {row.provider_id}<br>"
-            f"Capacity: {_fmt(row.capacity_hours_per_week, ',.0f')} hours/week<br>"
+            f"Capacity: {fmt(row.capacity_hours_per_week, ',.0f')} hours/week<br>"
             f"Proposed zone: {row.zone_id}"
         )
         folium.CircleMarker(

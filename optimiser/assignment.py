@@ -57,15 +57,12 @@ def shortest_path_lengths(
 ) -> NDArray[np.float64]:
     """(K, n) shortest-path lengths from each centre through the adjacency graph, walking only
     through units allowed in that centre's zone (when ``allowed`` is given)."""
-    graph = problem.adjacency_matrix().tocsr()
-    if allowed is None:
+    if allowed is None or allowed.all():
+        graph = problem.adjacency_matrix().tocsr()
         return np.asarray(dijkstra(graph, directed=False, indices=list(centres)))
     out = np.full((len(centres), problem.n_units), np.inf)
     for z, c in enumerate(centres):
-        keep = allowed[:, z].astype(float)
-        sub = graph.multiply(keep[:, None]).multiply(keep[None, :]).tocsr()
-        sub.eliminate_zeros()  # csgraph treats stored zeros as free edges
-        out[z] = dijkstra(sub, directed=False, indices=int(c))
+        out[z] = dijkstra(problem.adjacency_within(allowed[:, z]), directed=False, indices=int(c))
     return out
 
 

@@ -85,20 +85,10 @@ def within_bounds(
     rel_tol: float = 1e-6,
     zone_names: Sequence[str] = (),
 ) -> Check:
-    """Every zone's demand lies in ``[lower, upper]`` (to a relative rounding tolerance)."""
-    slack = rel_tol * max(abs(upper), 1.0)
-    bad = [
-        f"{zone_names[z] if zone_names else z}: {load:.1f}"
-        for z, load in enumerate(loads)
-        if load < lower - slack or load > upper + slack
-    ]
-    return Check(
-        "within_bounds",
-        not bad,
-        (f"outside [{lower:.1f}, {upper:.1f}]: " + ", ".join(bad))
-        if bad
-        else f"all zones within [{lower:.1f}, {upper:.1f}]",
-    )
+    """Every zone's demand lies in ``[lower, upper]`` (the same bounds for every zone)."""
+    k = len(loads)
+    return zones_within_bounds(loads, lower=np.full(k, lower), upper=np.full(k, upper), rel_tol=rel_tol,
+                               zone_names=zone_names)
 
 
 def zones_within_bounds(

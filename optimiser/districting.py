@@ -193,10 +193,6 @@ def _diagnose_options(problem: DistrictingProblem) -> list[str]:
                 f"{best:,.1f} hours of the {total:,.1f} demanded: widen the capacity radius, lower the "
                 "margin or add providers"
             )
-    if problem.stay is not None and problem.max_moved is not None:
-        movable_min = 0.0  # moving nothing is always counted feasible here; the solver decides
-        if problem.max_moved < movable_min:
-            reasons.append("max_moved is negative")
     return reasons
 
 
@@ -206,7 +202,6 @@ def _diagnose_pins(problem: DistrictingProblem) -> list[str]:
     assert problem.pinned is not None
     pinned = np.asarray(problem.pinned)
     _, hi = problem.zone_bounds()
-    graph = problem.adjacency_matrix().tocsr()
     for z in sorted(set(pinned[pinned >= 0].tolist())):
         mine = np.flatnonzero(pinned == z)
         load = float(problem.demand[mine].sum())
@@ -215,10 +210,7 @@ def _diagnose_pins(problem: DistrictingProblem) -> list[str]:
                 f"zone {z}: the units locked to it hold {load:,.1f} hours, more than its maximum {hi[z]:,.1f}"
             )
         # zone z may only pass through units that are free or locked to z
-        keep = ((pinned == -1) | (pinned == z)).astype(float)
-        sub = graph.multiply(keep[:, None]).multiply(keep[None, :]).tocsr()
-        sub.eliminate_zeros()  # csgraph treats stored zeros as free edges
-        reach = dijkstra(sub, directed=False, indices=int(mine[0]))
+        reach = dijkstra(problem.adjacency_within((pinned == -1) | (pinned == z)), directed=False, indices=int(mine[0]))
         cut = [problem.label(int(u)) for u in mine if not np.isfinite(reach[u])]
         if cut:
             reasons.append(

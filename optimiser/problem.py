@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 
@@ -197,19 +197,6 @@ class DistrictingProblem:
         kept = float(self.stay[np.arange(self.n_units), np.asarray(labels)].sum())
         return float(self.stay.sum()) - kept
 
-    @property
-    def has_identity(self) -> bool:
-        """Whether zone indices mean something (pins, per-zone bounds, rows or continuity)."""
-        per_zone_rows = any(
-            np.ptp(np.nan_to_num(r.lower, neginf=-1e300)) or np.ptp(np.nan_to_num(r.upper, posinf=1e300))
-            for r in self.rows
-        )
-        return bool(
-            self.pinned is not None and np.any(np.asarray(self.pinned) >= 0)
-            or self.zone_lower is not None or self.zone_upper is not None or self.stay is not None
-            or per_zone_rows
-        )
-
     def label(self, i: int) -> str:
         return self.unit_ids[i] if self.unit_ids else str(i)
 
@@ -228,6 +215,14 @@ class DistrictingProblem:
         a, b = self.edges[:, 0], self.edges[:, 1]
         w = self.lengths()
         return coo_matrix((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(n, n))
+
+    def adjacency_within(self, keep: NDArray[np.bool_]) -> csr_matrix:
+        """:meth:`adjacency_matrix` with every edge touching a unit outside ``keep`` removed
+        (stored zeros dropped: csgraph would treat them as free edges)."""
+        mask = np.asarray(keep, dtype=float)
+        sub = self.adjacency_matrix().tocsr().multiply(mask[:, None]).multiply(mask[None, :]).tocsr()
+        sub.eliminate_zeros()
+        return sub
 
     def n_components(self) -> int:
         """Number of connected components of the adjacency graph."""

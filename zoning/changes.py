@@ -81,3 +81,19 @@ def plan_change(
     log.info("change vs today: %d postcodes, %d demand rows, %.0f hours/week change zone; %d zones changed",
              result.postcodes_moved, result.clients_moved, result.hours_moved, result.zones_changed)
     return result
+
+
+def change_flows(postcodes: pd.DataFrame, demand: pd.DataFrame, change: PlanChange) -> pd.DataFrame:
+    """What changes zone: one row per (today's zone, proposed zone) pair whose care moves,
+    with hours, demand rows (clients when demand is client by client) and postcodes."""
+    pc = pd.DataFrame({
+        "postcode": postcodes["postcode"].to_numpy(), "from_current_zone": postcodes["current_zone"].to_numpy(),
+        "to_proposed_zone": postcodes["proposed_zone"].to_numpy(), "changed": change.postcode_changed.to_numpy(),
+    })
+    rows = demand[["postcode", "hours_per_week"]].merge(pc, on="postcode", how="left", validate="many_to_one")
+    table = rows[rows["changed"]].groupby(["from_current_zone", "to_proposed_zone"]).agg(
+        hours_per_week=("hours_per_week", "sum"), demand_rows=("hours_per_week", "size"),
+        postcodes=("postcode", "nunique"),
+    ).reset_index()
+    table["to_matches_current"] = table["to_proposed_zone"].map(change.continues).fillna("")
+    return table.sort_values(["hours_per_week", "from_current_zone"], ascending=[False, True]).reset_index(drop=True)

@@ -96,6 +96,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
     private = layers.client_level
     zones, current = zone_records(plan, layers)
     change = layers.change
+    costs = plan.cost_summary()
     excluded_rows = demand_rows_shown(plan.excluded.rows, plan, client_level=private)
     return {
         "carezones_version": __version__,
@@ -128,7 +129,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         "solver": {
             "name": rep.solver, "status": rep.status.value, "solver_status": rep.solver_status,
             "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
-            "objective_units": plan.cost_summary()["objective_units"],
+            "objective_units": costs["objective_units"],
             "certified_lower_bound": _clean(plan.bound.value) if plan.bound else None,
             "gap_to_certified_bound": _clean(r.objective / plan.bound.value - 1) if plan.bound and plan.bound.value > 0
             else None,
@@ -147,7 +148,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         "current": _clean(plan.current_metrics.as_dict()),
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in plan.checks],
         "constraints": _clean(plan.constraints_summary()),
-        "costs": _clean(plan.cost_summary()),
+        "costs": _clean(costs),
         "moves": _records(published_moves(plan, client_level=private)),
         "zones": _records(zones),
         "current_zones": _records(current),

@@ -211,7 +211,7 @@ def band_hours(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
 def plan_layers(plan: ZonePlan) -> PlanLayers:
     """Everything above for one plan."""
     client_level = demand_is_client_level(plan.scenario.demand.path, options=plan.scenario.privacy)
-    change = plan_change(plan.postcodes, plan.demand, continues=plan.matched)
+    change = plan.change if plan.change is not None else plan_change(plan.postcodes, plan.demand, continues=plan.matched)
     units = unit_table(plan, change)
     density, level = density_frame(units, client_level=client_level, plan=plan)
     layers = PlanLayers(

@@ -96,20 +96,3 @@ def plan_metrics(table: pd.DataFrame, *, tolerance: float, contiguous: bool, con
         contiguity_detail=contiguity_detail,
     )
 
-
-def zone_moves(
-    postcodes: pd.DataFrame, demand: pd.DataFrame, matched: dict[str, str | None], *, proposed_column: str = "proposed_zone",
-    current_column: str = "current_zone",
-) -> pd.DataFrame:
-    """What changes zone: one row per (today's zone, proposed zone) pair whose care moves,
-    with hours, demand rows (clients when demand is client by client) and postcodes."""
-    pc = postcodes[[current_column, proposed_column]].copy()
-    pc["same"] = pc[proposed_column].map(matched) == pc[current_column]
-    rows = demand.merge(pc, left_on="postcode", right_index=True, how="left", validate="many_to_one")
-    moved = rows[~rows["same"]]
-    table = moved.groupby([current_column, proposed_column]).agg(
-        hours_per_week=("hours_per_week", "sum"), demand_rows=("hours_per_week", "size"),
-        postcodes=("postcode", "nunique"),
-    ).reset_index().rename(columns={current_column: "from_current_zone", proposed_column: "to_proposed_zone"})
-    table["to_matches_current"] = table["to_proposed_zone"].map(matched).fillna("")
-    return table.sort_values(["hours_per_week", "from_current_zone"], ascending=[False, True]).reset_index(drop=True)

@@ -29,11 +29,11 @@ from optimiser.checks import (
 from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
 from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
-from zoning.changes import match_zones
+from zoning.changes import PlanChange, change_flows, match_zones, plan_change
 from zoning.constraints import ProblemOptions, problem_options, provider_units
 from zoning.errors import CheckError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
-from zoning.metrics import PlanMetrics, plan_metrics, zone_moves, zone_table
+from zoning.metrics import PlanMetrics, plan_metrics, zone_table
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel, travel_model_from_options
@@ -67,6 +67,7 @@ class ZonePlan:
     options: ProblemOptions | None = None  # the scenario's constraints as the optimiser saw them
     moves: pd.DataFrame | None = None  # care that changes zone: today's zone -> proposed zone
     matched: dict[str, str | None] | None = None  # proposed zone -> the current zone it continues
+    change: PlanChange | None = None  # today -> proposed, postcode by postcode (computed once, here)
     bound: BoundResult | None = None  # certified lower bound over all balanced plans (any centres)
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
 
@@ -421,7 +422,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         matched = {ids[k]: current_names[int(order[k])] for k in range(problem.n_zones)}
     else:
         matched = match_zones(area)
-    moves = zone_moves(area, demand, matched)
+    change = plan_change(area, demand, continues=matched)
+    moves = change_flows(area, demand, change)
     if options.centre_capacity_raw is not None:
         zones["capacity_within_radius"] = options.centre_capacity_raw[centres]
 
@@ -470,6 +472,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         scenario=scenario, units=units, postcodes=area, demand=demand, providers=prov, unit_zone=unit_zone,
         unit_current_zone=unit_current, zones=zones, current=current, result=result, checks=tuple(checks),
         metrics=metrics, current_metrics=current_metrics, excluded=excluded, travel=travel, timings=timings,
-        options=options, moves=moves, hours_moved=float(moves["hours_per_week"].sum()), matched=matched,
+        options=options, moves=moves, hours_moved=change.hours_moved, matched=matched,
+        change=change,
         bound=bound,
     )
