@@ -2,7 +2,7 @@
 
 1. Gothenburg (real OSM export in the npm package geojson-path-finder 2.1.0; fetched once with
    `npm pack` into ~/.cache/carezones/npm unless --gothenburg points at the .tgz): build the
-   drive network with zoning.roads, time a 2,000 x 2,000 node-to-node matrix, compare sampled
+   drive network with zoning.roads.network, time a 2,000 x 2,000 node-to-node matrix, compare sampled
    pairs with networkx shortest_path_length on the saved osmnx graph (GraphML).
 2. A SYNTHETIC county-size grid (60,000 nodes over a 60 x 60 km box): time a 17,000 x 50
    postcode-to-centre matrix (random points, snapped) and measure peak memory.
@@ -84,8 +84,8 @@ def _peak_mib() -> float:
 def case_gothenburg(tgz: str, n_points: int, n_sources: int) -> dict[str, Any]:
     import networkx as nx
 
-    from zoning.roads import build_network, load_graphml, load_network
-    from zoning.roads_speeds import DEFAULT_SPEED_FACTORS
+    from zoning.roads.network import build_network, load_graphml, load_network
+    from zoning.roads.speeds import DEFAULT_SPEED_FACTORS
     from zoning.travel import RoadTravel
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +131,7 @@ def case_gothenburg(tgz: str, n_points: int, n_sources: int) -> dict[str, Any]:
 
 
 def case_county(n_postcodes: int, n_centres: int) -> dict[str, Any]:
-    from zoning.roads_synthetic import grid_network
+    from zoning.roads.synthetic_grid import grid_network
     from zoning.travel import RoadTravel
 
     bounds = (430_000.0, 280_000.0, 490_000.0, 340_000.0)
@@ -162,7 +162,7 @@ def case_county(n_postcodes: int, n_centres: int) -> dict[str, Any]:
 def case_straight_line() -> dict[str, Any]:
     import pandas as pd
 
-    from zoning.calibration import fit_line
+    from zoning.databuild.calibration import fit_line
     from zoning.scenario import TravelOptions
 
     t = TravelOptions()

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from maps.zone_map import BACKGROUND, LAYER_PROPOSED, PALETTE
-from zoning.exports import write_outputs
+from zoning.publish.writers import write_outputs
 from zoning.pipeline import plan_zones
 from zoning.scenario import load_scenario
 

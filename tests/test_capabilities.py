@@ -173,7 +173,7 @@ def test_capacity_within_reach_of_the_centre(base: DistrictingProblem) -> None:
 from pathlib import Path  # noqa: E402
 
 from tests.conftest import write_scenario  # noqa: E402
-from zoning.constraints import provider_units  # noqa: E402
+from zoning.commissioning_arrays import provider_units  # noqa: E402
 from zoning.errors import ScenarioError, SolveError  # noqa: E402
 from zoning.pipeline import ZonePlan, plan_zones  # noqa: E402
 from zoning.scenario import load_scenario  # noqa: E402
@@ -261,7 +261,7 @@ def test_isolated_postcodes_are_reported_and_exempt() -> None:
 
     import pandas as pd
 
-    from zoning.constraints import _Context, _travel_limit
+    from zoning.commissioning_arrays import _Context, _travel_limit
     from zoning.travel import StraightLineTravel
 
     units = SimpleNamespace(n=2, points=np.array([[0.0, 0.0], [10_000.0, 0.0]]))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from zoning.calibration import fit_straight_line
+from zoning.databuild.calibration import fit_straight_line
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 AREA = "E10000018"

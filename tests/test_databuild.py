@@ -1,4 +1,4 @@
-"""`zoning.databuild` on a tiny hand-made wheel set whose every output row is known.
+"""`zoning.databuild.build` on a tiny hand-made wheel set whose every output row is known.
 
 Geography (EPSG:27700, origin 450000, 300000; squares of 1 km):
 
@@ -20,10 +20,10 @@ import py7zr
 import pytest
 from shapely.geometry import box
 
-from zoning import databuild
-from zoning.calibration import fit_line, fit_straight_line
-from zoning.databuild import SourceWheels, build_area, fetch_wheels
-from zoning.databuild_sources import (
+from zoning.databuild import build as databuild
+from zoning.databuild.calibration import fit_line, fit_straight_line
+from zoning.databuild.build import SourceWheels, build_area, fetch_wheels
+from zoning.databuild.sources import (
     GEOCODE_CPO,
     GEOCODE_LOOKUP,
     PE_AGE,
@@ -161,7 +161,7 @@ def make_wheels(tmp: Path, *, drop: str | None = None) -> SourceWheels:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[databuild.BuildReport, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[databuild.AreaBuildReport, Path]:
     tmp = tmp_path_factory.mktemp("databuild")
     wheels = make_wheels(tmp)
     out = tmp / "data"
@@ -169,7 +169,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[databuild.BuildRepo
     return report, out
 
 
-def test_postcodes_rows_are_exact(built: tuple[databuild.BuildReport, Path]) -> None:
+def test_postcodes_rows_are_exact(built: tuple[databuild.AreaBuildReport, Path]) -> None:
     _, out = built
     got = pd.read_csv(out / "postcodes" / f"{AREA}_postcodes.csv", dtype=str, keep_default_na=False)
     assert list(got.columns) == databuild.POSTCODE_COLUMNS
@@ -192,7 +192,7 @@ def test_postcodes_rows_are_exact(built: tuple[databuild.BuildReport, Path]) -> 
     assert set(got["county_code"]) == {AREA, ""}
 
 
-def test_report_counts(built: tuple[databuild.BuildReport, Path]) -> None:
+def test_report_counts(built: tuple[databuild.AreaBuildReport, Path]) -> None:
     report, out = built
     assert report.postcodes_by_area == {AREA: 4, GAMMA: 1}
     assert report.postcodes_excluded_no_coords == 1
@@ -212,7 +212,7 @@ def test_report_counts(built: tuple[databuild.BuildReport, Path]) -> None:
         assert "carezones data build --area E10000099" in (out / sub / "README.md").read_text()
 
 
-def test_boundaries(built: tuple[databuild.BuildReport, Path]) -> None:
+def test_boundaries(built: tuple[databuild.AreaBuildReport, Path]) -> None:
     _, out = built
     lsoas = gpd.read_file(out / "boundaries" / f"{AREA}_lsoa2011.geojson")
     assert lsoas.crs.to_epsg() == 4326
@@ -228,7 +228,7 @@ def test_boundaries(built: tuple[databuild.BuildReport, Path]) -> None:
     assert outline.to_crs(27700).area.iloc[0] == pytest.approx(3e6, rel=1e-3)
 
 
-def test_population_and_travel(built: tuple[databuild.BuildReport, Path]) -> None:
+def test_population_and_travel(built: tuple[databuild.AreaBuildReport, Path]) -> None:
     report, out = built
     pop = pd.read_csv(out / "population" / f"{AREA}_population.csv")
     row = pop.set_index("district_code").loc[ALPHA]

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 from openpyxl import load_workbook
 
-from zoning.exports import write_outputs
+from zoning.publish.writers import write_outputs
 from zoning.pipeline import ZonePlan, plan_zones
 from zoning.scenario import load_scenario
 

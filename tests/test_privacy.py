@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from zoning.changes import match_zones, plan_change
-from zoning.map_layers import town_names
-from zoning.privacy import demand_is_client_level, round_count, suppress_cells
+from zoning.publish.layers import town_names
+from zoning.publish.privacy import demand_is_client_level, round_count, suppress_cells
 from zoning.scenario import PrivacyOptions
 
 OPTIONS = PrivacyOptions()

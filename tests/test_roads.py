@@ -20,11 +20,11 @@ import pytest
 from shapely.geometry import box
 
 from tests.conftest import DATA, write_scenario
-from zoning import roads_route
+from zoning.roads import route as roads_route
 from zoning.errors import DataError, ScenarioError
-from zoning.exports import write_outputs
+from zoning.publish.writers import write_outputs
 from zoning.pipeline import plan_zones
-from zoning.roads import (
+from zoning.roads.network import (
     RoadNetwork,
     build_network,
     graph_from_download,
@@ -32,8 +32,8 @@ from zoning.roads import (
     load_network,
     save_network,
 )
-from zoning.roads_route import csr_min, node_matrix
-from zoning.roads_speeds import (
+from zoning.roads.route import csr_min, node_matrix
+from zoning.roads.speeds import (
     DEFAULT_SPEED_FACTORS,
     DRIVE_EXCLUDE,
     MPH_TO_KPH,
@@ -42,7 +42,7 @@ from zoning.roads_speeds import (
     parse_maxspeed_kph,
     road_class,
 )
-from zoning.roads_synthetic import grid_network
+from zoning.roads.synthetic_grid import grid_network
 from zoning.scenario import TravelOptions, load_scenario
 from zoning.travel import RoadTravel, StraightLineTravel, travel_model_from_options
 
@@ -326,7 +326,7 @@ def test_local_file_clipped_to_the_buffered_area(helsinki: tuple[RoadNetwork, di
 
 
 def _fake_overpass(tmp_path: Path, queries: list[str]):  # type: ignore[no-untyped-def]
-    from zoning.roads import filter_drivable
+    from zoning.roads.network import filter_drivable
 
     xml = tmp_path / "overpass.osm"
     filter_drivable(SAMPLE, xml)  # Overpass applies the drive filter server-side

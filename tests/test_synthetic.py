@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from tests.conftest import DATA, file_digest
-from zoning.synthetic import PREVALENCE_65_PLUS, build_synthetic
+from zoning.databuild.synthetic import PREVALENCE_65_PLUS, build_synthetic
 
 
 def test_same_seed_regenerates_the_committed_files(tmp_path: Path) -> None:

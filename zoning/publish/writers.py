@@ -3,7 +3,7 @@
 Every file is written atomically. Text cells that a spreadsheet would run as a formula are
 neutralised; every output that rests on synthetic or approximate inputs says so. When demand
 is client by client, the shareable outputs carry aggregates only, with small counts
-suppressed (:mod:`zoning.privacy`); the lookup then carries no hours per postcode.
+suppressed (:mod:`zoning.publish.privacy`); the lookup then carries no hours per postcode.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from maps.report_html import render_report_html
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
-from zoning.map_layers import PlanLayers, plan_layers
+from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.pipeline import ZonePlan
-from zoning.shareable import (
+from zoning.publish.shareable import (
     demand_rows_shown,
     published_moves,
     travel_distribution,

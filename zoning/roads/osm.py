@@ -1,8 +1,8 @@
-"""Reading OpenStreetMap ways for :mod:`zoning.roads`: a local file (pyosmium + osmnx) or a
+"""Reading OpenStreetMap ways for :mod:`zoning.roads.network`: a local file (pyosmium + osmnx) or a
 download (osmnx), and the buffered area outline to clip or download by.
 
 osmnx's ``graph_from_xml`` keeps every way, so local files are first reduced to drivable ways
-(:func:`zoning.roads_speeds.is_drivable`, osmnx's own ``drive`` rule) with pyosmium, which also
+(:func:`zoning.roads.speeds.is_drivable`, osmnx's own ``drive`` rule) with pyosmium, which also
 reads ``.osm.pbf``; downloads use osmnx's ``network_type="drive"`` Overpass query directly.
 """
 
@@ -63,7 +63,7 @@ def filter_drivable(src: Path, dst: Path) -> dict[str, Any]:
     import osmium
     import osmium.osm.mutable as mutable
 
-    from zoning.roads_speeds import is_drivable
+    from zoning.roads.speeds import is_drivable
 
     processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY).with_locations()
     header_date = processor.header.get("osmosis_replication_timestamp") or ""

@@ -5,13 +5,13 @@ Build (``carezones roads build``):
 1. **Get the ways.** Online: osmnx downloads the drive network (``network_type="drive"``) in
    the area's outline plus a buffer (so that trips leaving and re-entering the area are right).
    Offline: a local ``.osm`` / ``.osm.xml`` / ``.osm.pbf`` file is read with pyosmium, only
-   drivable ways are kept (:func:`zoning.roads_speeds.is_drivable`, osmnx's own rule; osmnx's
+   drivable ways are kept (:func:`zoning.roads.speeds.is_drivable`, osmnx's own rule; osmnx's
    ``graph_from_xml`` keeps every way) and written with their nodes to an OSM XML file that
    osmnx turns into a graph; with an area it is clipped to the buffered outline.
 2. **Clean.** osmnx simplifies the topology; only the largest *strongly* connected component
    is kept (every kept node can reach every other, so no matrix entry is infinite).
 3. **Speeds.** Each edge gets its road class and legal limit
-   (:func:`zoning.roads_speeds.parse_maxspeed_kph`, UK tags included; untagged edges take the
+   (:func:`zoning.roads.speeds.parse_maxspeed_kph`, UK tags included; untagged edges take the
    class mean in the network, else the UK default). Care-worker speed factors are applied at
    routing time, not here.
 4. **Save.** Projected to EPSG:27700, written atomically as ``<name>.npz`` (node coordinates
@@ -37,14 +37,14 @@ from numpy.typing import NDArray
 
 from zoning.atomic import write_text, write_with
 from zoning.errors import DataError
-from zoning.roads_osm import (
+from zoning.roads.osm import (
     CRS,
     area_polygon,
     filter_drivable,
     graph_from_download,
     graph_from_osm_file,
 )
-from zoning.roads_speeds import (
+from zoning.roads.speeds import (
     DEFAULT_LIMIT_MPH,
     DEFAULT_SPEED_FACTORS,
     MPH_TO_KPH,
@@ -187,7 +187,7 @@ def process_graph(graph: nx.MultiDiGraph, info: dict[str, Any]) -> tuple[nx.Mult
         "format": FORMAT, "crs": CRS, "notice": OSM_NOTICE,
         "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "osmnx_version": version("osmnx"),
-        "drive_filter": "osmnx network_type='drive' rule (zoning.roads_speeds.DRIVE_EXCLUDE)",
+        "drive_filter": "osmnx network_type='drive' rule (zoning.roads.speeds.DRIVE_EXCLUDE)",
         "nodes_before_scc": raw_nodes, "edges_before_scc": raw_edges, "nodes_dropped_by_scc": dropped,
         "maxspeed": limits, "road_classes": list(ROAD_CLASSES),
         "default_limit_mph": DEFAULT_LIMIT_MPH, "default_speed_factors": DEFAULT_SPEED_FACTORS,
@@ -248,7 +248,7 @@ def load_network(path: Path) -> RoadNetwork:
 
 
 @dataclass(frozen=True)
-class BuildReport:
+class NetworkBuildReport:
     network: RoadNetwork
     paths: dict[str, Path]
 
@@ -256,7 +256,7 @@ class BuildReport:
 def build_network(
     *, out_dir: Path, name: str, area: str | None = None, osm: Path | None = None, data_dir: Path = Path("data"),
     buffer_m: float = DEFAULT_BUFFER_M, simplify: bool = True,
-) -> BuildReport:
+) -> NetworkBuildReport:
     """Build and save a network from a local OSM file (``osm``) or by download (``area``)."""
     if osm is None and area is None:
         raise DataError("nothing to build from: give --area CODE (download with osmnx) or --osm FILE (offline).")
@@ -268,4 +268,4 @@ def build_network(
         graph, info = graph_from_download(clip, simplify=simplify)
     info.update(name=name, area=area, buffer_m=buffer_m if area else None, simplify=simplify)
     graph, net = process_graph(graph, info)
-    return BuildReport(network=net, paths=save_network(net, out_dir, name, graph=graph))
+    return NetworkBuildReport(network=net, paths=save_network(net, out_dir, name, graph=graph))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoning import databuild_sources as src
+from zoning.databuild import sources as src
 from zoning.atomic import write_text
 
 if TYPE_CHECKING:
-    from zoning.databuild import BuildReport
+    from zoning.databuild.build import AreaBuildReport
 
 OGL = "Open Government Licence v3.0 (https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/)"
 ATTRIBUTION_OS = (
@@ -41,7 +41,7 @@ def _rebuild(area: str) -> str:
     )
 
 
-def _counts(report: BuildReport) -> str:
+def _counts(report: AreaBuildReport) -> str:
     by_area = ", ".join(f"{k}: {v:,}" for k, v in report.postcodes_by_area.items())
     lsoas = ", ".join(f"{k}: {v}" for k, v in report.lsoas_by_area.items())
     src_counts = ", ".join(f"{k}: {v:,}" for k, v in sorted(report.lsoa_source_counts.items()))
@@ -63,7 +63,7 @@ def _counts(report: BuildReport) -> str:
     )
 
 
-def _postcodes(report: BuildReport, wheels: object) -> str:
+def _postcodes(report: AreaBuildReport, wheels: object) -> str:
     a = report.area_code
     return f"""# Postcodes — `{a}_postcodes.csv`
 
@@ -107,7 +107,7 @@ OS Code-Point Open and the ONS lookup are under the {OGL}.
 {_rebuild(a)}"""
 
 
-def _boundaries(report: BuildReport, wheels: object) -> str:
+def _boundaries(report: AreaBuildReport, wheels: object) -> str:
     a = report.area_code
     return f"""# Boundaries — LSOA 2011, districts, outline (EPSG:4326 GeoJSON)
 
@@ -141,7 +141,7 @@ boundary data are ONS data under the {OGL}.
 {_rebuild(a)}"""
 
 
-def _population(report: BuildReport, wheels: object) -> str:
+def _population(report: AreaBuildReport, wheels: object) -> str:
     a = report.area_code
     pop = ", ".join(f"{k}: {v:,.0f}" for k, v in report.pop_65_plus_by_area.items())
     return f"""# Population — `{a}_population.csv`
@@ -166,7 +166,7 @@ its age data are ONS mid-year population estimates for 2020. Cite ONS:
 {_rebuild(a)}"""
 
 
-def _travel(report: BuildReport, wheels: object) -> str:
+def _travel(report: AreaBuildReport, wheels: object) -> str:
     a = report.area_code
     f = report.travel_fit
     return f"""# Travel calibration — `{a}_lsoa_hospital_times.csv`
@@ -179,7 +179,7 @@ National Grid coordinates), `road_minutes`. {report.travel_pairs:,} pairs.
 ## Straight-line fit
 Least squares over all rows: **minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} × km**,
 R² = {f.r2:.3f}, RMSE = {f.rmse_min:.2f} min (n = {f.n:,}).
-Recompute with `zoning.calibration.fit_straight_line(path)` → `(a, b, r2, rmse)`.
+Recompute with `zoning.databuild.calibration.fit_straight_line(path)` → `(a, b, r2, rmse)`.
 
 These are calibrated journeys to hospitals (mostly by main roads), not care-worker trips
 between homes: use the fit to check the shape of a straight-line fallback travel model,
@@ -195,7 +195,7 @@ not to set its speeds.
 {_rebuild(a)}"""
 
 
-def write_readmes(report: BuildReport, *, out_dir: Path, wheels: object) -> list[Path]:
+def write_readmes(report: AreaBuildReport, *, out_dir: Path, wheels: object) -> list[Path]:
     """Write README.md into postcodes/, boundaries/, population/ and travel/ under ``out_dir``."""
     texts = {
         "postcodes": _postcodes(report, wheels),

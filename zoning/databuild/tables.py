@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import geopandas as gpd
 import pandas as pd
 
-from zoning import databuild_geo as geo
-from zoning import databuild_sources as src
+from zoning.databuild import geometry as geo
+from zoning.databuild import sources as src
 from zoning.errors import DataError
 
 log = logging.getLogger("zoning.databuild")

@@ -41,7 +41,7 @@ def lsoa_prefix(names: pd.Series) -> pd.Series:
 
 def name_candidates(raw_name: str, *, extra: Sequence[str] = ()) -> list[str]:
     """Names an LSOA prefix might use for a district whose code-list name is ``raw_name``."""
-    from zoning.databuild_sources import clean_name
+    from zoning.databuild.sources import clean_name
 
     base = clean_name(raw_name)
     out = [base]

@@ -12,8 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from zoning.roads import CRS, FORMAT, RoadNetwork
-from zoning.roads_speeds import DEFAULT_SPEED_FACTORS, MPH_TO_KPH, ROAD_CLASSES
+from zoning.roads.network import CRS, FORMAT, RoadNetwork
+from zoning.roads.speeds import DEFAULT_SPEED_FACTORS, MPH_TO_KPH, ROAD_CLASSES
 
 
 def grid_network(
