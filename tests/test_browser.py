@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from maps.zone_map import BACKGROUND, LAYER_PROPOSED, PALETTE
-from zoning.publish.writers import write_outputs
 from zoning.pipeline import plan_zones
+from zoning.publish.writers import write_outputs
 from zoning.scenario import load_scenario
 
 pytestmark = pytest.mark.browser

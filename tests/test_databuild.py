@@ -21,8 +21,8 @@ import pytest
 from shapely.geometry import box
 
 from zoning.databuild import build as databuild
-from zoning.databuild.calibration import fit_line, fit_straight_line
 from zoning.databuild.build import SourceWheels, build_area, fetch_wheels
+from zoning.databuild.calibration import fit_line, fit_straight_line
 from zoning.databuild.sources import (
     GEOCODE_CPO,
     GEOCODE_LOOKUP,

@@ -13,8 +13,8 @@ import pyogrio
 import pytest
 from openpyxl import load_workbook
 
-from zoning.publish.writers import write_outputs
 from zoning.pipeline import ZonePlan, plan_zones
+from zoning.publish.writers import write_outputs
 from zoning.scenario import load_scenario
 
 Run = tuple[ZonePlan, dict[str, Path], dict[str, object]]

@@ -17,8 +17,8 @@ from shapely.geometry import shape
 
 from optimiser.checks import is_contiguous, within_bounds
 from tests.conftest import file_digest
-from zoning.publish.writers import write_outputs
 from zoning.pipeline import ZonePlan, plan_zones
+from zoning.publish.writers import write_outputs
 from zoning.scenario import load_scenario
 
 

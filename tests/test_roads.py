@@ -20,10 +20,10 @@ import pytest
 from shapely.geometry import box
 
 from tests.conftest import DATA, write_scenario
-from zoning.roads import route as roads_route
 from zoning.errors import DataError, ScenarioError
-from zoning.publish.writers import write_outputs
 from zoning.pipeline import plan_zones
+from zoning.publish.writers import write_outputs
+from zoning.roads import route as roads_route
 from zoning.roads.network import (
     RoadNetwork,
     build_network,

@@ -34,8 +34,20 @@ out = Console()
 _state = {"verbose": False}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from zoning import __version__
+
+        out.print(f"carezones {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the carezones version and exit.")] = False,
+) -> None:
     _state["verbose"] = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -72,8 +84,8 @@ def run(
     Prints the proposed plan's figures next to the current zones' figures, with the solver's
     status and gap. Inputs are only read; outputs are written atomically.
     """
-    from zoning.publish.writers import write_outputs
     from zoning.pipeline import plan_zones
+    from zoning.publish.writers import write_outputs
     from zoning.scenario import load_scenario
 
     try:
@@ -101,8 +113,8 @@ def run(
 
 
 def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> None:
-    from zoning.publish.writers import provenance_notes
     from zoning.pipeline import ZonePlan
+    from zoning.publish.writers import provenance_notes
 
     assert isinstance(plan, ZonePlan)
     p, c, rep = plan.metrics, plan.current_metrics, plan.result.report

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from zoning.errors import ScenarioError
 
 
-
 def _default_scenario() -> Path:
     """The shipped Leicestershire scenario: in a checkout ``scenarios/`` beside the package; in
     an installed wheel the copy bundled at ``zoning/_bundle/`` (scenarios and their data keep

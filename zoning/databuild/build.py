@@ -27,11 +27,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from zoning.databuild import docs
+from zoning.atomic import write_with
+from zoning.databuild import docs, tables
 from zoning.databuild import geometry as geo
 from zoning.databuild import sources as src
-from zoning.databuild import tables
-from zoning.atomic import write_with
 from zoning.databuild.calibration import LineFit, fit_line
 from zoning.databuild.sources import SourceWheels
 from zoning.errors import DataError

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoning.databuild import sources as src
 from zoning.atomic import write_text
+from zoning.databuild import sources as src
 
 if TYPE_CHECKING:
     from zoning.databuild.build import AreaBuildReport

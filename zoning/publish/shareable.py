@@ -16,8 +16,8 @@ import pandas as pd
 
 from zoning import atomic
 from zoning.inputs import COHORTS
-from zoning.publish.layers import PlanLayers
 from zoning.pipeline import ZonePlan
+from zoning.publish.layers import PlanLayers
 from zoning.publish.privacy import round_count, suppress_cells
 
 log = logging.getLogger(__name__)
