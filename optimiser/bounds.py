@@ -40,10 +40,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from optimiser.isolated import Background
+from optimiser.problem import DistrictingProblem
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,26 @@ class BoundResult:
     centres: tuple[int, ...]  # the K candidate centres chosen at the best lambda (a hint)
 
 
+def _fill_order(key: NDArray[np.float64], d: NDArray[np.float64], need: NDArray[np.float64],
+                rows: int | None) -> NDArray[np.int64]:
+    """Per column, the row order by ascending ``key``: only the ``rows`` smallest when their
+    demand covers ``need`` (a partial sort), the full order for the columns where it does not."""
+    p = key.shape[0]
+    if rows is None or rows >= p:
+        return np.argsort(key, axis=0, kind="stable")
+    part = np.argpartition(key, rows - 1, axis=0)[:rows]
+    order = np.take_along_axis(part, np.argsort(np.take_along_axis(key, part, axis=0), axis=0, kind="stable"), axis=0)
+    short = np.flatnonzero(d[order].sum(axis=0) < need * (1 + 1e-12))
+    if short.size:  # a column whose cheapest items do not fill it: sort it all (rows beyond are never used)
+        full = np.argsort(key[:, short], axis=0, kind="stable")
+        order_full = np.empty((p, key.shape[1]), dtype=np.int64)
+        order_full[:rows] = order
+        order_full[rows:] = -1
+        order_full[:, short] = full
+        return order_full
+    return order
+
+
 def knapsack_values(
     demand: NDArray[np.float64],
     cost: NDArray[np.float64],
@@ -69,56 +93,67 @@ def knapsack_values(
     *,
     lower: float,
     upper: float,
+    rows: int | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``v_j(lambda)`` for each candidate ``j`` and the optimal fractional ``x`` (n, m).
 
     ``cost`` is the (n, m) block of minutes from every unit to the candidates. Candidates
-    whose own demand exceeds ``upper`` get ``v = +inf``.
+    whose own demand exceeds ``upper`` get ``v = +inf``. ``rows`` (optional) sorts only the
+    ``rows`` cheapest items of each candidate when they suffice (same values, less work).
     """
+    values, x_of = _knapsack(demand, cost, multipliers, candidates, lower=lower, upper=upper, rows=rows)
+    return values, x_of(np.arange(cost.shape[1]))
+
+
+def _knapsack(
+    demand: NDArray[np.float64], cost: NDArray[np.float64], multipliers: NDArray[np.float64],
+    candidates: NDArray[np.int64], *, lower: float, upper: float, rows: int | None,
+) -> tuple[NDArray[np.float64], Callable[[NDArray[np.int64]], NDArray[np.float64]]]:
+    """The values and a function giving ``x`` for chosen columns only (the subgradient needs K)."""
     n, m = cost.shape
     coef = demand[:, None] * cost - multipliers[:, None]  # (n, m)
-    own = (candidates, np.arange(m))
     pos = demand > 0
-    x = np.zeros((n, m))
     values = np.zeros(m)
-    # zero-demand items: free, taken iff the coefficient is negative (the centre always)
     zero = np.flatnonzero(~pos)
-    if zero.size:
-        take = coef[zero] < 0
-        x[zero] = take
-        values += np.where(take, coef[zero], 0.0).sum(axis=0)
-    rows = np.flatnonzero(pos)
-    d = demand[rows]
-    key = coef[rows] / d[:, None]
-    forced = np.zeros((n, m), dtype=bool)
-    forced[own] = True
-    forced_pos = forced[rows]
-    key = np.where(forced_pos, -np.inf, key)  # the centre itself is always in
-    order = np.argsort(key, axis=0, kind="stable")
-    d_sorted = d[order]  # (p, m)
-    c_sorted = np.take_along_axis(coef[rows], order, axis=0)
-    k_sorted = np.take_along_axis(key, order, axis=0)
-    neg_load = np.where(k_sorted < 0, d_sorted, 0.0).sum(axis=0)
-    target = np.clip(neg_load, lower, upper)
-    cum = np.cumsum(d_sorted, axis=0)
-    before = cum - d_sorted
-    frac = np.clip((target[None, :] - before) / d_sorted, 0.0, 1.0)
-    values += (frac * c_sorted).sum(axis=0)
-    x_rows = np.empty_like(frac)
-    np.put_along_axis(x_rows, order, frac, axis=0)
-    x[rows] = x_rows
-    # a zero-demand centre is forced in even if its coefficient is positive
-    zero_centre = ~pos[candidates]
-    if zero_centre.any():
-        cols = np.flatnonzero(zero_centre)
-        c_own = coef[candidates[cols], cols]
-        values[cols] += np.where(c_own >= 0, c_own, 0.0)
-        x[candidates[cols], cols] = 1.0
-    too_big = demand[candidates] > upper
-    values[too_big] = np.inf
-    total_pos = d.sum()
-    values[total_pos < lower] = np.inf  # cannot reach the lower bound at all
-    return values, x
+    if zero.size:  # zero-demand items: free, taken iff the coefficient is negative
+        values += np.minimum(coef[zero], 0.0).sum(axis=0)
+    idx = np.flatnonzero(pos)
+    d = demand[idx]
+    coef_pos = coef[idx]
+    key = coef_pos / d[:, None]
+    local = np.full(n, -1)
+    local[idx] = np.arange(idx.size)
+    own_pos = pos[candidates]
+    key[local[candidates[own_pos]], np.flatnonzero(own_pos)] = -np.inf  # the centre itself is always in
+    target = np.clip(np.where(key < 0, d[:, None], 0.0).sum(axis=0), lower, upper)
+    order = _fill_order(key, d, target, rows)
+    valid = order >= 0
+    safe = np.where(valid, order, 0)
+    d_sorted = np.where(valid, d[safe], 0.0)
+    before = np.cumsum(d_sorted, axis=0) - d_sorted
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(valid, np.clip((target[None, :] - before) / d_sorted, 0.0, 1.0), 0.0)
+    values += (frac * np.take_along_axis(coef_pos, safe, axis=0)).sum(axis=0)
+    zero_centre = np.flatnonzero(~own_pos)  # a zero-demand centre is forced in even if its coefficient is positive
+    if zero_centre.size:
+        values[zero_centre] += np.maximum(coef[candidates[zero_centre], zero_centre], 0.0)
+    values[demand[candidates] > upper] = np.inf
+    if d.sum() < lower:
+        values[:] = np.inf  # cannot reach the lower bound at all
+
+    def x_of(cols: NDArray[np.int64]) -> NDArray[np.float64]:
+        x = np.zeros((n, cols.size))
+        if zero.size:
+            x[zero] = coef[np.ix_(zero, cols)] < 0
+        sub_valid = valid[:, cols]
+        rows_i = idx[safe[:, cols][sub_valid]]
+        cols_i = np.broadcast_to(np.arange(cols.size), sub_valid.shape)[sub_valid]
+        np.add.at(x, (rows_i, cols_i), frac[:, cols][sub_valid])
+        zc = np.flatnonzero(~pos[candidates[cols]])
+        x[candidates[cols[zc]], zc] = 1.0
+        return x
+
+    return values, x_of
 
 
 def lagrangian_bound(
@@ -165,15 +200,18 @@ def lagrangian_bound(
         lam = demand * np.partition(block, rank, axis=1)[:, rank]
     else:
         lam = np.asarray(initial_multipliers, dtype=float).copy()
+    scale = float(np.sum(demand * np.median(block, axis=1)))  # a plan's order of magnitude (aim without a target)
 
     best = -np.inf
     best_lam = lam.copy()
     best_centres: tuple[int, ...] = ()
     theta, stall, it = initial_step, 0, 0
     g_prev = np.zeros(n)
+    # items sorted per candidate: enough to fill a zone several times over (partial sort), else all
+    rows = min(n, max(64, int(4 * n / n_zones)))
     for _ in range(max_iter):
         it += 1
-        values, x = knapsack_values(demand, block, lam, candidates, lower=lower, upper=upper)
+        values, x_of = _knapsack(demand, block, lam, candidates, lower=lower, upper=upper, rows=rows)
         pick = np.argpartition(values, n_zones - 1)[:n_zones]
         chosen = values[pick]
         if not np.all(np.isfinite(chosen)):
@@ -185,15 +223,17 @@ def lagrangian_bound(
             stall = 0
         else:
             stall += 1
-            if stall >= 25:
+            if stall >= 25:  # halve the step and go back to the best multipliers: the bound never collapses
                 theta, stall = theta / 2, 0
-        g = 1.0 - x[:, pick].sum(axis=1)
+                lam, g_prev = best_lam.copy(), np.zeros(n)
+                continue
+        g = 1.0 - x_of(pick).sum(axis=1)
         direction = g + 0.3 * g_prev  # deflected subgradient (Camerini, Fratta & Maffioli)
         g_prev = direction
         norm = float(direction @ direction)
         if norm < 1e-12:
             break  # the relaxed solution is feasible for (1): the bound is optimal
-        aim = target if target is not None and target > best else best + 0.05 * abs(best)
+        aim = target if target is not None and target > best else best + 0.05 * max(abs(best), scale)
         lam = lam + theta * (aim - value) / norm * direction
         if theta < 1e-4 or time.perf_counter() - start > time_limit_s:
             break
@@ -210,4 +250,14 @@ def lagrangian_bound(
         value=best, iterations=it, seconds=seconds,
         method="Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient",
         scope=scope, multipliers=best_lam, centres=best_centres,
+    )
+
+
+def start_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000) -> Background:
+    """:func:`lagrangian_bound` for ``problem`` started in a second process (beside the design);
+    ``.result(wait_s=...)`` gives the :class:`BoundResult` (None if it had to be stopped)."""
+    lo, hi = problem.zone_bounds()
+    return Background(
+        lagrangian_bound, demand=problem.demand, cost=problem.cost, n_zones=problem.n_zones,
+        lower=float(lo.min()), upper=float(hi.max()), time_limit_s=time_limit_s, max_iter=max_iter,
     )

@@ -18,21 +18,24 @@ separate computation). Every number is read from the solver, never assumed.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
-from optimiser.assignment import AssignmentOutcome, solve_assignment
+from optimiser.assignment import solve_assignment
+from optimiser.budget import FAST, Budget, Strategy
 from optimiser.local_search import LocalSearchResult, ResourceBounds, local_search
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import SolverReport, SolveStatus
 
 log = logging.getLogger(__name__)
+
+
+class NoPlanFoundError(TimeoutError):
+    """No plan was found in the time given; the problem was not proved infeasible."""
 
 
 class InfeasibleProblemError(ValueError):
@@ -68,6 +71,7 @@ class DistrictingResult:
     bound_scope: str = "assignment to the reported centres"
     milp_objective: float | None = None  # the MILP plan's objective when local search then improved it
     local_search_moves: int = 0
+    time_limited: tuple[str, ...] = ()  # stages the clock (not a work limit) cut short: the plan may depend on speed
 
     @property
     def status(self) -> SolveStatus:
@@ -137,7 +141,7 @@ def diagnose(problem: DistrictingProblem) -> list[str]:
         reasons.append(
             f"unit {problem.label(biggest)} alone has {problem.demand[biggest]:.1f} hours, more than "
             f"the zone maximum {upper:.1f} (mean {problem.total_demand / problem.n_zones:.1f} "
-            f"+{100 * problem.tolerance:.0f}%): use fewer zones or a wider tolerance"
+            f"+{100 * problem.tolerance:.4g}%): use fewer zones or a wider tolerance"
         )
     if problem.total_demand <= 0:
         reasons.append("total demand is zero: there is nothing to balance")
@@ -367,137 +371,56 @@ def design_zones(
     initial_centres: Mapping[int, int] | None = None,
     fix_centres: bool = False,
     progress: Callable[[str], None] | None = None,
+    strategy: Strategy = FAST,
 ) -> DistrictingResult:
-    """Design ``problem.n_zones`` balanced contiguous zones (see the module docstring).
+    """Design ``problem.n_zones`` balanced contiguous zones (see :mod:`optimiser.search`).
 
     ``initial_centres`` gives starting centres for some zones (zone index -> unit; e.g. today's
     zone centres or provider hubs); zones with locked units start at their locked units. With
     ``fix_centres`` every centre must be given and none moves (one exact solve).
 
-    Raises :class:`InfeasibleProblemError` when the problem is infeasible on its face or no
-    seeding gives the solver a feasible plan, and ``TimeoutError`` if the time budget ends
-    before any plan is found.
+    Raises :class:`InfeasibleProblemError` only when no plan can exist (the diagnosis, or a
+    solver's proof on the whole problem), and :class:`NoPlanFoundError` when none was found in
+    the time given. ``result.time_limited`` names the stages the clock cut short.
     """
+    from optimiser.search import run_design  # the loop imports this module's helpers
+
     reasons = diagnose(problem)
     if reasons:
         raise InfeasibleProblemError(reasons)
-    start = time.perf_counter()
-    say = progress or (lambda _msg: None)
-    rounds: list[RoundLog] = []
-    best: AssignmentOutcome | None = None
-    best_obj = np.inf
-    per_round = max(5.0, time_limit_s / 2)
+    budget = Budget(time_limit_s)
     given = {**anchor_centres(problem), **dict(initial_centres or {})}
     if fix_centres and sorted(given) != list(range(problem.n_zones)):
         raise InfeasibleProblemError(
             [f"fixed centres need one centre per zone: got {len(given)} for {problem.n_zones} zones"]
         )
-
-    def remaining() -> float:
-        return time_limit_s - (time.perf_counter() - start)
-
-    # Seeding: if a seed's centres admit no plan, try another seed (when anything is free).
-    outcome: AssignmentOutcome | None = None
-    attempts = 1 if len(given) == problem.n_zones else 4
-    centres: tuple[int, ...] = ()
-    for attempt in range(attempts):
-        centres = weighted_kmedoids(problem, seed=seed + attempt, fixed=given)
-        say(f"round 1: solving assignment to {len(centres)} {'given' if attempts == 1 else 'seeded'} centres")
-        outcome = solve_assignment(
-            problem, centres, solver=solver, time_limit_s=min(per_round, max(remaining(), 1.0)),
-            seed=seed, threads=threads, mip_rel_gap=mip_rel_gap,
-        )
-        rounds.append(_log(len(rounds) + 1, outcome))
-        if outcome.labels is not None or outcome.report.status != SolveStatus.INFEASIBLE:
-            break
-        log.warning("seeded centres (attempt %d) admit no plan; reseeding", attempt + 1)
-    assert outcome is not None
-    if outcome.labels is None:
-        _no_first_plan(problem, outcome, centres, n_tries=len(rounds), solver=solver, seed=seed,
-                       time_left=remaining(), time_limit_s=time_limit_s, say=say)
-    best, best_obj = outcome, plan_objective(problem, outcome.labels, outcome.centres)
-    seen = {outcome.centres}
-
-    for r in range(2, max_rounds + 1):
-        if fix_centres:
-            break
-        assert best.labels is not None
-        centres = best_centres(problem, best.labels, previous=best.centres)
-        if centres in seen:
-            log.info("centres repeat after round %d: stopping", r - 1)
-            break
-        if remaining() < 5.0:
-            log.info("time budget spent after round %d", r - 1)
-            break
-        seen.add(centres)
-        say(f"round {r}: re-centred, solving again (best so far {best_obj:,.0f})")
-        outcome = solve_assignment(
-            problem, centres, solver=solver, time_limit_s=min(per_round, remaining()),
-            seed=seed, threads=threads, mip_rel_gap=mip_rel_gap, start_labels=best.labels,
-        )
-        rounds.append(_log(r, outcome))
-        if outcome.labels is None:
-            continue
-        obj = plan_objective(problem, outcome.labels, outcome.centres)
-        if obj < best_obj - 1e-6 * abs(best_obj):
-            best, best_obj = outcome, obj
-        else:
-            break
-    assert best.labels is not None
-    labels, centres_out, milp_obj, moves = best.labels, best.centres, None, 0
-    if polish_compatible(problem, fixed_centres=fix_centres) and remaining() > 0.5:
-        say("polishing the plan with contiguity-preserving local search")
-        polished = polish(problem, best.labels, best.centres, time_limit_s=min(30.0, remaining()))
-        if polished is not None and polished.objective < best_obj - 1e-9 * abs(best_obj):
-            labels, centres_out, milp_obj = polished.labels, polished.centres, best_obj
-            moves = polished.moves + polished.swaps
-            best_obj = plan_objective(problem, labels, centres_out)
+    found, rounds = run_design(
+        problem, strategy=strategy, budget=budget, solver=solver, seed=seed, max_rounds=max_rounds, threads=threads,
+        mip_rel_gap=mip_rel_gap, given=given, fix_centres=fix_centres, say=progress or (lambda _msg: None),
+    )
+    labels, centres_out, best_obj, milp_obj = found.labels, found.centres, found.objective, found.milp_objective
     loads = np.bincount(labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64)
-    seconds = time.perf_counter() - start
+    seconds = budget.elapsed()
     log.info(
-        "designed %d zones for %d units in %.1f s over %d rounds: objective %.6g, %s, gap %s",
-        problem.n_zones, problem.n_units, seconds, len(rounds), best_obj, best.report.status.value,
-        "n/a" if best.report.gap is None else f"{100 * best.report.gap:.3f}%",
+        "designed %d zones for %d units in %.1f s over %d solver rounds: objective %.6g, %s, gap %s%s",
+        problem.n_zones, problem.n_units, seconds, len(rounds), best_obj, found.report.status.value,
+        "n/a" if found.report.gap is None else f"{100 * found.report.gap:.3f}%",
+        f"; the time limit cut short: {', '.join(budget.binding)}" if budget.binding else "",
     )
     method = (
-        "exact balanced contiguous MILP for the given fixed centres" if fix_centres else
-        "k-medoids seeding + exact fixed-centre balanced contiguous MILP + re-centring"
-        + (" + contiguity-preserving local search" if milp_obj is not None else "")
+        "exact balanced contiguous MILP for the given fixed centres" if fix_centres else strategy.name
+        + (" (best plan polished by contiguity-preserving local search)" if milp_obj is not None else "")
     )
-    return DistrictingResult(
-        labels=labels,
-        centres=centres_out,
-        objective=best_obj,
-        loads=loads,
-        report=best.report,
-        rounds=tuple(rounds),
-        seconds=seconds,
-        method=method,
-        bound_scope="assignment to the reported centres" if milp_obj is None else
+    scope = {
+        "milp": "assignment to the reported centres" if milp_obj is None else
         f"MILP plan before local search (objective {milp_obj:,.1f}) for its centres",
-        milp_objective=milp_obj,
-        local_search_moves=moves,
-    )
-
-
-def _no_first_plan(
-    problem: DistrictingProblem, outcome: AssignmentOutcome, centres: tuple[int, ...], *, n_tries: int, solver: str,
-    seed: int, time_left: float, time_limit_s: float, say: Callable[[str], None],
-) -> NoReturn:
-    """Raise the right error when no starting centres gave a plan: infeasible (explained) or out of time."""
-    if outcome.report.status == SolveStatus.INFEASIBLE:
-        say("no plan for these centres: finding which constraints are to blame")
-        why = explain_infeasible(problem, centres, solver=solver, time_limit_s=max(10.0, time_left / 2), seed=seed)
-        raise InfeasibleProblemError(
-            [
-                f"{n_tries} set(s) of centres admit no plan that meets every constraint "
-                f"(±{100 * problem.tolerance:.0f}% balance, contiguity and the scenario's options)",
-                *why,
-            ]
-        )
-    raise TimeoutError(
-        f"the solver found no plan within the time limit ({time_limit_s:.0f} s; solver said "
-        f"{outcome.report.solver_status!r}): raise the time limit"
+        "start": "nothing: the plan is the constructive start, which no solver round improved",
+        "feasibility": "nothing: the plan comes from the whole-problem feasibility model",
+    }[found.source]
+    return DistrictingResult(
+        labels=labels, centres=centres_out, objective=best_obj, loads=loads, report=found.report,
+        rounds=tuple(rounds), seconds=seconds, method=method, bound_scope=scope, milp_objective=milp_obj,
+        local_search_moves=found.moves, time_limited=tuple(budget.binding),
     )
 
 
@@ -537,8 +460,3 @@ def polish(
     log.info("local search: %.6g -> %.6g (%d moves, %d swaps)", result.initial_objective, result.objective,
              result.moves, result.swaps)
     return result
-
-
-def _log(r: int, outcome: AssignmentOutcome) -> RoundLog:
-    rep = outcome.report
-    return RoundLog(r, outcome.centres, rep.status.value, rep.objective, rep.gap, rep.seconds)

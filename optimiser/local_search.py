@@ -447,7 +447,8 @@ def repair_bounds(
     weights = np.asarray(weights, dtype=float)
     if centres is None:
         centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, None, None)
-    scale = np.maximum(np.abs(bounds.upper).max(axis=1, keepdims=True), 1e-12)  # (r, 1)
+    finite = np.where(np.isfinite(bounds.upper), np.abs(bounds.upper), 0.0)
+    scale = np.maximum(np.maximum(finite.max(axis=1), np.abs(bounds.amounts).max(axis=1)), 1e-12)[:, None]  # (r, 1)
     st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, _Graph(n, edges),
                 1e-9 * float(scale.max()))
     amounts = bounds.amounts / scale  # (r, n)

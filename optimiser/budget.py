@@ -1,0 +1,68 @@
+"""A wall-clock budget shared by the stages of one run, and the design strategies.
+
+Work limits decide the plan (rounds, starts, the MIP gap per round); the clock is a safety
+net. :class:`Budget` records when the clock, rather than the work limits, ended a stage, so
+every output can say that the plan may depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class Budget:
+    """``total_s`` seconds from creation; ``binding`` lists the stages the clock cut short."""
+
+    total_s: float
+    started: float = field(default_factory=time.perf_counter)
+    binding: list[str] = field(default_factory=list)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def remaining(self) -> float:
+        return self.total_s - self.elapsed()
+
+    def cap(self, seconds: float | None, *, floor_s: float = 0.5) -> float:
+        """``seconds`` (or whatever is left, if less), never below ``floor_s``."""
+        left = max(self.remaining(), floor_s)
+        return left if seconds is None else max(min(seconds, left), floor_s)
+
+    def bind(self, stage: str) -> None:
+        """Record that the clock, not a work limit, ended ``stage``."""
+        if stage not in self.binding:
+            self.binding.append(stage)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How :func:`optimiser.districting.design_zones` searches.
+
+    ``start``: ``"constructive"`` (region growing + repair + local search, best of ``n_starts``
+    seedings) or ``"kmedoids"`` (round 1 from k-medoids centres, the method before issue 12).
+    ``fast_gap``, ``fast_rounds``: MIP relative gap and number of the first re-centring rounds;
+    ``round_cap_s``: safety cap per round (None: half the budget); ``local_search``: polish
+    between rounds; ``exact_rounds``: cycles of pair re-optimisation (``reoptimise``) followed by
+    a whole-area round at the caller's gap, repeated while they improve the plan.
+    """
+
+    name: str
+    start: Literal["constructive", "kmedoids"] = "constructive"
+    n_starts: int = 8
+    fast_gap: float | None = 0.01
+    fast_rounds: int = 0
+    round_cap_s: float | None = 20.0
+    local_search: bool = True
+    exact_rounds: int = 3
+    reoptimise: bool = True
+
+
+FAST = Strategy("constructive start + fast rounds + local search + exact rounds")
+CLASSIC = Strategy(
+    "k-medoids start + exact rounds (before issue 12)", start="kmedoids", n_starts=0, fast_gap=None,
+    round_cap_s=None, local_search=False, exact_rounds=0, reoptimise=False,
+)
+STRATEGIES = {"fast": FAST, "classic": CLASSIC}

@@ -1,0 +1,260 @@
+"""The design loop of :func:`optimiser.districting.design_zones` (strategies in :mod:`optimiser.budget`).
+
+Method (the ``"fast"`` strategy)
+--------------------------------
+1. **Start.** A balanced contiguous plan without a solver (:mod:`optimiser.construct`, best of
+   several seedings), so the first MILP starts next to a good plan.
+2. **Fast rounds.** The fixed-centre MILP (:mod:`optimiser.assignment`) for the current plan's
+   centres, the plan offered as a MIP start, solved to a 1% gap; the result is polished by local
+   search (which also re-centres). Repeat while the plan improves and the centres are new.
+3. **Exact rounds.** The same at the caller's gap (default 0.01%), from the best plan.
+4. **Pairs.** Each pair of adjacent zones is re-optimised exactly as a two-zone problem
+   (:mod:`optimiser.reoptimise`), then the plan is polished once more.
+
+When the first solve finds nothing, other seedings are tried; when none gives a plan, the
+whole-problem feasibility model (:mod:`optimiser.feasibility`) either finds one, proves that
+none exists (the only case reported as "no plan is possible"), or the run says that no plan
+was found in the time given, with what was tried. Every solve runs in a child process that is
+stopped if the solver overruns (:mod:`optimiser.isolated`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optimiser.assignment import AssignmentOutcome
+from optimiser.budget import Budget, Strategy
+from optimiser.construct import best_start, meets_constraints
+from optimiser.districting import (
+    InfeasibleProblemError,
+    NoPlanFoundError,
+    RoundLog,
+    best_centres,
+    plan_objective,
+    polish,
+    polish_compatible,
+    weighted_kmedoids,
+)
+from optimiser.feasibility import explain_with_feasibility, find_any_plan
+from optimiser.isolated import solve_assignment_stoppable
+from optimiser.problem import DistrictingProblem
+from optimiser.solve import SolverReport, SolveStatus
+
+log = logging.getLogger(__name__)
+
+#: seeding attempts for round 1 when a seeding gives the solver no plan
+ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Found:
+    """The best plan of a search and how it was reached."""
+
+    labels: NDArray[np.int64]
+    centres: tuple[int, ...]
+    objective: float
+    report: SolverReport  # the solver's verdict on the fixed-centre model that gave (or checked) the plan
+    milp_objective: float | None = None  # the MILP plan's objective when local search then improved it
+    moves: int = 0
+    source: str = "milp"  # "milp", "start" (constructive) or "feasibility"
+
+
+@dataclass
+class Search:
+    """One design run's state (see the module docstring)."""
+
+    problem: DistrictingProblem
+    strategy: Strategy
+    budget: Budget
+    solver: str
+    seed: int
+    threads: int
+    mip_rel_gap: float
+    say: Callable[[str], None]
+    rounds: list[RoundLog]
+    best: Found | None = None
+
+    def solve(self, centres: tuple[int, ...], *, gap: float, cap_s: float | None, stage: str,
+              start: NDArray[np.int64] | None = None) -> AssignmentOutcome:
+        limit = self.budget.cap(cap_s)
+        out = solve_assignment_stoppable(
+            self.problem, centres, solver=self.solver, time_limit_s=limit, seed=self.seed, threads=self.threads,
+            mip_rel_gap=gap, start_labels=start,
+        )
+        rep = out.report
+        self.rounds.append(RoundLog(len(self.rounds) + 1, out.centres, rep.status.value, rep.objective, rep.gap,
+                                    rep.seconds))
+        if rep.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION) and rep.seconds >= 0.95 * limit:
+            self.budget.bind(stage if cap_s is None or limit < cap_s else f"{stage} (per-round cap {cap_s:.0f} s)")
+        return out
+
+    def offer(self, labels: NDArray[np.int64], centres: tuple[int, ...], report: SolverReport, source: str) -> bool:
+        """Polish a plan (when allowed) and keep it if it beats the best; True if it did."""
+        obj = plan_objective(self.problem, labels, centres)
+        milp_obj, moves = None, 0
+        if self.strategy.local_search and polish_compatible(self.problem) and self.budget.remaining() > 0.2:
+            res = polish(self.problem, labels, centres, time_limit_s=max(0.2, min(30.0, self.budget.remaining())))
+            if res is not None and res.objective < obj - 1e-9 * abs(obj):
+                milp_obj, moves = obj, res.moves + res.swaps
+                labels, centres, obj = res.labels, res.centres, plan_objective(self.problem, res.labels, res.centres)
+        tol = 1e-9 * abs(obj)
+        if (self.best is None or obj < self.best.objective - tol
+                or (obj <= self.best.objective + tol and source == "milp" and self.best.source != "milp")):
+            self.best = Found(labels, centres, obj, report, milp_obj, moves, source)
+            return True
+        return False
+
+
+def heuristic_report(problem: DistrictingProblem, objective: float, what: str) -> SolverReport:
+    """A report for a plan no solver has certified yet (status feasible, no bound)."""
+    return SolverReport(solver=what, status=SolveStatus.FEASIBLE, solver_status=f"{what}: no solver bound",
+                        objective=objective, best_bound=None, gap=None, seconds=0.0, time_limit_s=0.0,
+                        n_variables=0, n_constraints=0)
+
+
+def run_design(
+    problem: DistrictingProblem, *, strategy: Strategy, budget: Budget, solver: str, seed: int, max_rounds: int,
+    threads: int, mip_rel_gap: float, given: Mapping[int, int], fix_centres: bool, say: Callable[[str], None],
+) -> tuple[Found, list[RoundLog]]:
+    """Steps 1-4 of the module docstring; returns the best plan and the solver rounds."""
+    s = Search(problem, strategy, budget, solver, seed, threads, mip_rel_gap, say, [])
+    _first_plan(s, given=given, fix_centres=fix_centres)
+    assert s.best is not None
+    if fix_centres:
+        return s.best, s.rounds
+    if strategy.start == "kmedoids":  # the method before issue 12: exact rounds until no improvement
+        _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
+        return s.best, s.rounds
+    fast_gap = max(strategy.fast_gap or mip_rel_gap, mip_rel_gap)
+    _rounds(s, "fast", fast_gap, min(strategy.fast_rounds, max_rounds))
+    for _ in range(strategy.exact_rounds):
+        before = s.best.objective
+        _pairs(s)
+        _rounds(s, "exact", mip_rel_gap, 1)
+        if s.best.objective >= before - 1e-9 * abs(before) or budget.remaining() < 2.0:
+            break
+    return s.best, s.rounds
+
+
+def _rounds(s: Search, phase: str, gap: float, limit: int) -> None:
+    """Re-centre and solve the whole-area MILP until the plan stops improving (at most ``limit``)."""
+    seen: set[tuple[int, ...]] = set()
+    cap = s.strategy.round_cap_s if s.strategy.round_cap_s is not None else max(5.0, s.budget.total_s / 2)
+    for _ in range(limit):
+        assert s.best is not None
+        centres = best_centres(s.problem, s.best.labels, previous=s.best.centres)
+        if tuple(sorted(centres)) in seen:
+            break
+        if s.budget.remaining() < 1.0:
+            s.budget.bind(f"{phase} rounds")
+            break
+        seen.add(tuple(sorted(centres)))
+        s.say(f"{phase} round: solving the assignment to {len(centres)} centres (best so far {s.best.objective:,.0f})")
+        out = s.solve(centres, gap=gap, cap_s=cap, stage=f"{phase} rounds", start=s.best.labels)
+        if out.labels is None or not s.offer(out.labels, out.centres, out.report, "milp"):
+            break
+
+
+def _pairs(s: Search) -> None:
+    """Step 4: exact re-optimisation of adjacent pairs of zones, then local search."""
+    if not (s.strategy.reoptimise and polish_compatible(s.problem)) or s.budget.remaining() < 2.0:
+        return
+    from optimiser.reoptimise import reoptimise_pairs
+
+    assert s.best is not None
+    s.say("re-optimising pairs of adjacent zones exactly")
+    labels, centres = reoptimise_pairs(s.problem, s.best.labels, s.best.centres, solver=s.solver, budget=s.budget,
+                                       seed=s.seed)
+    s.offer(labels, centres, s.best.report, s.best.source)
+
+
+def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> None:
+    """Step 1 and round 1: a constructive start and a first solved plan, reseeding when a
+    seeding gives nothing; raises when no plan is found (proved or not)."""
+    problem, strategy = s.problem, s.strategy
+    hint: NDArray[np.int64] | None = None
+    centre_sets: list[tuple[int, ...]]
+    if fix_centres:
+        centre_sets = [tuple(int(given[z]) for z in range(problem.n_zones))]
+    else:
+        n = max(strategy.n_starts, ATTEMPTS)
+        centre_sets = [weighted_kmedoids(problem, seed=s.seed + 7919 * j, fixed=given) for j in range(n)]
+    tried: list[str] = []
+    if strategy.start == "constructive" and not fix_centres:
+        s.say(f"building a balanced contiguous start (best of {strategy.n_starts} seedings)")
+        start = best_start(problem, centre_sets[: strategy.n_starts], polish=polish_compatible(problem),
+                           time_limit_s=min(10.0, 0.2 * max(s.budget.remaining(), 1.0)))
+        if start is not None:
+            tried.append(f"{strategy.n_starts} constructive starts ({'one met' if start.feasible else 'none met'} "
+                         "every constraint)")
+            hint = start.labels
+            centre_sets.insert(0, start.centres)
+            if start.feasible:
+                s.best = Found(start.labels, start.centres, start.objective,
+                               heuristic_report(problem, start.objective, "constructive start"), source="start")
+    first_cap = strategy.round_cap_s if s.best is not None else None
+    for attempt, centres in enumerate(centre_sets[:ATTEMPTS]):
+        if attempt and s.budget.remaining() < 1.0:
+            break
+        s.say(f"round 1: solving the assignment to {'the given' if fix_centres else 'seeded'} centres")
+        cap = first_cap if first_cap is not None else max(5.0, s.budget.remaining() / (2 if attempt == 0 else 3))
+        gap = s.mip_rel_gap if (fix_centres or strategy.fast_gap is None) else max(strategy.fast_gap, s.mip_rel_gap)
+        out = s.solve(centres, gap=gap, cap_s=cap, stage="round 1",
+                      start=hint if attempt == 0 and hint is not None and s.best is not None else None)
+        tried.append(f"centre set {attempt + 1}: {out.report.status.value} ({out.report.solver_status}, "
+                     f"{out.report.seconds:.1f} s)")
+        if out.labels is not None:
+            s.offer(out.labels, out.centres, out.report, "milp")
+            return
+        if fix_centres and out.report.status == SolveStatus.INFEASIBLE:
+            _raise_fixed_infeasible(s, centres)
+        if s.best is not None:  # the constructive plan stands; the rounds go on from it
+            return
+        log.warning("centre set %d gave the solver no plan (%s); reseeding", attempt + 1, out.report.status.value)
+    _no_plan(s, tried)
+
+
+def _raise_fixed_infeasible(s: Search, centres: tuple[int, ...]) -> None:
+    """With every centre fixed by the scenario, the fixed-centre model *is* the problem."""
+    from optimiser.districting import explain_infeasible
+
+    why = explain_infeasible(s.problem, centres, solver=s.solver, time_limit_s=max(2.0, s.budget.remaining() / 2),
+                             seed=s.seed)
+    raise InfeasibleProblemError([
+        f"the fixed centres admit no plan that meets every constraint (±{100 * s.problem.tolerance:.4g}% "
+        "balance, contiguity and the scenario's options): the solver proved it", *why,
+    ])
+
+
+def _no_plan(s: Search, tried: list[str]) -> None:
+    """No seeding gave a plan: settle it on the whole problem, or say what was tried."""
+    problem = s.problem
+    s.say("no plan from the seeded centres: asking the solver whether any plan exists")
+    out = find_any_plan(problem, solver=s.solver, time_limit_s=s.budget.cap(None, floor_s=1.0))
+    if out.labels is not None and out.centres is not None:
+        centres = best_centres(problem, out.labels)
+        if not meets_constraints(problem, out.labels, centres):
+            centres = out.centres  # the roots keep the constraints tied to centres
+        if meets_constraints(problem, out.labels, centres):
+            s.offer(out.labels, centres, heuristic_report(problem, plan_objective(problem, out.labels, centres),
+                                                          "feasibility model"), "feasibility")
+            return
+        tried.append("the whole-problem feasibility model found a plan that failed the plan checks")
+    elif out.report.status == SolveStatus.INFEASIBLE:
+        why = explain_with_feasibility(problem, solver=s.solver, time_limit_s=max(2.0, s.budget.remaining()))
+        raise InfeasibleProblemError([
+            f"no plan meets every constraint (±{100 * problem.tolerance:.4g}% balance, contiguity and the "
+            "scenario's options): the solver proved it on the whole problem", *why,
+        ])
+    else:
+        tried.append(f"the whole-problem feasibility model: {out.report.status.value} ({out.report.solver_status})")
+    s.budget.bind("first plan")
+    raise NoPlanFoundError(
+        f"no plan found in the time given ({s.budget.total_s:.0f} s); not proved impossible. Tried: "
+        + "; ".join(tried) + ". Raise the time limit, or widen the tolerance"
+    )

@@ -1,0 +1,36 @@
+"""How one run's ``--time-limit`` is shared between its stages, so the whole run keeps it.
+
+The limit covers everything from reading the inputs to the last output file. The outputs and
+the final checks get a reserve that grows with the number of units (drawing the map and writing
+the exports take a few seconds per thousand units); the design gets the rest. The certified
+lower bound runs beside the design in a second process (on the second core), so it takes no
+time from the design; it stops at its own limit (``[model] certify_s``) or when the design's
+time is up, whichever comes first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunBudget:
+    """Seconds for each stage of one run (see the module docstring)."""
+
+    total_s: float
+    design_s: float
+    bound_s: float
+    reserve_s: float  # checks, tables and outputs after the design
+
+
+def reserve_for_outputs(n_units: int) -> float:
+    """Seconds kept back for the checks, tables and output files of ``n_units`` units."""
+    return 5.0 + 0.02 * n_units
+
+
+def split_budget(total_s: float, *, elapsed_s: float, n_units: int, certify_s: float) -> RunBudget:
+    """The design gets what the inputs (``elapsed_s`` so far) and the outputs' reserve leave,
+    at least a second; the reserve is at most a third of the limit."""
+    reserve = min(reserve_for_outputs(n_units), total_s / 3)
+    design = max(total_s - elapsed_s - reserve, 1.0)
+    return RunBudget(total_s=total_s, design_s=design, bound_s=min(certify_s, design), reserve_s=reserve)
