@@ -63,6 +63,7 @@ class BoundResult:
     scope: str  # which plans the bound covers
     multipliers: NDArray[np.float64]  # the lambda achieving ``value``
     centres: tuple[int, ...]  # the K candidate centres chosen at the best lambda (a hint)
+    time_limited: bool = False  # the clock, not the iteration limit or convergence, stopped it
 
 
 def _fill_order(key: NDArray[np.float64], d: NDArray[np.float64], need: NDArray[np.float64],
@@ -205,7 +206,7 @@ def lagrangian_bound(
     best = -np.inf
     best_lam = lam.copy()
     best_centres: tuple[int, ...] = ()
-    theta, stall, it = initial_step, 0, 0
+    theta, stall, it, clock = initial_step, 0, 0, False
     g_prev = np.zeros(n)
     # items sorted per candidate: enough to fill a zone several times over (partial sort), else all
     rows = min(n, max(64, int(4 * n / n_zones)))
@@ -235,7 +236,10 @@ def lagrangian_bound(
             break  # the relaxed solution is feasible for (1): the bound is optimal
         aim = target if target is not None and target > best else best + 0.05 * max(abs(best), scale)
         lam = lam + theta * (aim - value) / norm * direction
-        if theta < 1e-4 or time.perf_counter() - start > time_limit_s:
+        if theta < 1e-4:
+            break
+        if time.perf_counter() - start > time_limit_s:
+            clock = it < max_iter
             break
         if target is not None and best >= target * (1 - rel_tol):
             break
@@ -249,7 +253,7 @@ def lagrangian_bound(
     return BoundResult(
         value=best, iterations=it, seconds=seconds,
         method="Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient",
-        scope=scope, multipliers=best_lam, centres=best_centres,
+        scope=scope, multipliers=best_lam, centres=best_centres, time_limited=clock,
     )
 
 

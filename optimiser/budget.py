@@ -46,7 +46,8 @@ class Strategy:
     ``fast_gap``, ``fast_rounds``: MIP relative gap and number of the first re-centring rounds;
     ``round_cap_s``: safety cap per round (None: half the budget); ``local_search``: polish
     between rounds; ``exact_rounds``: cycles of pair re-optimisation (``reoptimise``) followed by
-    a whole-area round at the caller's gap, repeated while they improve the plan.
+    a whole-area round at the caller's gap, repeated while they improve the plan;
+    ``exact_small``: solve small problems exactly with free centres (:mod:`optimiser.exact`).
     """
 
     name: str
@@ -58,11 +59,12 @@ class Strategy:
     local_search: bool = True
     exact_rounds: int = 3
     reoptimise: bool = True
+    exact_small: bool = True
 
 
 FAST = Strategy("constructive start + fast rounds + local search + exact rounds")
 CLASSIC = Strategy(
     "k-medoids start + exact rounds (before issue 12)", start="kmedoids", n_starts=0, fast_gap=None,
-    round_cap_s=None, local_search=False, exact_rounds=0, reoptimise=False,
+    round_cap_s=None, local_search=False, exact_rounds=0, reoptimise=False, exact_small=False,
 )
 STRATEGIES = {"fast": FAST, "classic": CLASSIC}

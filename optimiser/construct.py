@@ -200,24 +200,24 @@ def construct_start(
                  seconds=time.perf_counter() - start)
 
 
-def best_start(
+def ranked_starts(
     problem: DistrictingProblem,
     centre_sets: list[tuple[int, ...]],
     *,
     polish: bool,
     time_limit_s: float,
-) -> Start | None:
-    """The cheapest feasible constructive start over ``centre_sets`` (else the first one built);
-    stops early (after at least one) when ``time_limit_s`` is spent."""
+) -> list[Start]:
+    """Constructive starts from ``centre_sets``, feasible ones first, cheapest first, one per
+    distinct objective; stops early (after at least one) when ``time_limit_s`` is spent."""
     t0 = time.perf_counter()
-    best: Start | None = None
+    out: list[Start] = []
     for s, centres in enumerate(centre_sets):
-        if best is not None and time.perf_counter() - t0 > time_limit_s:
+        if out and time.perf_counter() - t0 > time_limit_s:
             break
-        cand = construct_start(problem, centres, seed=s, polish=polish, time_limit_s=time_limit_s)
-        if best is None or (cand.feasible, -cand.objective) > (best.feasible, -best.objective):
-            best = cand
-    if best is not None:
-        log.info("constructive start: best of %d seeding(s) %s, objective %.6g, in %.2f s", len(centre_sets),
-                 "feasible" if best.feasible else "not feasible", best.objective, time.perf_counter() - t0)
-    return best
+        out.append(construct_start(problem, centres, seed=s, polish=polish, time_limit_s=time_limit_s))
+    out.sort(key=lambda st: (not st.feasible, st.objective, st.seed))
+    distinct = [st for i, st in enumerate(out) if i == 0 or abs(st.objective - out[i - 1].objective) > 1e-9 * st.objective]
+    if distinct:
+        log.info("constructive start: best of %d seeding(s) %s, objective %.6g, in %.2f s", len(out),
+                 "feasible" if distinct[0].feasible else "not feasible", distinct[0].objective, time.perf_counter() - t0)
+    return distinct

@@ -416,6 +416,7 @@ def design_zones(
         f"MILP plan before local search (objective {milp_obj:,.1f}) for its centres",
         "start": "nothing: the plan is the constructive start, which no solver round improved",
         "feasibility": "nothing: the plan comes from the whole-problem feasibility model",
+        "exact": "every balanced contiguous plan with any centres (the exact free-centre model)",
     }[found.source]
     return DistrictingResult(
         labels=labels, centres=centres_out, objective=best_obj, loads=loads, report=found.report,

@@ -3,8 +3,8 @@
 The whole-area MILP is exact only for the centres it is given; local search moves centres one
 unit at a time. For a pair of adjacent zones ``(a, b)`` this takes their units as a two-zone
 problem of its own (same bounds, rows, locks and kept-whole groups, restricted to the pair) and
-solves its fixed-centre MILP from new centres: the two-medoid seedings of the pair, then
-re-centring until the pair stops improving. A pair's new plan replaces the old one only when
+solves its fixed-centre MILP from new centres: the two-medoid seedings of the pair (every
+centre pair when the pair has at most 12 units), then re-centring until the pair stops improving. A pair's new plan replaces the old one only when
 it lowers the pair's travel; the other zones are untouched, so the whole plan stays feasible.
 Pairs are visited in a fixed order and each pass is a fixed amount of work (seedings and
 rounds per pair), so the plan does not depend on machine speed unless the budget runs out.
@@ -22,6 +22,9 @@ from optimiser.budget import Budget
 from optimiser.problem import DistrictingProblem, ZoneRow
 
 log = logging.getLogger(__name__)
+
+#: pairs with at most this many centre pairs are searched exhaustively (a fixed amount of work)
+EXHAUSTIVE_PAIRS = 66
 
 
 def pair_problem(problem: DistrictingProblem, labels: NDArray[np.int64], a: int, b: int) -> tuple[
@@ -65,10 +68,13 @@ def improve_pair(
     best: tuple[NDArray[np.int64], tuple[int, ...], float] | None = None
     tried = {tuple(sorted(centres))}
     starts = [weighted_kmedoids(sub, seed=seed + s, restarts=2) for s in range(seedings)]
+    if sub.n_units * (sub.n_units - 1) // 2 <= EXHAUSTIVE_PAIRS:  # a small pair: every centre pair
+        starts += [(i, j) for i in range(sub.n_units) for j in range(i + 1, sub.n_units)]
+    pins = None if sub.pinned is None else np.asarray(sub.pinned)
     for cand in starts:
         for _ in range(max_rounds):
             key = tuple(sorted(cand))
-            if key in tried:
+            if key in tried or (pins is not None and any(pins[c] not in (-1, z) for z, c in enumerate(cand))):
                 break
             tried.add(key)
             out = solve_assignment(sub, cand, solver=solver, time_limit_s=time_limit_s, seed=seed, mip_rel_gap=1e-4)

@@ -9,7 +9,11 @@ Method (the ``"fast"`` strategy)
    search (which also re-centres). Repeat while the plan improves and the centres are new.
 3. **Exact rounds.** The same at the caller's gap (default 0.01%), from the best plan.
 4. **Pairs.** Each pair of adjacent zones is re-optimised exactly as a two-zone problem
-   (:mod:`optimiser.reoptimise`), then the plan is polished once more.
+   (:mod:`optimiser.reoptimise`), then the plan is polished once more; steps 3-4 repeat while
+   they improve. Small problems improve several starts in full.
+5. **Small problems** (up to :data:`optimiser.exact.MAX_UNITS` units, zones interchangeable) are
+   then solved exactly over every contiguous plan with any centres (:mod:`optimiser.exact`),
+   from the best plan as a MIP start: the result is the proven optimum.
 
 When the first solve finds nothing, other seedings are tried; when none gives a plan, the
 whole-problem feasibility model (:mod:`optimiser.feasibility`) either finds one, proves that
@@ -29,7 +33,7 @@ from numpy.typing import NDArray
 
 from optimiser.assignment import AssignmentOutcome
 from optimiser.budget import Budget, Strategy
-from optimiser.construct import best_start, meets_constraints
+from optimiser.construct import Start, meets_constraints, ranked_starts
 from optimiser.districting import (
     InfeasibleProblemError,
     NoPlanFoundError,
@@ -40,6 +44,7 @@ from optimiser.districting import (
     polish_compatible,
     weighted_kmedoids,
 )
+from optimiser.exact import exact_applicable, solve_exact
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
 from optimiser.problem import DistrictingProblem
@@ -78,6 +83,7 @@ class Search:
     say: Callable[[str], None]
     rounds: list[RoundLog]
     best: Found | None = None
+    alternatives: tuple[Start, ...] = ()  # further feasible constructive starts, next best first
 
     def solve(self, centres: tuple[int, ...], *, gap: float, cap_s: float | None, stage: str,
               start: NDArray[np.int64] | None = None) -> AssignmentOutcome:
@@ -95,6 +101,9 @@ class Search:
 
     def offer(self, labels: NDArray[np.int64], centres: tuple[int, ...], report: SolverReport, source: str) -> bool:
         """Polish a plan (when allowed) and keep it if it beats the best; True if it did."""
+        if not meets_constraints(self.problem, labels, centres):  # a safety net: never keep a broken plan
+            log.warning("a %s plan failed the constraints and was dropped", source)
+            return False
         obj = plan_objective(self.problem, labels, centres)
         milp_obj, moves = None, 0
         if self.strategy.local_search and polish_compatible(self.problem) and self.budget.remaining() > 0.2:
@@ -108,6 +117,11 @@ class Search:
             self.best = Found(labels, centres, obj, report, milp_obj, moves, source)
             return True
         return False
+
+
+def starts_for(problem: DistrictingProblem, strategy: Strategy) -> int:
+    """Constructive starts to try: more on small problems, where each costs milliseconds."""
+    return 0 if strategy.n_starts <= 0 else max(strategy.n_starts, min(64, 2000 // max(problem.n_units, 1)))
 
 
 def heuristic_report(problem: DistrictingProblem, objective: float, what: str) -> SolverReport:
@@ -130,15 +144,48 @@ def run_design(
     if strategy.start == "kmedoids":  # the method before issue 12: exact rounds until no improvement
         _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
         return s.best, s.rounds
+    _improve(s)
+    for alt in s.alternatives[: improve_starts(problem) - 1]:  # small problems: improve several starts
+        if budget.remaining() < 2.0:
+            budget.bind("further starts")
+            break
+        other = Search(problem, strategy, budget, solver, seed, threads, mip_rel_gap, say, s.rounds)
+        other.best = Found(alt.labels, alt.centres, alt.objective,
+                           heuristic_report(problem, alt.objective, "constructive start"), source="start")
+        _improve(other)
+        assert other.best is not None
+        if other.best.objective < s.best.objective - 1e-9 * abs(s.best.objective):
+            s.best = other.best
+    if strategy.exact_small and exact_applicable(problem) and budget.remaining() > 1.0:
+        say(f"small problem ({problem.n_units} units): solving the whole problem exactly")
+        out = solve_exact(problem, solver=solver, time_limit_s=budget.cap(20.0), start=(s.best.labels, s.best.centres))
+        if out.report.status == SolveStatus.FEASIBLE:
+            budget.bind("exact model")
+        if out.labels is not None and out.centres is not None and meets_constraints(problem, out.labels, out.centres):
+            obj = plan_objective(problem, out.labels, out.centres)
+            if obj <= s.best.objective + 1e-9 * abs(obj):
+                s.best = Found(out.labels, out.centres, obj, out.report, source="exact")
+    return s.best, s.rounds
+
+
+def improve_starts(problem: DistrictingProblem) -> int:
+    """How many constructive starts are improved in full: one at county scale (and when the exact
+    model settles the problem), up to 8 on small problems."""
+    return 1 if exact_applicable(problem) else max(1, min(8, 300 // max(problem.n_units, 1)))
+
+
+def _improve(s: Search) -> None:
+    """Steps 2-4 from ``s.best``."""
+    mip_rel_gap, strategy = s.mip_rel_gap, s.strategy
     fast_gap = max(strategy.fast_gap or mip_rel_gap, mip_rel_gap)
-    _rounds(s, "fast", fast_gap, min(strategy.fast_rounds, max_rounds))
+    _rounds(s, "fast", fast_gap, strategy.fast_rounds)
     for _ in range(strategy.exact_rounds):
+        assert s.best is not None
         before = s.best.objective
         _pairs(s)
         _rounds(s, "exact", mip_rel_gap, 1)
-        if s.best.objective >= before - 1e-9 * abs(before) or budget.remaining() < 2.0:
+        if s.best.objective >= before - 1e-9 * abs(before) or s.budget.remaining() < 2.0:
             break
-    return s.best, s.rounds
 
 
 def _rounds(s: Search, phase: str, gap: float, limit: int) -> None:
@@ -182,15 +229,18 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
     if fix_centres:
         centre_sets = [tuple(int(given[z]) for z in range(problem.n_zones))]
     else:
-        n = max(strategy.n_starts, ATTEMPTS)
+        n = max(starts_for(problem, strategy), ATTEMPTS)
         centre_sets = [weighted_kmedoids(problem, seed=s.seed + 7919 * j, fixed=given) for j in range(n)]
     tried: list[str] = []
     if strategy.start == "constructive" and not fix_centres:
-        s.say(f"building a balanced contiguous start (best of {strategy.n_starts} seedings)")
-        start = best_start(problem, centre_sets[: strategy.n_starts], polish=polish_compatible(problem),
-                           time_limit_s=min(10.0, 0.2 * max(s.budget.remaining(), 1.0)))
+        n_starts = starts_for(problem, strategy)
+        s.say(f"building a balanced contiguous start (best of {n_starts} seedings)")
+        ranked = ranked_starts(problem, centre_sets[:n_starts], polish=polish_compatible(problem),
+                               time_limit_s=min(10.0, 0.2 * max(s.budget.remaining(), 1.0)))
+        start = ranked[0] if ranked else None
+        s.alternatives = tuple(st for st in ranked[1:] if st.feasible)
         if start is not None:
-            tried.append(f"{strategy.n_starts} constructive starts ({'one met' if start.feasible else 'none met'} "
+            tried.append(f"{n_starts} constructive starts ({'one met' if start.feasible else 'none met'} "
                          "every constraint)")
             hint = start.labels
             centre_sets.insert(0, start.centres)

@@ -122,3 +122,40 @@ def test_bad_inputs_are_refused() -> None:
         lagrangian_bound(problem.demand, problem.cost[:, :1], n_zones=2, lower=2, upper=2, candidates=np.array([0]))
     with pytest.raises(ValueError, match="exceeds"):
         lagrangian_bound(problem.demand, problem.cost, n_zones=2, lower=3, upper=2)
+
+
+@pytest.mark.parametrize("instance", range(6))
+@pytest.mark.parametrize("aim", ["plan", "none", "far"])
+def test_bound_never_collapses_and_stays_near_the_lp(instance: int, aim: str) -> None:
+    """Random small instances, the bound called as the pipeline calls it (no target, or a
+    plan's objective as the target) and with a target far too high: within 1% of the LP."""
+    rng = np.random.default_rng(100 + instance)
+    n, k = int(rng.integers(8, 14)), int(rng.integers(2, 4))
+    xy = rng.uniform(0, 10, (n, 2))
+    cost = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) + rng.uniform(0.0, 1.0)
+    demand = rng.gamma(2.0, 2.0, n)
+    mean = demand.sum() / k
+    lower, upper = 0.95 * mean, 1.05 * mean
+    lp = lp_bound(demand, cost, k, lower, upper)
+    target = {"plan": 1.1 * lp, "none": None, "far": 50.0 * lp}[aim]
+    res = lagrangian_bound(demand, cost, n_zones=k, lower=lower, upper=upper, target=target, max_iter=3000)
+    assert res.value <= lp * (1 + 1e-9)  # weak duality
+    assert res.value >= 0.99 * lp, f"bound {res.value:.4f} vs LP {lp:.4f}"
+    # the multipliers returned are the ones achieving the value
+    values, _ = knapsack_values(demand, cost, res.multipliers, np.arange(n), lower=lower, upper=upper)
+    assert float(res.multipliers.sum() + np.sort(values)[:k].sum()) == pytest.approx(res.value, rel=1e-9)
+
+
+def test_partial_sort_gives_the_same_knapsacks() -> None:
+    rng = np.random.default_rng(8)
+    n = 60
+    demand = rng.gamma(2.0, 2.0, n)
+    demand[[3, 9]] = 0.0
+    cost = rng.uniform(0.0, 10.0, (n, n))
+    lam = rng.normal(10.0, 10.0, n)
+    lower, upper = 0.9 * demand.sum() / 6, 1.1 * demand.sum() / 6
+    full, x_full = knapsack_values(demand, cost, lam, np.arange(n), lower=lower, upper=upper)
+    for rows in (5, 12, 30):
+        part, x_part = knapsack_values(demand, cost, lam, np.arange(n), lower=lower, upper=upper, rows=rows)
+        np.testing.assert_allclose(part, full, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(x_part, x_full, atol=1e-12)

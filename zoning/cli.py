@@ -74,7 +74,7 @@ def run(
         "synthetic demand and providers).", show_default=False)] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: out/<scenario name>/.")] = None,
     solver: Annotated[str | None, typer.Option(help="Solver: highs (default) or cbc.")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole zone design.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole run (design, bound and outputs included).")] = None,
     zones: Annotated[int | None, typer.Option(help="Number of zones (overrides the scenario).")] = None,
     tolerance: Annotated[float | None, typer.Option(help="Balance tolerance, e.g. 0.1 for ±10% (overrides the scenario).")] = None,
 ) -> None:

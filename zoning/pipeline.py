@@ -16,18 +16,21 @@ from __future__ import annotations
 import logging
 import time
 
-from optimiser.bounds import BoundResult, lagrangian_bound
+from optimiser.bounds import BoundResult, lagrangian_bound, start_bound
+from optimiser.budget import STRATEGIES
 from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
+from optimiser.isolated import Background
 from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
 from zoning.plan import ZonePlan
 from zoning.plan_checks import plan_checks
 from zoning.prepare import Prepared, Progress, prepare_problem, travel_model_for, unit_cost_matrix
+from zoning.run_budget import RunBudget, split_budget
 from zoning.scenario import Scenario
 
 __all__ = [
     "Prepared", "Progress", "ZonePlan", "certify", "design", "fill_from_neighbours", "measure_plan",
-    "plan_checks", "plan_zones", "prepare_problem", "require_checks", "travel_model_for",
+    "plan_checks", "plan_zones", "prepare_problem", "require_checks", "start_certify", "travel_model_for",
     "unit_cost_matrix", "zone_ids",
 ]
 
@@ -38,16 +41,18 @@ def _quiet(_message: str) -> None:
     return None
 
 
-def design(prep: Prepared, *, progress: Progress = _quiet) -> DistrictingResult:
-    """Stage 2: design the zones for the prepared problem with the scenario's solver and limits."""
+def design(prep: Prepared, *, progress: Progress = _quiet, time_limit_s: float | None = None) -> DistrictingResult:
+    """Stage 2: design the zones for the prepared problem with the scenario's solver and limits
+    (``time_limit_s``: the design's share of the run's limit, default the whole limit)."""
     problem, options, m = prep.problem, prep.options, prep.scenario.model
     progress(f"designing {problem.n_zones} zones over {problem.n_units} units ({m.solver})")
     t1 = time.perf_counter()
     try:
         result = design_zones(
-            problem, solver=m.solver, time_limit_s=m.time_limit_s, seed=prep.scenario.seed,
-            max_rounds=m.max_rounds, threads=m.threads, mip_rel_gap=m.mip_rel_gap,
+            problem, solver=m.solver, time_limit_s=m.time_limit_s if time_limit_s is None else time_limit_s,
+            seed=prep.scenario.seed, max_rounds=m.max_rounds, threads=m.threads, mip_rel_gap=m.mip_rel_gap,
             initial_centres=options.initial_centres, fix_centres=options.fix_centres, progress=progress,
+            strategy=STRATEGIES[m.method],
         )
     except InfeasibleProblemError as exc:
         raise SolveError("no plan is possible: " + "; ".join(exc.reasons)) from exc
@@ -57,23 +62,41 @@ def design(prep: Prepared, *, progress: Progress = _quiet) -> DistrictingResult:
     return result
 
 
-def certify(prep: Prepared, result: DistrictingResult, *, progress: Progress = _quiet) -> BoundResult | None:
+def certify(
+    prep: Prepared, result: DistrictingResult, *, progress: Progress = _quiet, job: Background | None = None,
+    wait_s: float | None = None,
+) -> BoundResult | None:
     """Stage 3: a certified lower bound over all balanced plans (any centres), time-boxed by
-    ``[model] certify_s``; None when that is 0."""
+    ``[model] certify_s``; None when that is 0. With ``job`` (from :func:`start_certify`) the
+    bound already running beside the design is collected, waiting at most ``wait_s``."""
     problem, m = prep.problem, prep.scenario.model
     if m.certify_s <= 0:
         return None
-    progress("computing a certified lower bound over all balanced plans")
     t2 = time.perf_counter()
-    lo, hi = problem.zone_bounds()
-    bound = lagrangian_bound(
-        problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()), upper=float(hi.max()),
-        target=result.objective, time_limit_s=m.certify_s,
-    )
-    prep.timings["bound_s"] = time.perf_counter() - t2
+    if job is not None:
+        progress("collecting the certified lower bound over all balanced plans")
+        bound = job.result(wait_s=m.certify_s + 2.0 if wait_s is None else wait_s)
+        if bound is None:
+            log.warning("the certified lower bound did not finish within the time limit: no bound reported")
+            return None
+    else:
+        progress("computing a certified lower bound over all balanced plans")
+        lo, hi = problem.zone_bounds()
+        bound = lagrangian_bound(
+            problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()), upper=float(hi.max()),
+            target=result.objective, time_limit_s=m.certify_s,
+        )
+    prep.timings["bound_s"] = bound.seconds if job is not None else time.perf_counter() - t2
     log.info("certified lower bound %.6g (%s, %d iterations): plan is %.2f%% above it", bound.value,
              bound.method, bound.iterations, 100 * (result.objective / bound.value - 1) if bound.value > 0 else 0)
     return bound
+
+
+def start_certify(prep: Prepared, budget: RunBudget) -> Background | None:
+    """Start stage 3 in a second process, beside the design (None when ``certify_s`` is 0)."""
+    if prep.scenario.model.certify_s <= 0:
+        return None
+    return start_bound(prep.problem, time_limit_s=budget.bound_s)
 
 
 def require_checks(plan: ZonePlan) -> None:
@@ -88,8 +111,19 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     say = progress or _quiet
     t0 = time.perf_counter()
     prep = prepare_problem(scenario, progress=say)
-    result = design(prep, progress=say)
-    bound = certify(prep, result, progress=say)
+    m = scenario.model
+    budget = split_budget(m.time_limit_s, elapsed_s=time.perf_counter() - t0, n_units=prep.problem.n_units,
+                          certify_s=m.certify_s)
+    job = start_certify(prep, budget)
+    t1 = time.perf_counter()
+    try:
+        result = design(prep, progress=say, time_limit_s=budget.design_s)
+    except BaseException:
+        if job is not None:
+            job.result(wait_s=0.0)  # stop the bound's process
+        raise
+    bound = certify(prep, result, progress=say, job=job,
+                    wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0) + 2.0)
     say("checking the plan and computing figures")
     plan = measure_plan(prep, result, bound=bound)
     require_checks(plan)

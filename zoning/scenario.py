@@ -70,7 +70,7 @@ class ModelOptions(_Frozen):
     zones: int = Field(14, ge=1, le=200)
     tolerance: float = Field(0.10, ge=0.0, lt=1.0, description="± fraction of the mean zone load")
     solver: Literal["highs", "cbc"] = "highs"
-    time_limit_s: float = Field(150.0, gt=0, description="wall-clock budget for the whole design")
+    time_limit_s: float = Field(150.0, gt=0, description="wall-clock budget for the whole run: inputs, design, bound and outputs")
     max_rounds: int = Field(6, ge=1, le=50)
     threads: int = Field(1, ge=1, le=64)
     mip_rel_gap: float = Field(1e-4, ge=0, lt=1)
@@ -82,6 +82,12 @@ class ModelOptions(_Frozen):
     )
     travel_rate_per_hour: float | None = Field(
         None, gt=0, lt=1000, description="GBP per hour of travel time; default: the postcode's band rate"
+    )
+    method: Literal["fast", "classic"] = Field(
+        "fast",
+        description="'fast': constructive balanced start, exact re-optimisation of adjacent zone pairs and "
+        "exact whole-area rounds (issue 12); 'classic': k-medoids centres and exact rounds only (the method "
+        "before issue 12, kept for comparison)",
     )
     certify_s: float = Field(
         20.0, ge=0, le=3600,

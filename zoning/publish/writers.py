@@ -58,6 +58,17 @@ def provenance_notes(plan: ZonePlan) -> list[str]:
         notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
     if s.current_zones.approximate:
         notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
+    if plan.result.time_limited:
+        notes.append(
+            "TIME LIMIT: the clock, not the method's work limits, ended " + ", ".join(plan.result.time_limited)
+            + "; the plan may differ on a faster or less busy machine (raise --time-limit)."
+        )
+    if s.model.certify_s > 0 and (plan.bound is None or plan.bound.time_limited):
+        notes.append(
+            "TIME LIMIT: the certified lower bound " + ("did not finish" if plan.bound is None else
+                                                        f"stopped after {plan.bound.iterations} iterations")
+            + " within the time limit; a longer run may raise it."
+        )
     if plan.excluded.rows:
         notes.append(
             f"{plan.excluded.rows} demand row(s) with {plan.excluded.hours:g} hours/week were EXCLUDED "
@@ -140,6 +151,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "local_search_moves": r.local_search_moves,
             "gap": _clean(rep.gap), "gap_scope": f"the gap certifies the {r.bound_scope}; it is not a bound over all centre choices",
             "method": r.method, "time_limit_s": s.model.time_limit_s, "seconds": r.seconds,
+            "time_limit_bound": list(r.time_limited), "bound_time_limited": bool(plan.bound and plan.bound.time_limited),
             "rounds": [{"round": x.round, "status": x.status, "objective": _clean(x.objective),
                         "gap": _clean(x.gap), "seconds": x.seconds} for x in r.rounds],
         },
