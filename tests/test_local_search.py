@@ -119,7 +119,7 @@ def test_invariants_hold_with_cohort_bounds_locks_and_masks(seed: int) -> None:
 
 
 def test_repair_bounds_brings_an_underloaded_zone_back_contiguously() -> None:
-    from optimiser.local_search import repair_bounds
+    from optimiser.repair import repair_bounds
 
     cost, demand, edges = path_cost([0, 1, 2, 3, 4, 5]), np.ones(6), np.array([(i, i + 1) for i in range(5)])
     bounds = ResourceBounds.balance(demand, n_zones=2, tolerance=0.0)  # exactly 3 units each
