@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimiser.assignment import AssignmentOutcome, solve_assignment
+from optimiser.capacity_flow import possible_centres
 from optimiser.diagnosis import diagnose, explain_infeasible
 from optimiser.errors import InfeasibleProblemError
 from optimiser.families import polish_breaks, polish_compatible
@@ -84,6 +85,8 @@ def _eligible(problem: DistrictingProblem, members: NDArray[np.int64], zone: int
     ok = np.ones(members.size, dtype=bool)
     if problem.centre_candidates is not None:
         ok &= np.asarray(problem.centre_candidates, dtype=bool)[members]
+    if problem.branches is not None:
+        ok &= possible_centres(problem)[members]
     if problem.pinned is not None and zone is not None:
         pins = np.asarray(problem.pinned)[members]
         ok &= (pins == -1) | (pins == zone)
@@ -145,6 +148,8 @@ def weighted_kmedoids(
     )
     if problem.pinned is not None:
         cand &= np.asarray(problem.pinned) == -1  # a free zone's centre must not be locked elsewhere
+    if problem.branches is not None:
+        cand &= possible_centres(problem)  # enough branch capacity in reach to cover a zone
     cand[list(fixed.values())] = False
     if cand.sum() < len(free_zones):
         raise InfeasibleProblemError(

@@ -30,6 +30,8 @@ import pulp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
+from optimiser.capacity_diagnosis import flow_diagnose
+from optimiser.capacity_flow import add_flow_rows, flow_checks
 from optimiser.checks import (
     Check,
     all_assigned,
@@ -244,6 +246,11 @@ FAMILY_LIST: tuple[Family, ...] = (
         "centre_capacity", present=lambda p: p.centre_capacity is not None, check=_centre_capacity_check,
         diagnose=_centre_capacity_diagnose, hint="widen the capacity radius or lower the margin",
         local_search="not kept", relax=lambda p: replace(p, centre_capacity=None),
+    ),
+    Family(
+        "capacity_flow", present=lambda p: p.branches is not None, check=flow_checks, diagnose=flow_diagnose,
+        hint="lower the capacity margin, raise reach_min or add providers", local_search="checked",
+        relax=lambda p: replace(p, branches=None), rows=add_flow_rows,
     ),
     Family(
         "continuity", present=lambda p: p.stay is not None, check=_continuity_check,
