@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -146,12 +146,13 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
         scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
     )
-    if by_cost and "moved_penalty" in options.kwargs:  # minutes per hour moved -> GBP at the mean travel price
-        options.kwargs["moved_penalty"] *= float(np.average(dem["travel_price_per_min"], weights=dem["hours_per_week"]))
+    if by_cost and options.arrays.moved_penalty:  # minutes per hour moved -> GBP at the mean travel price
+        price = float(np.average(dem["travel_price_per_min"], weights=dem["hours_per_week"]))
+        options = replace(options, arrays=replace(options.arrays, moved_penalty=options.arrays.moved_penalty * price))
     try:
-        problem = DistrictingProblem(
+        problem = options.problem(
             demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
-            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids, **options.kwargs,
+            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
         )
     except ValueError as exc:
         raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc
