@@ -31,7 +31,7 @@ from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.changes import PlanChange, change_flows, match_zones, plan_change
 from zoning.commissioning_arrays import ProblemOptions, problem_options, provider_units
-from zoning.errors import CheckError, SolveError
+from zoning.errors import CheckError, ScenarioError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
 from zoning.postcodes import load_reference_postcodes
@@ -300,8 +300,8 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
-    if scenario.model.zones > units.n:
-        raise SolveError(
+    if scenario.model.zones > units.n:  # a scenario problem (exit 2), not a solver failure
+        raise ScenarioError(
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
