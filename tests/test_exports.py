@@ -115,20 +115,30 @@ def test_client_level_outputs_carry_no_small_counts(run: Run) -> None:
     assert "hours_per_week" not in map_html  # only formatted display strings reach the page
 
 
-def test_demand_per_postcode_is_not_suppressed(melton_copy: Path, tmp_path: Path) -> None:
+def test_a_postcode_level_file_is_personal_unless_shown_aggregated(melton_copy: Path, tmp_path: Path) -> None:
     demand = pd.read_csv(melton_copy / "demand.csv", dtype=str).drop(columns="client_ref")
     per_pc = demand.assign(hours_per_week=demand["hours_per_week"].astype(float)).groupby("postcode", as_index=False)[
         "hours_per_week"].sum()
     per_pc.to_csv(melton_copy / "by_postcode.csv", index=False)
     from tests.conftest import write_scenario
 
+    # one row per postcode, small hours, nothing declared: as identifying as a client list (was published)
     plan = plan_zones(load_scenario(write_scenario(melton_copy, demand="by_postcode.csv")))
-    paths = write_outputs(plan, tmp_path / "out")
+    paths = write_outputs(plan, tmp_path / "undeclared")
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert summary["privacy"]["client_level"] is True and "not declared aggregated" in summary["privacy"]["reason"]
+    assert "hours_per_week" not in pd.read_csv(paths["postcodes"], dtype=str).columns
+    # declared aggregated, with at least min_count clients behind every postcode: published as is
+    per_pc.assign(clients=12).to_csv(melton_copy / "by_postcode.csv", index=False)
+    scenario = write_scenario(melton_copy, demand="by_postcode.csv", extra='[privacy]\nclient_level = "no"\n')
+    plan = plan_zones(load_scenario(scenario))
+    paths = write_outputs(plan, tmp_path / "declared")
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
     assert summary["privacy"]["client_level"] is False
     lookup = pd.read_csv(paths["postcodes"], dtype={"postcode": str})
     assert lookup["hours_per_week"].sum() == pytest.approx(per_pc["hours_per_week"].sum())
-    assert gpd.read_file(paths["gpkg"], layer="units")["clients"].notna().all()
+    units = gpd.read_file(paths["gpkg"], layer="units")
+    assert units["clients"].notna().all() and units["clients"].sum() == 12 * len(per_pc)
 
 
 def test_zones_changed_and_hours_moved_are_consistent(run: Run) -> None:

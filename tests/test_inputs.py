@@ -84,8 +84,8 @@ def test_excluded_rows_are_counted_not_lost(tmp_path: Path, reference: pd.DataFr
 
 def test_missing_columns_are_named(tmp_path: Path, reference: pd.DataFrame) -> None:
     path = tmp_path / "d.csv"
-    path.write_text("post_code,hours\nLE13 0AA,5\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"missing column\(s\) \['postcode', 'hours_per_week'\]; found \['post_code', 'hours'\]"):
+    path.write_text("where,hours\nLE13 0AA,5\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"missing column\(s\) \['postcode', 'hours_per_week'\]; found \['where', 'hours'\]"):
         read_demand(path, reference)
 
 

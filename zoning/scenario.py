@@ -234,8 +234,9 @@ class BandOptions(_Frozen):
 class PrivacyOptions(_Frozen):
     """Small-count suppression for shareable outputs (see :mod:`zoning.publish.privacy`).
 
-    ``client_level = "auto"`` treats demand as client by client when the demand file has a
-    ``client_ref`` (or ``client_id``) column.
+    Demand is treated as personal unless ``client_level = "no"`` declares it aggregated *and* the
+    file's ``clients`` column shows at least ``min_count`` clients in every postcode with demand;
+    a column identifying clients (``client_ref``, ``Client Ref``, ``client_id`` ...) always makes it personal.
     """
 
     client_level: Literal["auto", "yes", "no"] = "auto"

@@ -120,8 +120,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "excluded_hours_per_week": plan.excluded.hours if excluded_rows is not None else None,
             "excluded_examples": [] if private else list(plan.excluded.examples),
         },
-        "privacy": {"client_level": private, "rule": layers.privacy_note or "demand is not client by client: "
-                    "no suppression applied"},
+        "privacy": {"client_level": private, "reason": layers.privacy_reason,
+                    "rule": layers.privacy_note or "demand is not personal data: no suppression applied"},
         "providers": {"branches": len(plan.providers),
                       "capacity_hours_per_week": float(plan.providers["capacity_hours_per_week"].sum()),
                       "assignment": "a branch counts towards the zone containing it; branches outside the "
