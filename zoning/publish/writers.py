@@ -81,6 +81,16 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
+def gap_to_bound(objective: float, bound: float | None) -> float | None:
+    """``objective / bound - 1``; 0 when both are 0; ``None`` without a bound or when it is 0
+    under a positive objective (no finite relative gap)."""
+    if bound is None or not math.isfinite(bound):
+        return None
+    if bound > 0:
+        return _clean(objective / bound - 1)  # type: ignore[return-value]
+    return 0.0 if abs(objective) <= 1e-9 else None
+
+
 def _band_rule(plan: ZonePlan) -> str:
     b = plan.scenario.bands
     if b.path is not None:
@@ -131,8 +141,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
             "objective_units": costs["objective_units"],
             "certified_lower_bound": _clean(plan.bound.value) if plan.bound else None,
-            "gap_to_certified_bound": _clean(r.objective / plan.bound.value - 1) if plan.bound and plan.bound.value > 0
-            else None,
+            "gap_to_certified_bound": gap_to_bound(r.objective, plan.bound.value if plan.bound else None),
             "certified_bound_method": f"{plan.bound.method}, {plan.bound.iterations} iterations, "
             f"{plan.bound.seconds:.1f} s" if plan.bound else None,
             "certified_bound_scope": plan.bound.scope if plan.bound else None,
