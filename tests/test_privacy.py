@@ -9,7 +9,12 @@ import pytest
 
 from zoning.changes import match_zones, plan_change
 from zoning.publish.layers import town_names
-from zoning.publish.privacy import demand_is_client_level, demand_privacy, round_count, suppress_cells
+from zoning.publish.privacy import (
+    demand_is_client_level,
+    demand_privacy,
+    round_count,
+    suppress_cells,
+)
 from zoning.scenario import PrivacyOptions
 
 OPTIONS = PrivacyOptions()
