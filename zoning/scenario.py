@@ -6,6 +6,7 @@ Scenario files are TOML. Unknown keys are refused; paths are relative to the sce
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -247,7 +248,7 @@ class PrivacyOptions(_Frozen):
 class Scenario(_Frozen):
     """A validated scenario. Build with :func:`load_scenario`."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: str = Field(description="names the output folder out/<name>/: 1-64 letters, digits, '-', '_', '.'")
     title: str
     area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$")
     area_name: str = ""
@@ -270,9 +271,12 @@ class Scenario(_Frozen):
     @field_validator("name")
     @classmethod
     def _name_is_not_a_path(cls, value: str) -> str:
-        if value.strip(".") == "" or any(sep in value for sep in ("/", "\\", "..")):
+        if value.strip(".") == "" or value.startswith(".") or any(sep in value for sep in ("/", "\\", "..")):
             raise ValueError(f"{value!r} looks like a path: the name becomes the output folder out/<name>/, "
                              "so use letters, digits, '-', '_' and single dots, e.g. 'leicestershire-2026'")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError(f"{value!r}: expected 1 to 64 letters, digits, '-', '_' or '.', starting with a "
+                             "letter or digit (it names the output folder)")
         return value
 
     @model_validator(mode="after")

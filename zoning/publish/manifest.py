@@ -85,3 +85,26 @@ def build_manifest(plan: ZonePlan, stamp: RunStamp, outputs: dict[str, Path]) ->
 def write_manifest(path: Path, manifest: dict[str, object]) -> None:
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n",
                     encoding="utf-8")
+
+
+def verify_output_set(folder: Path) -> list[str]:
+    """Problems with the output set in ``folder`` (empty when whole): the manifest is there,
+    every file it lists exists with its SHA-256, and no other file sits beside them. A named
+    check, reused by the fault tests as their oracle."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return [f"{path}: missing"]
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    problems = []
+    listed = {"manifest.json"}
+    for entry in manifest["outputs"]:
+        file = folder / entry["file"]
+        listed.add(entry["file"])
+        if not file.is_file():
+            problems.append(f"{file}: listed in the manifest but missing")
+        elif file_sha256(file) != entry["sha256"]:
+            problems.append(f"{file}: SHA-256 differs from the manifest's (written by another run?)")
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in listed)
+    if extra:
+        problems.append(f"{folder}: files not in the manifest: {extra}")
+    return problems

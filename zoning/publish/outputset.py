@@ -177,8 +177,12 @@ class OutputSet:
         return self
 
     def _check_target(self) -> None:
-        if self.target.exists() and not self.target.is_dir():
-            raise OutputError(f"{self.target} is a file, not a folder. How to fix: choose a folder with --out.")
+        for path in (self.target, *self.target.parents):
+            if path.exists():
+                if not path.is_dir():
+                    raise OutputError(f"cannot write to the output folder {self.target}: {path} is a file, not a "
+                                      "folder. How to fix: choose a folder with --out.")
+                break
         if self.target.is_dir():
             foreign = sorted(p.name for p in self.target.iterdir()
                              if p.name not in KNOWN_OUTPUTS and not p.name.startswith("."))
