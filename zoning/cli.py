@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from zoning.errors import CarezonesError, InputError, ScenarioError
@@ -67,7 +68,7 @@ def _fail(exc: BaseException, *, target: Path | None = None) -> NoReturn:
     code = exc.exit_code if isinstance(exc, CarezonesError) else 1
     if isinstance(exc, InputError) and len(exc.problems) > InputError.SHOWN:
         _write_problems(exc, target)
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -196,9 +197,9 @@ def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float, run_
     shortfall = capacity_shortfall(plan)
     for note in provenance_notes(plan):
         if note == shortfall:
-            err.print(f"[bold yellow]warning:[/] {note.removeprefix('WARNING: ')}", highlight=False)
+            err.print(f"[bold yellow]warning:[/] {escape(note.removeprefix('WARNING: '))}", highlight=False)
         else:
-            out.print(f"[yellow]note:[/] {note}", highlight=False)
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     out.print(f"run {run_id}", highlight=False)
     for name, path in paths.items():
         out.print(f"  {name:14s} {path}", highlight=False)
@@ -300,7 +301,7 @@ def main() -> None:
         if isinstance(exc, OSError) and exc.filename:
             where = f" ({exc.strerror or 'I/O error'}: {exc.filename})"
         err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}{where}\nThis is a bug in carezones, not in "
+            f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}{where}')}\nThis is a bug in carezones, not in "
             "your files. Rerun with -v (carezones -v run ...) for the full traceback and report it.",
             markup=True, highlight=False, soft_wrap=True,
         )
