@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from zoning import atomic
 from zoning.inputs import COHORTS
@@ -95,7 +96,7 @@ def demand_rows_shown(count: int, plan: ZonePlan, *, client_level: bool) -> int 
 def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
                      current: gpd.GeoDataFrame, notes: str, metadata: dict[str, str] | None = None) -> None:
     """``zones.gpkg`` in EPSG:27700: layers ``zones``, ``current_zones``, ``units`` and ``providers``;
-    ``metadata`` (the run stamp) as GDAL dataset metadata."""
+    ``metadata`` (the run stamp) as a one-row attribute table ``run``."""
     zones_out = zones.rename(columns={"zone": "zone_id"}).assign(provenance=notes)
     current_out = current.rename(columns={"zone": "zone_name"}).assign(provenance=notes)
     units = layers.units.copy()
@@ -122,8 +123,9 @@ def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: g
         for name, frame in (("zones", zones_out), ("current_zones", current_out), ("units", units),
                             ("providers", providers)):
             frame = frame.to_crs(27700)
-            extra = {"dataset_metadata": metadata} if metadata and name == "zones" else {}
-            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", **extra)
+            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+        if metadata:  # a table, not GDAL dataset metadata (reading that makes GDAL write a .aux.xml beside it)
+            pyogrio.write_dataframe(pd.DataFrame([metadata]), tmp, layer="run", driver="GPKG", append=True)
 
     atomic.write_with(path, write)
     log.info("GeoPackage: %d zones, %d current zones, %d units, %d providers", len(zones_out), len(current_out),
