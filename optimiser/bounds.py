@@ -157,6 +157,26 @@ def _knapsack(
     return values, x_of
 
 
+def _candidate_block(
+    cost: NDArray[np.float64], n: int, candidates: NDArray[np.int64] | None, *, n_zones: int, lower: float,
+    upper: float,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The candidate centres and the (n, m) cost block to them, checked."""
+    if candidates is None:
+        candidates = np.arange(n)
+        if cost.shape != (n, n):
+            raise ValueError(f"cost must be ({n}, {n}) without candidates, got {cost.shape}")
+    candidates = np.asarray(candidates, dtype=np.int64)
+    block = cost if cost.shape[1] == candidates.size else cost[:, candidates]
+    if block.shape != (n, candidates.size):
+        raise ValueError(f"cost block must be ({n}, {candidates.size}), got {block.shape}")
+    if candidates.size < n_zones:
+        raise ValueError(f"need at least {n_zones} candidate centres, got {candidates.size}")
+    if not lower <= upper:
+        raise ValueError(f"lower {lower} exceeds upper {upper}")
+    return candidates, block
+
+
 def lagrangian_bound(
     demand: NDArray[np.float64],
     cost: NDArray[np.float64],
@@ -183,18 +203,7 @@ def lagrangian_bound(
     start = time.perf_counter()
     demand = np.asarray(demand, dtype=float)
     n = demand.shape[0]
-    if candidates is None:
-        candidates = np.arange(n)
-        if cost.shape != (n, n):
-            raise ValueError(f"cost must be ({n}, {n}) without candidates, got {cost.shape}")
-    candidates = np.asarray(candidates, dtype=np.int64)
-    block = cost if cost.shape[1] == candidates.size else cost[:, candidates]
-    if block.shape != (n, candidates.size):
-        raise ValueError(f"cost block must be ({n}, {candidates.size}), got {block.shape}")
-    if candidates.size < n_zones:
-        raise ValueError(f"need at least {n_zones} candidate centres, got {candidates.size}")
-    if not lower <= upper:
-        raise ValueError(f"lower {lower} exceeds upper {upper}")
+    candidates, block = _candidate_block(cost, n, candidates, n_zones=n_zones, lower=lower, upper=upper)
     if initial_multipliers is None:
         # each unit's cost to its ceil(m/K)-th nearest candidate: a fair price for being served
         rank = min(candidates.size - 1, max(1, candidates.size // (2 * n_zones)))
@@ -249,10 +258,16 @@ def lagrangian_bound(
         if candidates.size == n
         else f"balanced plans with centres among {candidates.size} candidate units"
     )
+    method = "Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient"
+    if best < 0 and demand.min() >= 0 and block.min() >= 0:
+        # cut short on a tiny or loose instance the multipliers can still price below 0; with
+        # non-negative demand and costs every plan costs at least 0, so 0 is the valid bound
+        log.info("Lagrangian bound %.6g is below 0 (stopped early): the valid bound 0 is reported", best)
+        best, method = 0.0, method + " (below 0 when stopped, so clamped to 0: costs are never negative)"
     log.info("Lagrangian bound %.6g after %d iterations in %.1f s (%s)", best, it, seconds, scope)
     return BoundResult(
         value=best, iterations=it, seconds=seconds,
-        method="Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient",
+        method=method,
         scope=scope, multipliers=best_lam, centres=best_centres, time_limited=clock,
     )
 

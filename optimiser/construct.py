@@ -27,9 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.checks import is_contiguous, kept_whole, pins_respected, zone_loads
-from optimiser.local_search import ResourceBounds, local_search, repair_bounds
+from optimiser.checks import is_contiguous
+from optimiser.families import plan_checks
+from optimiser.local_search import local_search
 from optimiser.problem import DistrictingProblem
+from optimiser.repair import repair_bounds
+from optimiser.resources import ResourceBounds
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +70,19 @@ def movable_units(problem: DistrictingProblem) -> NDArray[np.bool_]:
 
 
 def meets_constraints(problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...]) -> bool:
-    """Whether a plan keeps every constraint of ``problem`` (the fixed-centre model's families)."""
+    """Whether a plan keeps every constraint of ``problem``: every family's named checks
+    (:func:`optimiser.families.plan_checks`) and each centre inside its own zone."""
     k = problem.n_zones
     labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (problem.n_units,) or np.unique(labels).size != k or labels.min() < 0 or labels.max() >= k:
+    if labels.shape != (problem.n_units,) or labels.min() < 0 or labels.max() >= k or np.unique(labels).size != k:
         return False
-    if any(int(labels[c]) != z for z, c in enumerate(centres)):
-        return False
-    bounds = resource_bounds(problem)
-    loads = np.stack([np.bincount(labels, weights=row, minlength=k) for row in bounds.amounts])
-    slack = 1e-9 * float(np.abs(bounds.amounts).max(initial=1.0))
-    if np.any(loads < bounds.lower - slack) or np.any(loads > bounds.upper + slack):
+    if len(centres) != k or any(int(labels[c]) != z for z, c in enumerate(centres)):
         return False
     if not is_contiguous(labels, problem.edges).passed:
         return False
     if not problem.allowed(centres)[np.arange(problem.n_units), labels].all():
         return False  # locks and the travel limit
-    if problem.pinned is not None and not pins_respected(labels, problem.pinned).passed:
-        return False
-    if problem.together and not kept_whole(labels, problem.together).passed:
-        return False
-    if problem.centre_candidates is not None and not np.asarray(problem.centre_candidates, bool)[list(centres)].all():
-        return False
-    if problem.centre_capacity is not None:
-        cap = np.asarray(problem.centre_capacity)[list(centres)]
-        if np.any(zone_loads(labels, problem.demand, k) > cap * (1 + 1e-9) + 1e-9):
-            return False
-    if problem.stay is not None and problem.max_moved is not None:
-        if problem.moved(labels) > problem.max_moved * (1 + 1e-6) + 1e-6:
-            return False
-    return True
+    return all(c.passed for c in plan_checks(problem, labels, centres))
 
 
 def grow_regions(problem: DistrictingProblem, centres: tuple[int, ...]) -> NDArray[np.int64]:

@@ -53,7 +53,7 @@ def exact_applicable(problem: DistrictingProblem) -> bool:
     lo, hi = problem.zone_bounds()
     return (
         problem.n_units <= MAX_UNITS and problem.pinned is None and not problem.rows and not problem.together
-        and problem.stay is None and bool(np.ptp(lo) == 0 and np.ptp(hi) == 0)
+        and problem.stay is None and problem.branches is None and bool(np.ptp(lo) == 0 and np.ptp(hi) == 0)
     )
 
 

@@ -35,16 +35,15 @@ from optimiser.assignment import AssignmentOutcome
 from optimiser.budget import Budget, Strategy
 from optimiser.construct import Start, meets_constraints, ranked_starts
 from optimiser.districting import (
-    InfeasibleProblemError,
-    NoPlanFoundError,
     RoundLog,
     best_centres,
     plan_objective,
     polish,
-    polish_compatible,
     weighted_kmedoids,
 )
+from optimiser.errors import InfeasibleProblemError, NoPlanFoundError
 from optimiser.exact import exact_applicable, solve_exact
+from optimiser.families import polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
 from optimiser.problem import DistrictingProblem
@@ -108,7 +107,8 @@ class Search:
         milp_obj, moves = None, 0
         if self.strategy.local_search and polish_compatible(self.problem) and self.budget.remaining() > 0.2:
             res = polish(self.problem, labels, centres, time_limit_s=max(0.2, min(30.0, self.budget.remaining())))
-            if res is not None and res.objective < obj - 1e-9 * abs(obj):
+            if (res is not None and res.objective < obj - 1e-9 * abs(obj)
+                    and meets_constraints(self.problem, res.labels, res.centres)):
                 milp_obj, moves = obj, res.moves + res.swaps
                 labels, centres, obj = res.labels, res.centres, plan_objective(self.problem, res.labels, res.centres)
         tol = 1e-9 * abs(obj)
@@ -271,7 +271,7 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
 
 def _raise_fixed_infeasible(s: Search, centres: tuple[int, ...]) -> None:
     """With every centre fixed by the scenario, the fixed-centre model *is* the problem."""
-    from optimiser.districting import explain_infeasible
+    from optimiser.diagnosis import explain_infeasible
 
     why = explain_infeasible(s.problem, centres, solver=s.solver, time_limit_s=max(2.0, s.budget.remaining() / 2),
                              seed=s.seed)

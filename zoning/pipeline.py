@@ -18,7 +18,8 @@ import time
 
 from optimiser.bounds import BoundResult, lagrangian_bound, start_bound
 from optimiser.budget import STRATEGIES
-from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
+from optimiser.districting import DistrictingResult, design_zones
+from optimiser.errors import InfeasibleProblemError
 from optimiser.isolated import Background
 from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
