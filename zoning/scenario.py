@@ -85,12 +85,8 @@ class ModelOptions(_Frozen):
     travel_rate_per_hour: float | None = Field(
         None, gt=0, lt=1000, description="GBP per hour of travel time; default: the postcode's band rate"
     )
-    method: Literal["fast", "classic"] = Field(
-        "fast",
-        description="'fast': constructive balanced start, exact re-optimisation of adjacent zone pairs and "
-        "exact whole-area rounds (issue 12); 'classic': k-medoids centres and exact rounds only (the method "
-        "before issue 12, kept for comparison)",
-    )
+    method: Literal["fast", "classic"] = Field("fast", description="'fast' (issue 12) or 'classic' (k-medoids + "
+                                               "exact rounds, kept for comparison): README, Method")
     certify_s: float = Field(
         20.0, ge=0, le=3600,
         description="seconds for the certified lower bound (Lagrangian) over every balanced plan with any "
