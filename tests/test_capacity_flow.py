@@ -12,12 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optimiser.capacity_flow import allocate
+from optimiser.capacity_flow import allocate, covering_centres
 from optimiser.checks import allocations_within_capacity, zones_covered
 from optimiser.diagnosis import diagnose
 from optimiser.districting import design_zones
 from optimiser.errors import InfeasibleProblemError
-from optimiser.families import plan_checks
+from optimiser.families import plan_checks, polish_breaks, polish_compatible
 from optimiser.problem import BranchCapacity, DistrictingProblem
 
 POS = np.array([0.0, 1.0, 3.0, 4.0])
@@ -102,3 +102,22 @@ def test_the_invariant_checks_can_fail() -> None:
     covered = zones_covered(hours, np.array([1.0, 2.5]), zone_names=["W", "E"])
     assert not covered.passed and "E: 2.0 allocated for a need of 2.5" in covered.detail
     assert zones_covered(hours, np.array([1.0, 2.0])).passed
+
+
+def test_centres_move_to_where_capacity_reaches(base: DistrictingProblem) -> None:
+    # one branch of 4 h/week reaching units 2 and 3 only: a zone centred at unit 0 gets nothing,
+    # so the seeding heuristic moves that centre to unit 2 (spare capacity 2 = its need)
+    p = replace(base, branches=branches([4.0], [[FAR, FAR, 5, 5]]))
+    assert covering_centres(p, (0, 3)) == (2, 3)
+    assert covering_centres(p, (2, 3)) == (2, 3)  # already covering: unchanged
+    assert covering_centres(p, (0, 3), fixed=frozenset({0})) == (0, 3)  # a fixed centre stays
+
+
+def test_the_polish_is_kept_only_if_the_plan_still_balances(base: DistrictingProblem) -> None:
+    # the local search does not see the flow rows: it may run, and its plan is then checked
+    br = branches([1.0, 3.0], [[5, 12, FAR, FAR], [FAR, 5, 5, 5]])
+    p = replace(base, branches=br)
+    assert polish_compatible(p)
+    assert polish_breaks(p, np.array([0, 1, 1, 1]), (0, 2)) == []
+    broken = polish_breaks(p, np.array([0, 0, 1, 1]), (0, 2))  # the west zone needs 2, gets 1
+    assert [c.name for c in broken] == ["zones_covered_at_margin"]
