@@ -184,6 +184,9 @@ def covering_centres(
     need = br.margin * np.clip(problem.total_demand / k, lower, upper)
     reach = br.in_reach() & (br.capacity[:, None] > 0)
     ok = possible_centres(problem)
+    if problem.centre_candidates is not None:
+        ok = ok & np.asarray(problem.centre_candidates, dtype=bool)
+    pinned = np.full(n, -1) if problem.pinned is None else np.asarray(problem.pinned)
     out = [int(c) for c in centres]
     span = max(8, 2 * n // k)
     for _ in range(max_steps):
@@ -195,7 +198,8 @@ def covering_centres(
         z = max(free, key=lambda zz: (deficit[zz], -zz))
         spare = br.capacity - (flow.sum(axis=1) - flow[:, z])  # what the other zones leave
         near = np.argsort(problem.cost[out[z]], kind="stable")[:span]
-        near = np.array([j for j in near if ok[j] and (j == out[z] or j not in out)], dtype=np.int64)
+        near = np.array([j for j in near if ok[j] and pinned[j] in (-1, z) and (j == out[z] or j not in out)],
+                        dtype=np.int64)
         if near.size == 0:
             break
         gets = np.minimum(spare @ reach[:, near], need[z])

@@ -60,3 +60,9 @@ def test_allocation_is_checked_and_shown_in_every_output(melton_copy: Path, tmp_
     page = paths["map"].read_text(encoding="utf-8")
     assert "Allocated capacity (hours/week)" in page and "Capacity shortfall" in page
     assert "Serves (hours/week)" in page
+
+
+def test_the_shipped_default_balances_capacity_and_other_scenarios_keep_their_meaning(melton_copy: Path) -> None:
+    cap = load_scenario().capacity
+    assert (cap.rule, cap.margin, cap.reach_min) == ("flow", 1.0, 20.0)
+    assert load_scenario(write_scenario(melton_copy)).capacity.rule == "none"  # says nothing: reported only
