@@ -4,7 +4,8 @@ the family and without it (``rule = "none"``), side by side in one run.
 Per plan: demand-weighted mean travel (min), objective, largest / smallest zone (h/week), the
 range of demand / allocated capacity (allocation: branch capacity within reach_min of the zone
 centre, each branch counted once, as much as a max-flow can give; "inf" = a zone nothing
-reaches), zones short of margin x demand, and design + solve time.
+reaches), zones short of margin x demand, and design + solve time. When the default reach
+gives no plan for a council, the refusal is printed and the flow is tried again at 30 min.
 
 Areas: the Leicestershire default, and two councils built with ``carezones data build``
 (``--council CODE ZONES DATA_DIR``, default Wiltshire E06000054 with 8 zones and the Isle of
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from optimiser.capacity_flow import max_cover  # noqa: E402
 from optimiser.problem import BranchCapacity  # noqa: E402
 from zoning.databuild.synthetic import CAPACITY_MARGIN, DEFAULT_SEED, synthetic_demand  # noqa: E402
+from zoning.errors import SolveError  # noqa: E402
 from zoning.pipeline import plan_zones  # noqa: E402
 from zoning.plan import ZonePlan  # noqa: E402
 from zoning.postcodes import load_reference_postcodes  # noqa: E402
@@ -119,17 +121,41 @@ def _unit_demand(plan: ZonePlan) -> np.ndarray:
     return np.bincount(pcs["unit"].to_numpy(int), weights=pcs["hours_per_week"].to_numpy(float), minlength=plan.units.n)
 
 
-def compare(scenario: Scenario) -> dict[str, dict[str, object]]:
+def compare(area: str, scenario: Scenario, *, wider: float | None = None) -> dict[str, dict[str, object]]:
+    """Solve ``scenario`` with the flow family, without it, and (``wider``) with a longer reach
+    when the default reach gives no plan; print each row as it is measured."""
     flow = scenario if scenario.capacity.rule == "flow" else _with_rule(scenario, "flow")
-    none = _with_rule(flow, "none")
-    branches = prepare_problem(flow).problem.branches
-    assert branches is not None
-    out = {}
-    for label, sc in (("with flow", flow), ("without (none)", none)):
+    runs = [(f"flow {flow.capacity.reach_min:g} min", flow), ("none", _with_rule(flow, "none"))]
+    out: dict[str, dict[str, object]] = {}
+    while runs:
+        label, sc = runs.pop(0)
+        branches = prepare_problem(_with_rule(sc, "flow")).problem.branches
+        assert branches is not None
         start = time.perf_counter()
-        plan = plan_zones(sc)
+        try:
+            plan = plan_zones(sc)
+        except SolveError as exc:
+            out[label] = {"refused": str(exc)[:400], "total_s": time.perf_counter() - start}
+            _row(area, label, out[label])
+            if wider is not None and label.startswith("flow") and sc.capacity.reach_min < wider:
+                runs.append((f"flow {wider:g} min", sc.model_copy(update={"capacity": sc.capacity.model_copy(
+                    update={"reach_min": wider})})))
+            continue
         out[label] = measure(plan, branches, time.perf_counter() - start)
+        _row(area, label, out[label])
     return out
+
+
+def _row(area: str, label: str, m: dict[str, object]) -> None:
+    if "refused" in m:
+        sys.stdout.write(f"{area:28s} {label:15s} no plan after {m['total_s']:.1f} s: {m['refused']}\n")
+    else:
+        rng = f"{m['demand_allocated_min']:.2f}-{m['demand_allocated_max']:.2f}"
+        sys.stdout.write(
+            f"{area:28s} {label:15s} {m['mean_travel_min']:10.2f} {m['objective']:12,.1f} {m['largest_zone_h']:10,.0f} "
+            f"{m['smallest_zone_h']:10,.0f} {rng:>17s} {m['zones_short']:5d} {m['design_s']:8.1f} {m['total_s']:8.1f}\n"
+        )
+    sys.stdout.flush()
 
 
 def _with_rule(scenario: Scenario, rule: str) -> Scenario:
@@ -142,8 +168,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     councils = [(c, int(z), d) for c, z, d in args.council] if args.council else list(COUNCILS)
+    sys.stdout.write(f"{'area':28s} {'capacity rule':15s} {'travel min':>10s} {'objective':>12s} {'largest h':>10s} "
+                     f"{'smallest h':>10s} {'demand/allocated':>17s} {'short':>5s} {'solve s':>8s} {'total s':>8s}\n")
     results: dict[str, dict[str, dict[str, object]]] = {}
-    results["leicestershire (default)"] = compare(load_scenario(DEFAULT_SCENARIO))
+    results["leicestershire (default)"] = compare("leicestershire (default)", load_scenario(DEFAULT_SCENARIO))
     with tempfile.TemporaryDirectory() as tmp:
         for code, zones, data in councils:
             if not (Path(data) / "postcodes" / f"{code}_postcodes.csv").is_file():
@@ -151,17 +179,8 @@ def main() -> None:
                 continue
             folder = Path(tmp) / code
             folder.mkdir()
-            results[f"{code} ({zones} zones)"] = compare(load_scenario(council_scenario(code, zones, Path(data), folder)))
-    head = (f"{'area':28s} {'capacity rule':15s} {'travel min':>10s} {'objective':>12s} {'largest h':>10s} "
-            f"{'smallest h':>10s} {'demand/allocated':>17s} {'short':>5s} {'solve s':>8s} {'total s':>8s}\n")
-    sys.stdout.write(head)
-    for area, pair in results.items():
-        for label, m in pair.items():
-            rng = f"{m['demand_allocated_min']:.2f}-{m['demand_allocated_max']:.2f}"
-            sys.stdout.write(
-                f"{area:28s} {label:15s} {m['mean_travel_min']:10.2f} {m['objective']:12,.1f} {m['largest_zone_h']:10,.0f} "
-                f"{m['smallest_zone_h']:10,.0f} {rng:>17s} {m['zones_short']:5d} {m['design_s']:8.1f} {m['total_s']:8.1f}\n"
-            )
+            area = f"{code} ({zones} zones)"
+            results[area] = compare(area, load_scenario(council_scenario(code, zones, Path(data), folder)), wider=30.0)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -175,8 +175,9 @@ def covering_centres(
 ) -> tuple[int, ...]:
     """Move centres (of zones not in ``fixed``) until branch capacity in reach can cover a
     balanced zone at each, as far as a greedy step can: the zone with the largest uncovered
-    need moves its centre to the nearby unit (among its ``n / K`` nearest) with the most spare
-    capacity in reach, nearest first among equals. A seeding heuristic for the MILP, which
+    need moves its centre to the unit with the most spare capacity in reach (among its
+    ``2n / K`` nearest, else anywhere; nearest first among equals); a zone that cannot gain is
+    left and the next is tried. A seeding heuristic for the MILP, which
     decides feasibility; centres that already cover are returned unchanged."""
     br = _branches(problem)
     n, k = problem.n_units, problem.n_zones
@@ -189,22 +190,28 @@ def covering_centres(
     pinned = np.full(n, -1) if problem.pinned is None else np.asarray(problem.pinned)
     out = [int(c) for c in centres]
     span = max(8, 2 * n // k)
+    stuck: set[int] = set()
     for _ in range(max_steps):
         flow = max_cover(br.capacity, reach[:, out], need)
         deficit = need - flow.sum(axis=0)
-        free = [z for z in range(k) if z not in fixed and deficit[z] > 1e-6 * max(float(need[z]), 1.0)]
+        free = [z for z in range(k) if z not in fixed and z not in stuck
+                and deficit[z] > 1e-6 * max(float(need[z]), 1.0)]
         if not free:
             break
         z = max(free, key=lambda zz: (deficit[zz], -zz))
         spare = br.capacity - (flow.sum(axis=1) - flow[:, z])  # what the other zones leave
-        near = np.argsort(problem.cost[out[z]], kind="stable")[:span]
-        near = np.array([j for j in near if ok[j] and pinned[j] in (-1, z) and (j == out[z] or j not in out)],
-                        dtype=np.int64)
-        if near.size == 0:
-            break
-        gets = np.minimum(spare @ reach[:, near], need[z])
-        best = int(near[int(np.argmax(gets))])  # argsort kept the nearest first among equals
-        if gets.max() <= flow[:, z].sum() + 1e-9 or best == out[z]:
-            break
-        out[z] = best
+        order = np.argsort(problem.cost[out[z]], kind="stable")  # nearest first among equals
+        moved = False
+        for near in (order[:span], order):  # nearby first, then anywhere
+            near = np.array([j for j in near if ok[j] and pinned[j] in (-1, z) and (j == out[z] or j not in out)],
+                            dtype=np.int64)
+            if near.size == 0:
+                continue
+            gets = np.minimum(spare @ reach[:, near], need[z])
+            best = int(near[int(np.argmax(gets))])
+            if gets.max() > flow[:, z].sum() + 1e-9 and best != out[z]:
+                out[z], moved = best, True
+                break
+        if not moved:
+            stuck.add(z)
     return tuple(out)
