@@ -17,7 +17,7 @@ import pandas as pd
 from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.commissioning_arrays import ProblemOptions, problem_options
-from zoning.errors import SolveError
+from zoning.errors import ScenarioError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
@@ -136,8 +136,8 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
-    if scenario.model.zones > units.n:
-        raise SolveError(
+    if scenario.model.zones > units.n:  # a scenario problem (exit 2), not a solver failure
+        raise ScenarioError(
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
