@@ -100,6 +100,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
     ]
     out += _table(["zone", "named after", "hours/week", "vs mean", "capacity h/week", "demand/capacity",
                    "mean travel (min)", "LSOAs", "postcodes", "centre LSOA"], zone_rows)
+    out += _allocation_lines(summary)
     out += ["", "## Current zones" + (" (approximate reconstruction)" if prov["current_zones_approximate"] else ""), ""]
     cur_rows = [
         [md_text(z["zone"]), _num(z["hours_per_week"]), f"{z['load_vs_mean_pct']:+.1f}%", _num(z["capacity_hours_per_week"]),
@@ -142,6 +143,24 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _allocation_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Capacity allocated to each proposed zone (rule "flow"), shortfalls flagged."""
+    alloc = summary.get("constraints", {}).get("capacity_allocation")
+    if not alloc:
+        return []
+    rows = [
+        [md_text(z["zone"]), _num(z["demand_hours_per_week"]), _num(z["allocated_hours_per_week"]),
+         _num(z["demand_allocated_ratio"], ".2f"),
+         f"**SHORT {z['shortfall_hours_per_week']:,.0f}**" if z["shortfall_hours_per_week"] > 0 else "covered",
+         md_text("; ".join(f"{b} {h:,.0f}" for b, h in z["from_branches"].items()))]
+        for z in alloc["zones"]
+    ]
+    return ["", f"Provider capacity allocated to each zone: branches within {alloc['reach_min']:g} min of the zone "
+            f"centre, each branch's capacity shared and counted once; each zone needs {alloc['margin']:g} × its demand.",
+            "", *_table(["zone", "demand h/week", "allocated h/week", "demand/allocated", "margin",
+                         "from branches (h/week)"], rows)]
+
+
 def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
     """Commissioning options in force and what changes zone (from ``summary['constraints']``)."""
     con = summary.get("constraints")
@@ -152,6 +171,8 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
     lines.append(
         f"- Provider capacity: rule {md_text(cap['rule'])}"
         + (f" (capacity must cover {cap['margin']:g} × demand" + (
+            f" from branches within {cap['reach_min']:g} min of the zone centre, each branch's capacity shared "
+            "between zones and counted once)" if cap.get("reach_min") else
             f" within {cap['radius_min']:g} min of the zone centre)" if cap["radius_min"] else " inside the zone)")
            if cap["rule"] != "none" else " (reported, not imposed)")
         + f"; centres {md_text(cap['centres'])}; highest demand/capacity ratio "

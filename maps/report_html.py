@@ -95,7 +95,25 @@ def _zone_tables(summary: Mapping[str, Any]) -> str:
     current = _table(["Zone", "Hours/week", "vs mean", "Capacity h/week", "Demand/capacity", "Mean travel (min)",
                       "Clients", "Postcodes"], cur_rows)
     approx = " (approximate reconstruction)" if summary["provenance"]["current_zones_approximate"] else ""
-    return f"<h2>Proposed zones</h2>{proposed}<h2>Current zones{e(approx)}</h2>{current}"
+    return f"<h2>Proposed zones</h2>{proposed}{_allocation_table(summary)}<h2>Current zones{e(approx)}</h2>{current}"
+
+
+def _allocation_table(summary: Mapping[str, Any]) -> str:
+    """Capacity allocated to each proposed zone (rule "flow"), shortfalls flagged."""
+    alloc = summary.get("constraints", {}).get("capacity_allocation")
+    if not alloc:
+        return ""
+    rows = [
+        [e(z["zone"]), _num(z["demand_hours_per_week"]), _num(z["allocated_hours_per_week"]),
+         _num(z["demand_allocated_ratio"], ".2f"),
+         e(f"SHORT by {z['shortfall_hours_per_week']:,.0f}") if z["shortfall_hours_per_week"] > 0 else "covered",
+         e("; ".join(f"{b} {h:,.0f}" for b, h in z["from_branches"].items()))]
+        for z in alloc["zones"]
+    ]
+    head = e(f"Provider capacity allocated to each zone: branches within {alloc['reach_min']:g} min of the zone centre, "
+             f"each branch's capacity shared and counted once; each zone needs {alloc['margin']:g} × its demand.")
+    return f"<p>{head}</p>" + _table(["Zone", "Demand h/week", "Allocated h/week", "Demand/allocated", "Margin",
+                                       "From branches (h/week)"], rows, text_cols=(0, 4, 5))
 
 
 def _charts(summary: Mapping[str, Any]) -> str:

@@ -244,6 +244,9 @@ _PROPOSED_FIELDS: tuple[tuple[str, str], ...] = (
     ("units", "Units"),
 )
 _OPTIONAL_PROPOSED: tuple[tuple[str, str], ...] = (
+    ("allocated", "Allocated capacity (hours/week)"),
+    ("allocated_ratio", "Demand / allocated"),
+    ("shortfall", "Capacity shortfall"),
     ("band_mix", "Band mix (postcodes)"),
     ("change", "Change vs today"),
 )
@@ -449,7 +452,8 @@ def _add_current(m: folium.Map, view: MapView) -> None:
 
 def _add_providers(m: folium.Map, view: MapView) -> None:
     group = folium.FeatureGroup(name=escape_text(LAYER_PROVIDERS), show=True)
-    providers = escape_frame(view.providers, ["name", "provider_id", "zone_id"])
+    serves = "serves_zones" in view.providers.columns
+    providers = escape_frame(view.providers, ["name", "provider_id", "zone_id"] + (["serves_zones"] if serves else []))
     caps = [finite_or_none(c) or 0.0 for c in providers["capacity_hours_per_week"]]
     max_cap = max([c for c in caps if c > 0], default=1.0)
     for row, cap in zip(providers.itertuples(index=False), caps, strict=True):
@@ -460,6 +464,7 @@ def _add_providers(m: folium.Map, view: MapView) -> None:
             f"Provider {row.provider_id}<br>"
             f"Capacity: {fmt(row.capacity_hours_per_week, ',.0f')} hours/week<br>"
             f"Proposed zone: {row.zone_id}"
+            + (f"<br>Serves (hours/week): {row.serves_zones or 'none'}" if serves else "")
         )
         folium.CircleMarker(
             location=(point.y, point.x),

@@ -25,9 +25,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimiser.budget import FAST, Budget, Strategy
-from optimiser.capacity_flow import possible_centres
 from optimiser.diagnosis import diagnose
 from optimiser.errors import InfeasibleProblemError, NoPlanFoundError  # noqa: F401 - re-exported
+from optimiser.families import centre_mask
 from optimiser.local_search import LocalSearchResult, ResourceBounds, local_search
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import SolverReport, SolveStatus
@@ -83,8 +83,9 @@ def _eligible(problem: DistrictingProblem, members: NDArray[np.int64], zone: int
     ok = np.ones(members.size, dtype=bool)
     if problem.centre_candidates is not None:
         ok &= np.asarray(problem.centre_candidates, dtype=bool)[members]
-    if problem.branches is not None:
-        ok &= possible_centres(problem)[members]
+    mask = centre_mask(problem)
+    if mask is not None:
+        ok &= mask[members]
     if problem.pinned is not None and zone is not None:
         pins = np.asarray(problem.pinned)[members]
         ok &= (pins == -1) | (pins == zone)
@@ -146,8 +147,9 @@ def weighted_kmedoids(
     )
     if problem.pinned is not None:
         cand &= np.asarray(problem.pinned) == -1  # a free zone's centre must not be locked elsewhere
-    if problem.branches is not None:
-        cand &= possible_centres(problem)  # enough branch capacity in reach to cover a zone
+    mask = centre_mask(problem)
+    if mask is not None:
+        cand &= mask  # e.g. enough branch capacity in reach to cover a zone
     cand[list(fixed.values())] = False
     if cand.sum() < len(free_zones):
         raise InfeasibleProblemError(

@@ -43,7 +43,7 @@ from optimiser.districting import (
 )
 from optimiser.errors import InfeasibleProblemError, NoPlanFoundError
 from optimiser.exact import exact_applicable, solve_exact
-from optimiser.families import polish_compatible
+from optimiser.families import move_centres, polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
 from optimiser.problem import DistrictingProblem
@@ -194,7 +194,7 @@ def _rounds(s: Search, phase: str, gap: float, limit: int) -> None:
     cap = s.strategy.round_cap_s if s.strategy.round_cap_s is not None else max(5.0, s.budget.total_s / 2)
     for _ in range(limit):
         assert s.best is not None
-        centres = best_centres(s.problem, s.best.labels, previous=s.best.centres)
+        centres = move_centres(s.problem, best_centres(s.problem, s.best.labels, previous=s.best.centres))
         if tuple(sorted(centres)) in seen:
             break
         if s.budget.remaining() < 1.0:
@@ -230,7 +230,8 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
         centre_sets = [tuple(int(given[z]) for z in range(problem.n_zones))]
     else:
         n = max(starts_for(problem, strategy), ATTEMPTS)
-        centre_sets = [weighted_kmedoids(problem, seed=s.seed + 7919 * j, fixed=given) for j in range(n)]
+        centre_sets = [move_centres(problem, weighted_kmedoids(problem, seed=s.seed + 7919 * j, fixed=given),
+                                    fixed=frozenset(given)) for j in range(n)]
     tried: list[str] = []
     if strategy.start == "constructive" and not fix_centres:
         n_starts = starts_for(problem, strategy)
