@@ -13,6 +13,7 @@ rounds per pair), so the plan does not depend on machine speed unless the budget
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,8 +94,12 @@ def improve_pair(
 def reoptimise_pairs(
     problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...], *, solver: str,
     budget: Budget, seed: int = 0, passes: int = 4, per_solve_s: float = 5.0,
+    accept: Callable[[NDArray[np.int64], tuple[int, ...]], bool] | None = None,
 ) -> tuple[NDArray[np.int64], tuple[int, ...]]:
-    """Visit every adjacent pair of zones (module docstring); returns the improved plan."""
+    """Visit every adjacent pair of zones (module docstring); returns the improved plan.
+
+    ``accept`` (optional) vets each changed whole plan, for constraints a pair cannot see on its
+    own (e.g. branch capacity shared across zones); a rejected change is undone."""
     labels = np.asarray(labels, dtype=np.int64).copy()
     centres_l = list(centres)
     improved = 0
@@ -120,8 +125,12 @@ def reoptimise_pairs(
             if found is None:
                 continue
             new_labels, new_centres, _ = found
-            labels[units] = np.where(new_labels == 0, a, b)
-            centres_l[a], centres_l[b] = int(units[new_centres[0]]), int(units[new_centres[1]])
+            trial, trial_centres = labels.copy(), list(centres_l)
+            trial[units] = np.where(new_labels == 0, a, b)
+            trial_centres[a], trial_centres[b] = int(units[new_centres[0]]), int(units[new_centres[1]])
+            if accept is not None and not accept(trial, tuple(trial_centres)):
+                continue
+            labels, centres_l = trial, trial_centres
             changed += 1
         improved += changed
         if not changed:

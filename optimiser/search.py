@@ -43,7 +43,7 @@ from optimiser.districting import (
 )
 from optimiser.errors import InfeasibleProblemError, NoPlanFoundError
 from optimiser.exact import exact_applicable, solve_exact
-from optimiser.families import move_centres, polish_compatible
+from optimiser.families import move_centres, plan_checks, polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
 from optimiser.problem import DistrictingProblem
@@ -101,7 +101,9 @@ class Search:
     def offer(self, labels: NDArray[np.int64], centres: tuple[int, ...], report: SolverReport, source: str) -> bool:
         """Polish a plan (when allowed) and keep it if it beats the best; True if it did."""
         if not meets_constraints(self.problem, labels, centres):  # a safety net: never keep a broken plan
-            log.warning("a %s plan failed the constraints and was dropped", source)
+            failed = [f"{c.name}: {c.detail}" for c in plan_checks(self.problem, labels, centres) if not c.passed]
+            log.warning("a %s plan failed the constraints and was dropped: %s", source, "; ".join(failed) or
+                        "a centre outside its zone, or a unit outside the zones it may join")
             return False
         obj = plan_objective(self.problem, labels, centres)
         milp_obj, moves = None, 0
@@ -216,7 +218,7 @@ def _pairs(s: Search) -> None:
     assert s.best is not None
     s.say("re-optimising pairs of adjacent zones exactly")
     labels, centres = reoptimise_pairs(s.problem, s.best.labels, s.best.centres, solver=s.solver, budget=s.budget,
-                                       seed=s.seed)
+                                       seed=s.seed, accept=lambda lab, cen: meets_constraints(s.problem, lab, cen))
     s.offer(labels, centres, s.best.report, s.best.source)
 
 

@@ -1,0 +1,201 @@
+"""Issue 12 benchmark: the new design method ("fast") beside today's ("classic"), per instance,
+a seed table for the default, and whether `carezones run --time-limit T` keeps its limit.
+
+Instances:
+  * Leicestershire: the shipped default scenario's LSOA problem (396 units, 14 zones, +/-10%,
+    SYNTHETIC demand), exactly as the pipeline builds it (bench/instance.py);
+  * Lancashire (with --lancashire DIR, a folder written by `carezones data build --area
+    E10000017 --out DIR`): 756 LSOAs, 25 zones, +/-10%, straight-line travel, and a bench-only
+    SYNTHETIC demand (each LSOA's residential postcodes x its district's 65+ share, seeded
+    gamma noise; the data build's synthetic step is Leicestershire-only until the councils
+    branch lands). No current zones or providers are needed: the optimiser alone is measured.
+
+For each instance and method: units, zones, plan objective / certified bound (one Lagrangian
+bound per instance, 3,000 iterations or --bound-s, shared by both methods), bound iterations,
+design wall, peak memory of the solver processes, and whether the time limit bound (the
+stages it cut short). Then the seed table (default scenario, seeds 1-10, method "fast"):
+ratio and wall per seed, median and worst. Then `carezones run --time-limit T` for T in
+--cli-limits: wall of the whole command vs T + 5 s.
+
+    .venv/bin/python bench/bench_scale.py [--lancashire DIR] [--time-limit 120] [--seeds 10]
+        [--cli-limits 30,60] [--skip-classic] [--json PATH]
+
+Timings are wall-clock on a shared 2-core machine; the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.instance import build_instance  # noqa: E402
+from optimiser.bounds import BoundResult, lagrangian_bound  # noqa: E402
+from optimiser.budget import STRATEGIES  # noqa: E402
+from optimiser.construct import meets_constraints  # noqa: E402
+from optimiser.districting import design_zones  # noqa: E402
+from optimiser.problem import DistrictingProblem  # noqa: E402
+from zoning.scenario import load_scenario  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+out = sys.stdout.write
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}"
+
+
+def lancashire_problem(folder: Path, *, zones: int = 25, tolerance: float = 0.10, seed: int = 12) -> DistrictingProblem:
+    """The Lancashire LSOA problem with a bench-only SYNTHETIC demand (module docstring)."""
+    import pandas as pd
+
+    from zoning.postcodes import load_reference_postcodes
+    from zoning.scenario import TravelOptions
+    from zoning.travel import travel_model_from_options
+    from zoning.units import build_units, read_boundaries
+
+    code = "E10000017"
+    reference = load_reference_postcodes(folder / "postcodes" / f"{code}_postcodes.csv")
+    units = build_units(reference, read_boundaries(folder / "boundaries" / f"{code}_lsoa2011.geojson"))
+    pop = pd.read_csv(folder / "population" / f"{code}_population.csv")
+    area = reference[reference["in_area"].astype(bool)]
+    per_district = area.groupby("district_code").size()
+    share = pop.set_index("district_code")["pop_65_plus"].reindex(per_district.index) / per_district
+    area = area.assign(w=area["district_code"].map(share).fillna(share.mean()))
+    weight = area.groupby("lsoa11cd")["w"].sum().reindex(list(units.ids)).fillna(0.0).to_numpy()
+    rng = np.random.default_rng(seed)
+    demand = weight / weight.sum() * 0.016 * float(pop["pop_65_plus"].sum()) * 12.0 * rng.gamma(4.0, 0.25, units.n)
+    travel = travel_model_from_options(TravelOptions())
+    cost = travel.minutes(units.points, units.points)
+    a, b = units.edges[:, 0], units.edges[:, 1]
+    edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
+    return DistrictingProblem(demand=demand, cost=cost, edges=units.edges, n_zones=zones, tolerance=tolerance,
+                              edge_length=edge_km, unit_ids=units.ids)
+
+
+def certified_bound(problem: DistrictingProblem, *, seconds: float) -> BoundResult:
+    lo, hi = problem.zone_bounds()
+    return lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),
+                            upper=float(hi.max()), time_limit_s=seconds, max_iter=3000)
+
+
+def design(problem: DistrictingProblem, *, method: str, seed: int, time_limit_s: float) -> dict[str, object]:
+    t0 = time.perf_counter()
+    res = design_zones(problem, solver="highs", time_limit_s=time_limit_s, seed=seed, max_rounds=12,
+                       strategy=STRATEGIES[method])
+    wall = time.perf_counter() - t0
+    assert meets_constraints(problem, res.labels, res.centres), "the benchmark's plan broke a constraint"
+    return {"objective": res.objective, "wall_s": wall, "time_limited": list(res.time_limited),
+            "rounds": len(res.rounds), "status": res.report.status.value}
+
+
+def peak_mib() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return max(own, children)
+
+
+def instance_rows(name: str, problem: DistrictingProblem, *, methods: list[str], seed: int, time_limit_s: float,
+                  bound_s: float) -> list[dict[str, object]]:
+    bound = certified_bound(problem, seconds=bound_s)
+    out(f"\n{name}: {problem.n_units} units, {problem.n_zones} zones; bound {bound.value:,.1f} after "
+        f"{bound.iterations} iterations in {bound.seconds:.1f} s ({load()})\n")
+    out(f"  {'method':8s} {'objective':>14s} {'ratio':>8s} {'wall s':>8s} {'rounds':>6s} {'peak MiB':>9s}  time limit bound\n")
+    rows = []
+    for method in methods:
+        row = design(problem, method=method, seed=seed, time_limit_s=time_limit_s)
+        row.update(instance=name, method=method, units=problem.n_units, zones=problem.n_zones,
+                   bound=bound.value, bound_iterations=bound.iterations, ratio=float(row["objective"]) / bound.value,
+                   peak_mib=peak_mib(), load=load())
+        out(f"  {method:8s} {row['objective']:14,.1f} {row['ratio']:8.4f} {row['wall_s']:8.1f} {row['rounds']:6d} "
+            f"{row['peak_mib']:9.0f}  {', '.join(row['time_limited']) or 'no'} ({row['load']})\n")  # type: ignore[str-format]
+        sys.stdout.flush()
+        rows.append(row)
+    return rows
+
+
+def seed_table(problem: DistrictingProblem, *, seeds: int, time_limit_s: float, bound: float) -> dict[str, object]:
+    out(f"\nseed table: default scenario, method fast, design limit {time_limit_s:.0f} s, bound {bound:,.1f}\n")
+    rows = []
+    for seed in range(1, seeds + 1):
+        row = design(problem, method="fast", seed=seed, time_limit_s=time_limit_s)
+        row.update(seed=seed, ratio=float(row["objective"]) / bound, load=load())
+        out(f"  seed {seed:2d}: ratio {row['ratio']:.4f}  wall {row['wall_s']:6.1f} s  "
+            f"{'time limit bound: ' + ', '.join(row['time_limited']) if row['time_limited'] else ''} ({row['load']})\n")  # type: ignore[str-format]
+        sys.stdout.flush()
+        rows.append(row)
+    ratios = [float(r["ratio"]) for r in rows]
+    walls = [float(r["wall_s"]) for r in rows]
+    summary = {"median_ratio": statistics.median(ratios), "worst_ratio": max(ratios),
+               "median_wall_s": statistics.median(walls), "worst_wall_s": max(walls), "rows": rows}
+    out(f"  median ratio {summary['median_ratio']:.4f}, worst {summary['worst_ratio']:.4f}; median wall "
+        f"{summary['median_wall_s']:.1f} s, worst {summary['worst_wall_s']:.1f} s\n")
+    return summary
+
+
+def cli_limits(limits: list[float]) -> list[dict[str, object]]:
+    out("\ncarezones run --time-limit T (whole command, default scenario)\n")
+    rows = []
+    for limit in limits:
+        target = Path(f"/tmp/bench_scale_run_{int(limit)}")
+        t0 = time.perf_counter()
+        proc = subprocess.run([str(REPO / ".venv" / "bin" / "carezones"), "run", "--time-limit", str(limit),
+                               "--out", str(target)], capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        summary = json.loads((target / "summary.json").read_text()) if (target / "summary.json").exists() else {}
+        solver = summary.get("solver", {})
+        row = {"limit_s": limit, "wall_s": wall, "exit": proc.returncode, "holds": wall <= limit + 5.0,
+               "objective": solver.get("plan_objective"), "bound": solver.get("certified_lower_bound"),
+               "time_limit_bound": solver.get("time_limit_bound"), "load": load()}
+        out(f"  T {limit:5.0f} s: wall {wall:6.1f} s ({'holds' if row['holds'] else 'OVER'} T + 5 s), exit "
+            f"{proc.returncode}, objective {row['objective']}, bound {row['bound']}, clock bound "
+            f"{row['time_limit_bound']} ({row['load']})\n")
+        sys.stdout.flush()
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lancashire", type=Path, default=None, help="data folder of `carezones data build --area E10000017`")
+    parser.add_argument("--time-limit", type=float, default=120.0, help="design limit per run (s)")
+    parser.add_argument("--bound-s", type=float, default=60.0, help="safety limit of the shared bound (s)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seed-limit", type=float, default=30.0, help="design limit per seed run (s)")
+    parser.add_argument("--cli-limits", default="30,60")
+    parser.add_argument("--skip-classic", action="store_true")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    methods = ["fast"] if args.skip_classic else ["fast", "classic"]
+    scenario = load_scenario(None)
+    default = build_instance(scenario).problem
+    result: dict[str, object] = {"instances": []}
+    rows = instance_rows("Leicestershire (default)", default, methods=methods, seed=scenario.seed,
+                         time_limit_s=args.time_limit, bound_s=args.bound_s)
+    if args.lancashire is not None:
+        rows += instance_rows("Lancashire (bench SYNTHETIC demand)", lancashire_problem(args.lancashire),
+                              methods=methods, seed=scenario.seed, time_limit_s=args.time_limit, bound_s=args.bound_s)
+    result["instances"] = rows
+    if args.seeds > 0:
+        result["seeds"] = seed_table(default, seeds=args.seeds, time_limit_s=args.seed_limit,
+                                     bound=float(rows[0]["bound"]))  # type: ignore[arg-type]
+    limits = [float(x) for x in args.cli_limits.split(",") if x.strip()]
+    if limits:
+        result["cli"] = cli_limits(limits)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
