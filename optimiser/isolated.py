@@ -131,6 +131,7 @@ class Background:
                 self._proc.kill()
                 self._proc.join(timeout=2.0)
         if kind == "error":
+            assert isinstance(payload, BaseException)
             raise payload
         if kind != "ok":
             log.warning("background job %s: %s", kind, getattr(self._proc, "name", ""))

@@ -112,9 +112,9 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     say = progress or _quiet
     t0 = time.perf_counter()
     prep = prepare_problem(scenario, progress=say)
-    m = scenario.model
-    budget = split_budget(m.time_limit_s, elapsed_s=time.perf_counter() - t0, n_units=prep.problem.n_units,
-                          certify_s=m.certify_s)
+    model = scenario.model
+    budget = split_budget(model.time_limit_s, elapsed_s=time.perf_counter() - t0, n_units=prep.problem.n_units,
+                          certify_s=model.certify_s)
     job = start_certify(prep, budget)
     t1 = time.perf_counter()
     try:
