@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 #: seeding attempts for round 1 when a seeding gives the solver no plan
 ATTEMPTS = 4
 
+#: the whole-problem feasibility model is built only up to this many (unit, zone) pairs: beyond,
+#: building it alone would take a large part of a county run's budget
+FEASIBILITY_MAX_CELLS = 4000
+
 
 @dataclass(frozen=True)
 class Found:
@@ -287,6 +291,13 @@ def _raise_fixed_infeasible(s: Search, centres: tuple[int, ...]) -> None:
 def _no_plan(s: Search, tried: list[str]) -> None:
     """No seeding gave a plan: settle it on the whole problem, or say what was tried."""
     problem = s.problem
+    if problem.n_units * problem.n_zones > FEASIBILITY_MAX_CELLS or s.budget.remaining() < 1.0:
+        tried.append("the whole-problem feasibility model was not tried (too large for the time left)")
+        s.budget.bind("first plan")
+        raise NoPlanFoundError(
+            f"no plan found in the time given ({s.budget.total_s:.0f} s); not proved impossible. Tried: "
+            + "; ".join(tried) + ". Raise the time limit, or widen the tolerance"
+        )
     s.say("no plan from the seeded centres: asking the solver whether any plan exists")
     out = find_any_plan(problem, solver=s.solver, time_limit_s=s.budget.cap(None, floor_s=1.0))
     if out.labels is not None and out.centres is not None:
