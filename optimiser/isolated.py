@@ -57,7 +57,7 @@ def solve_assignment_stoppable(
     ``time_limit_s + grace_s`` seconds (see the module docstring)."""
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    kwargs = {**kwargs, "solver": solver, "time_limit_s": time_limit_s}
+    kwargs = {**kwargs, "solver": solver, "time_limit_s": time_limit_s, "limit_includes_build": True}
     proc = ctx.Process(target=_worker, args=(send, problem, tuple(int(c) for c in centres), kwargs), daemon=True)
     start = time.perf_counter()
     with warnings.catch_warnings():
