@@ -117,6 +117,13 @@ class Background:
             self._proc.start()
         send.close()
 
+    def stop(self) -> None:
+        """Stop the job without waiting and without raising what it may have raised."""
+        try:
+            self.result(wait_s=0.0)
+        except Exception as exc:  # noqa: BLE001 - the caller is already handling its own error
+            log.debug("background job stopped; it had failed: %s", exc)
+
     def result(self, *, wait_s: float) -> Any:
         try:
             kind, payload = self._receive.recv() if self._receive.poll(max(wait_s, 0.0)) else ("stopped", None)

@@ -262,7 +262,7 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
         cap = first_cap if first_cap is not None else max(5.0, s.budget.remaining() / (2 if attempt == 0 else 3))
         gap = s.mip_rel_gap if (fix_centres or strategy.fast_gap is None) else max(strategy.fast_gap, s.mip_rel_gap)
         out = s.solve(centres, gap=gap, cap_s=cap, stage="round 1",
-                      start=hint if attempt == 0 and hint is not None and s.best is not None else None)
+                      start=hint if attempt == 0 else None)
         tried.append(f"centre set {attempt + 1}: {out.report.status.value} ({out.report.solver_status}, "
                      f"{out.report.seconds:.1f} s)")
         if out.labels is not None:

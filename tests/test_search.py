@@ -194,3 +194,15 @@ def test_background_job_is_stopped_when_it_overruns() -> None:
     assert job.result(wait_s=0.3) is None
     assert time.perf_counter() - t0 < 5.0
     assert isolated.Background(_sleep, seconds=0.01).result(wait_s=10) == 0.01
+
+
+def _fail(*, message: str) -> None:
+    raise ValueError(message)
+
+
+def test_background_errors_are_raised_by_result_and_silenced_by_stop() -> None:
+    with pytest.raises(ValueError, match="boom"):
+        isolated.Background(_fail, message="boom").result(wait_s=10)
+    job = isolated.Background(_fail, message="boom")
+    time.sleep(0.5)
+    job.stop()  # the caller is already handling another error: nothing raised

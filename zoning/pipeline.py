@@ -121,7 +121,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         result = design(prep, progress=say, time_limit_s=budget.design_s)
     except BaseException:
         if job is not None:
-            job.result(wait_s=0.0)  # stop the bound's process
+            job.stop()  # the bound's process
         raise
     bound = certify(prep, result, progress=say, job=job,
                     wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0) + 2.0)
