@@ -192,9 +192,10 @@ def ranked_starts(
     *,
     polish: bool,
     time_limit_s: float,
-) -> list[Start]:
+) -> tuple[list[Start], int]:
     """Constructive starts from ``centre_sets``, feasible ones first, cheapest first, one per
-    distinct objective; stops early (after at least one) when ``time_limit_s`` is spent."""
+    distinct objective, and how many were built: all of them unless ``time_limit_s`` (a safety
+    net) ran out first (at least one is always built)."""
     t0 = time.perf_counter()
     out: list[Start] = []
     for s, centres in enumerate(centre_sets):
@@ -206,4 +207,4 @@ def ranked_starts(
     if distinct:
         log.info("constructive start: best of %d seeding(s) %s, objective %.6g, in %.2f s", len(out),
                  "feasible" if distinct[0].feasible else "not feasible", distinct[0].objective, time.perf_counter() - t0)
-    return distinct
+    return distinct, len(out)

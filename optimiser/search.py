@@ -190,7 +190,10 @@ def _improve(s: Search) -> None:
         before = s.best.objective
         _pairs(s)
         _rounds(s, "exact", mip_rel_gap, 1)
-        if s.best.objective >= before - 1e-9 * abs(before) or s.budget.remaining() < 2.0:
+        if s.best.objective >= before - 1e-9 * abs(before):
+            break
+        if s.budget.remaining() < 2.0:
+            s.budget.bind("exact cycles")
             break
 
 
@@ -215,7 +218,10 @@ def _rounds(s: Search, phase: str, gap: float, limit: int) -> None:
 
 def _pairs(s: Search) -> None:
     """Step 4: exact re-optimisation of adjacent pairs of zones, then local search."""
-    if not (s.strategy.reoptimise and polish_compatible(s.problem)) or s.budget.remaining() < 2.0:
+    if not (s.strategy.reoptimise and polish_compatible(s.problem)):
+        return
+    if s.budget.remaining() < 2.0:
+        s.budget.bind("pair re-optimisation")
         return
     from optimiser.reoptimise import reoptimise_pairs
 
@@ -242,9 +248,11 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
     if strategy.start == "constructive" and not fix_centres:
         n_starts = starts_for(problem, strategy)
         s.say(f"building a balanced contiguous start (best of {n_starts} seedings)")
-        ranked = ranked_starts(problem, centre_sets[:n_starts], polish=polish_compatible(problem),
-                               time_limit_s=min(10.0, 0.2 * max(s.budget.remaining(), 1.0)))
+        ranked, built = ranked_starts(problem, centre_sets[:n_starts], polish=polish_compatible(problem),
+                                      time_limit_s=0.3 * max(s.budget.remaining(), 1.0))
         start = ranked[0] if ranked else None
+        if built < len(centre_sets[:n_starts]):
+            s.budget.bind("constructive starts")
         s.alternatives = tuple(st for st in ranked[1:] if st.feasible)
         if start is not None:
             tried.append(f"{n_starts} constructive starts ({'one met' if start.feasible else 'none met'} "

@@ -150,7 +150,7 @@ def _nothing(problem: DistrictingProblem, centres: tuple[int, ...], **_: object)
 
 def test_no_plan_in_time_is_not_called_impossible(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = grid_problem(3, 3, n_zones=3, tolerance=0.0)
-    monkeypatch.setattr(search, "ranked_starts", lambda *a, **k: [])
+    monkeypatch.setattr(search, "ranked_starts", lambda *a, **k: ([], 0))
     monkeypatch.setattr(search, "solve_assignment_stoppable", _nothing)
     monkeypatch.setattr(search, "find_any_plan", lambda *a, **k: FeasibilityOutcome(
         report=_nothing(problem, (0, 1, 2)).report, labels=None))
@@ -161,7 +161,7 @@ def test_no_plan_in_time_is_not_called_impossible(monkeypatch: pytest.MonkeyPatc
 
 def test_first_round_without_a_plan_falls_back_to_the_whole_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = grid_problem(5, 6, n_zones=3, tolerance=0.0)  # above the exact model's size
-    monkeypatch.setattr(search, "ranked_starts", lambda *a, **k: [])
+    monkeypatch.setattr(search, "ranked_starts", lambda *a, **k: ([], 0))
     monkeypatch.setattr(search, "solve_assignment_stoppable", _nothing)
     res = design_zones(problem, solver="highs", time_limit_s=10)
     assert meets_constraints(problem, res.labels, res.centres)
