@@ -83,8 +83,8 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
         "",
         *_change_lines(summary),
         f"Solver: **{md_text(solver['name'])}**, status **{md_text(solver['status'])}** "
-        f"(solver's words: \"{md_text(solver['solver_status'])}\"), objective {_num(solver['objective_hour_minutes'], ',.1f')} "
-        f"{md_text(solver.get('objective_units', 'hour-minutes'))}, best bound {_num(solver['best_bound_hour_minutes'], ',.1f')}, gap {gap}; "
+        f"(solver's words: \"{md_text(solver['solver_status'])}\"), objective {_num(solver['objective_value'], ',.1f')} "
+        f"{md_text(solver.get('objective_units', 'hour-minutes'))}, best bound {_num(solver['best_bound_value'], ',.1f')}, gap {gap}; "
         f"{md_text(solver['gap_scope'])}. {len(solver['rounds'])} round(s), {solver['seconds']:.1f} s "
         f"(limit {solver['time_limit_s']:.0f} s).",
         "",

@@ -137,8 +137,8 @@ def _method(summary: Mapping[str, Any]) -> str:
         f"Model: {solver['method']}; each zone's demand within ±{100 * plan['tolerance']:.0f}% of the mean "
         "(tolerance); zones contiguous. Travel is measured from every postcode with demand to its zone's centre.",
         f"Solver: {solver['name']}, status {solver['status']} (solver's words: \"{solver['solver_status']}\"), "
-        f"objective {_num(solver['objective_hour_minutes'], ',.1f')} {solver.get('objective_units', 'hour-minutes')}, best bound "
-        f"{_num(solver['best_bound_hour_minutes'], ',.1f')}, gap {gap}; {solver['gap_scope']}. "
+        f"objective {_num(solver['objective_value'], ',.1f')} {solver.get('objective_units', 'hour-minutes')}, best bound "
+        f"{_num(solver['best_bound_value'], ',.1f')}, gap {gap}; {solver['gap_scope']}. "
         f"{len(solver['rounds'])} round(s), {solver['seconds']:.1f} s (limit {solver['time_limit_s']:.0f} s).",
         f"Travel model: {summary['travel_model']}.",
         f"Demand: {_num(d['rows'], ',.0f', missing='suppressed')} rows, {d['hours_per_week']:,.1f} hours/week; "

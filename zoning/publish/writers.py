@@ -28,13 +28,8 @@ from zoning import __version__, atomic
 from zoning.bands import band_rates
 from zoning.pipeline import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
-from zoning.publish.shareable import (
-    demand_rows_shown,
-    published_moves,
-    travel_distribution,
-    write_geopackage,
-    zone_records,
-)
+from zoning.publish.shareable import write_geopackage, zone_records
+from zoning.publish.summary import build_summary, provenance_notes
 
 log = logging.getLogger(__name__)
 
@@ -46,130 +41,6 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
-
-
-def provenance_notes(plan: ZonePlan) -> list[str]:
-    """Plain sentences saying what is synthetic or approximate (shown in every output)."""
-    s = plan.scenario
-    notes = []
-    if s.demand.synthetic:
-        notes.append(s.demand.description or "Demand is SYNTHETIC (not real client data).")
-    if s.providers.synthetic:
-        notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
-    if s.current_zones.approximate:
-        notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
-    if plan.excluded.rows:
-        notes.append(
-            f"{plan.excluded.rows} demand row(s) with {plan.excluded.hours:g} hours/week were EXCLUDED "
-            "(postcode unknown or outside the area)."
-        )
-    return notes
-
-
-def _clean(value: object) -> object:
-    """JSON-safe value: numpy scalars unwrapped, NaN and infinities as null."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def _band_rule(plan: ZonePlan) -> str:
-    b = plan.scenario.bands
-    if b.path is not None:
-        return f"Bands supplied by the council ({b.path.name}, keyed by {b.key})."
-    return (f"Band by residential postcodes within {b.radius_m:g} m (OS Code-Point Open): urban >= {b.urban_min}, "
-            f"fringe >= {b.fringe_min}, rural >= {b.rural_min}, isolated below. Rates are illustrative.")
-
-
-def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | None = None) -> dict[str, object]:
-    s, r = plan.scenario, plan.result
-    rep = r.report
-    layers = layers or plan_layers(plan)
-    private = layers.client_level
-    zones, current = zone_records(plan, layers)
-    change = layers.change
-    costs = plan.cost_summary()
-    excluded_rows = demand_rows_shown(plan.excluded.rows, plan, client_level=private)
-    return {
-        "carezones_version": __version__,
-        "scenario": {"name": s.name, "title": s.title, "area_code": s.area_code, "area_name": s.area_name,
-                     "file": str(s.source) if s.source else None, "seed": s.seed},
-        "run_at": run_at.isoformat(timespec="seconds"),
-        "provenance": {
-            "demand_synthetic": s.demand.synthetic,
-            "providers_synthetic": s.providers.synthetic,
-            "current_zones_approximate": s.current_zones.approximate,
-            "notes": provenance_notes(plan),
-            "data_vintage": s.data.vintage,
-        },
-        "travel_model": plan.travel.describe(),
-        "units": {"kind": "ONS LSOA 2011", "count": plan.units.n, "adjacencies": int(len(plan.units.edges))},
-        "demand": {
-            "rows": demand_rows_shown(len(plan.demand), plan, client_level=private),
-            "hours_per_week": float(plan.demand["hours_per_week"].sum()),
-            "postcodes_with_demand": int(plan.demand.loc[plan.demand["hours_per_week"] > 0, "postcode"].nunique()),
-            "excluded_rows": excluded_rows,
-            "excluded_hours_per_week": plan.excluded.hours if excluded_rows is not None else None,
-            "excluded_examples": [] if private else list(plan.excluded.examples),
-        },
-        "privacy": {"client_level": private, "rule": layers.privacy_note or "demand is not client by client: "
-                    "no suppression applied"},
-        "providers": {"branches": len(plan.providers),
-                      "capacity_hours_per_week": float(plan.providers["capacity_hours_per_week"].sum()),
-                      "assignment": "a branch counts towards the zone containing it; branches outside the "
-                                    "area (e.g. Leicester city) count towards the nearest zone"},
-        "solver": {
-            "name": rep.solver, "status": rep.status.value, "solver_status": rep.solver_status,
-            "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
-            "objective_units": costs["objective_units"],
-            "certified_lower_bound": _clean(plan.bound.value) if plan.bound else None,
-            "gap_to_certified_bound": _clean(r.objective / plan.bound.value - 1) if plan.bound and plan.bound.value > 0
-            else None,
-            "certified_bound_method": f"{plan.bound.method}, {plan.bound.iterations} iterations, "
-            f"{plan.bound.seconds:.1f} s" if plan.bound else None,
-            "certified_bound_scope": plan.bound.scope if plan.bound else None,
-            "plan_objective": _clean(r.objective),
-            "local_search_moves": r.local_search_moves,
-            "gap": _clean(rep.gap), "gap_scope": f"the gap certifies the {r.bound_scope}; it is not a bound over all centre choices",
-            "method": r.method, "time_limit_s": s.model.time_limit_s, "seconds": r.seconds,
-            "rounds": [{"round": x.round, "status": x.status, "objective": _clean(x.objective),
-                        "gap": _clean(x.gap), "seconds": x.seconds} for x in r.rounds],
-        },
-        "model": s.model.model_dump(),
-        "plan": _clean(plan.metrics.as_dict()),
-        "current": _clean(plan.current_metrics.as_dict()),
-        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in plan.checks],
-        "constraints": _clean(plan.constraints_summary()),
-        "costs": _clean(costs),
-        "moves": _records(published_moves(plan, client_level=private)),
-        "zones": _records(zones),
-        "current_zones": _records(current),
-        "change": {
-            "zones_changed": change.zones_changed,
-            "hours_moved": change.hours_moved,
-            "clients_moved": demand_rows_shown(change.clients_moved, plan, client_level=private),
-            "postcodes_moved": change.postcodes_moved,
-            "continues": change.continues,
-            "rule": "each proposed zone continues the current zone it shares most demand hours with (one-to-one); "
-                    "a postcode moves when its current zone is not the one its proposed zone continues",
-        },
-        "bands": {
-            "rule": _band_rule(plan),
-            "rates": band_rates(s.bands),
-            "table": _records(layers.band_hours),
-        },
-        "travel_distribution": travel_distribution(plan, client_level=private),
-        "density_level": layers.density_level,
-        "timings_s": plan.timings,
-    }
 
 
 def zone_polygons(plan: ZonePlan, *, zones: pd.DataFrame | None = None,
@@ -315,7 +186,7 @@ def _web(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None = None) -> dict[str, Path]:
     """Write every output; returns their paths by name."""
-    run_at = run_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    run_at = run_at or dt.datetime.now(dt.UTC)
     out_dir.mkdir(parents=True, exist_ok=True)
     notes = provenance_notes(plan)
     layers = plan_layers(plan)
