@@ -76,7 +76,7 @@ def test_report_html_is_self_contained_escaped_and_agrees_with_the_summary(run: 
     html = paths["report_html"].read_text(encoding="utf-8")
     assert "<script" not in html.lower()
     assert not re.search(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html)
-    assert html.count("<svg") == 2  # loads vs capacity, travel before/after
+    assert html.count('<img src="data:image/png;base64,') == 3  # zone maps, load before/after, travel
     assert "Melton test &lt;b&gt;&amp; co&lt;/b&gt;" in html and "<b>& co</b>" not in html
     assert "SYNTHETIC" in html and "APPROXIMATE" in html
     saved = summary["current"]["mean_travel_min"] - summary["plan"]["mean_travel_min"]
@@ -84,8 +84,60 @@ def test_report_html_is_self_contained_escaped_and_agrees_with_the_summary(run: 
     assert f"{summary['change']['hours_moved']:,.0f}" in html
     for zone in summary["zones"]:
         assert f"{zone['hours_per_week']:,.0f}" in html
+    assert f"{summary['plan']['max_min_ratio']:.2f}" in html and f"{summary['current']['max_min_ratio']:.2f}" in html
+    paid = 52 * (summary["costs"]["travel_gbp_per_week_current"] - summary["costs"]["travel_gbp_per_week_proposed"])
+    assert f"£{paid:,.0f}" in html and "illustrative" in html
+    assert f"{100 * summary['solver']['gap_to_certified_bound']:.2f}%" in html  # the certified quality
     assert "gap" in html and summary["solver"]["status"] in html
     assert "Open Government Licence" in html
+    assert 'class="flag"' in html  # Melton's zones with less capacity than demand are flagged
+
+
+def test_markdown_and_html_reports_say_the_same_things(run: Run) -> None:
+    """One template: the same headings in the same order, the same figures, the same tables."""
+    _, paths, summary = run
+    md = paths["report"].read_text(encoding="utf-8")
+    html = paths["report_html"].read_text(encoding="utf-8")
+    md_headings = re.findall(r"^#{1,3} (.+)$", md, flags=re.M)
+    html_headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", html)]
+    unescape = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&#x27;": "'", "&#39;": "'", "&quot;": '"'}
+    for a, b in unescape.items():
+        html_headings = [h.replace(a, b) for h in html_headings]
+        md_headings = [h.replace(a, b) for h in md_headings]
+    assert md_headings == html_headings and "At a glance" in md_headings and "Zone by zone" in md_headings
+    for stem in ("report_map_zones", "report_chart_load", "report_chart_travel"):
+        assert f"]({stem}.png)" in md and f"{stem}.svg" in html
+    for zone in summary["zones"]:
+        row = f"{zone['hours_per_week']:,.0f} | {zone['load_vs_mean_pct']:+.1f}%"
+        assert row in md
+    assert md.count("⚠") == html.count("⚠")
+
+
+def test_report_figures_exist_as_png_and_svg_and_are_not_blank(run: Run) -> None:
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+    from PIL import Image
+
+    _, paths, _ = run
+    for role in ("maps", "load", "travel"):
+        png, svg = paths[f"figure_{role}_png"], paths[f"figure_{role}_svg"]
+        pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+        assert pixels.shape[0] > 500_000  # 200 dpi
+        not_white = (pixels < 245).any(axis=1).mean()
+        assert not_white > 0.03, f"{png.name} is blank ({100 * not_white:.1f}% ink)"
+        assert len(np.unique(pixels[::7], axis=0)) > 20
+        assert ET.parse(svg).getroot().tag.endswith("svg")
+    # the zone maps carry the zone colours (drawn at the map's fill opacity over white)
+    from maps.colours import PALETTE
+
+    pixels = np.asarray(Image.open(paths["figure_maps_png"]).convert("RGB"), dtype=float).reshape(-1, 3)
+    seen = 0
+    for colour in PALETTE:
+        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+        target = 0.6 * rgb + 0.4 * 255
+        seen += int((np.abs(pixels - target).max(axis=1) <= 4).sum() > 5000)
+    assert seen >= 3  # three Melton zones, two of today's; neighbours differ
 
 
 def test_client_level_outputs_carry_no_small_counts(run: Run) -> None:

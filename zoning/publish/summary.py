@@ -30,7 +30,7 @@ from maps.summary_types import (
 )
 from zoning import __version__
 from zoning.bands import band_rates
-from zoning.pipeline import ZonePlan
+from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.publish.shareable import (
     demand_rows_shown,

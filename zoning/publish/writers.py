@@ -21,13 +21,12 @@ import shapely
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from maps.report import render_report_md
-from maps.report_html import render_report_html
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
 from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
+from zoning.publish.report_files import write_report_files
 from zoning.publish.shareable import write_geopackage, zone_records
 from zoning.publish.summary import build_summary, provenance_notes
 
@@ -212,11 +211,10 @@ def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None =
     write_postcode_xlsx(lookup, paths["postcodes_xlsx"], notes=notes)
     summary = build_summary(plan, run_at=run_at, layers=layers)
     atomic.write_text(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    atomic.write_text(paths["report"], render_report_md(summary))
-    atomic.write_text(paths["report_html"], render_report_html(summary))
     outline = None
     if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():
         outline = gpd.read_file(plan.scenario.data.outline)
+    paths.update(write_report_files(summary, out_dir, proposed=proposed, current=current, outline=outline))
     view = map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers)
     atomic.write_text(paths["map"], render_zone_map(view))
     log.info("wrote %d outputs to %s", len(paths), out_dir)
