@@ -21,6 +21,7 @@ import shapely
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from maps.headline import headline
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
@@ -215,7 +216,9 @@ def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None =
     if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():
         outline = gpd.read_file(plan.scenario.data.outline)
     paths.update(write_report_files(summary, out_dir, proposed=proposed, current=current, outline=outline))
-    view = map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers)
+    view = replace(map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers),
+                   headline=headline(summary).figures(), current_approximate=plan.scenario.current_zones.approximate,
+                   caveats=tuple(notes))
     atomic.write_text(paths["map"], render_zone_map(view))
     log.info("wrote %d outputs to %s", len(paths), out_dir)
     return paths
