@@ -47,7 +47,7 @@ from maps.layers import (
 )
 from maps.map_header import HeaderBox, header_html, legend_rows, print_html
 from maps.map_view import MapView, validate_view
-from maps.offline import inline_assets, strip_cdn_assets
+from maps.offline import OfflineMap
 from maps.search import SearchBox, encode_lookup
 
 __all__ = [
@@ -280,11 +280,11 @@ def _add_outline(m: folium.Map, outline: gpd.GeoDataFrame) -> None:
 # --------------------------------------------------------------------------- entry points
 
 
-def build_zone_map(view: MapView) -> folium.Map:
+def build_zone_map(view: MapView) -> OfflineMap:
     """Build the proposed-vs-current zone map. Raises ``ValueError`` on bad frames."""
     validate_view(view)
     minx, miny, maxx, maxy = (float(v) for v in view.proposed.total_bounds)
-    m = folium.Map(location=((miny + maxy) / 2, (minx + maxx) / 2), zoom_start=9, tiles=None, control_scale=True)
+    m = OfflineMap(location=((miny + maxy) / 2, (minx + maxx) / 2), zoom_start=9, tiles=None, control_scale=True)
     m.get_root().title = escape_text(view.title)  # type: ignore[attr-defined]
     m.options["maxZoom"] = 18  # no base tile layer sets one; markercluster needs it
     m.options["minZoom"] = 6
@@ -345,8 +345,6 @@ def build_zone_map(view: MapView) -> folium.Map:
 
 def render_zone_map(view: MapView) -> str:
     """Full HTML page of the zone map (``folium.Map.get_root().render()``)."""
-    m = build_zone_map(view)
-    strip_cdn_assets(m)
-    html = inline_assets(m.get_root().render())
+    html = build_zone_map(view).render_page()
     logger.info("zone map rendered: %d characters of HTML", len(html))
     return html

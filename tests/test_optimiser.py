@@ -85,7 +85,9 @@ def test_cbc_agrees_with_highs_on_a_small_case() -> None:
     c = solve_assignment(problem, centres, solver="cbc", time_limit_s=20)
     assert h.report.status is SolveStatus.OPTIMAL and c.report.status is SolveStatus.OPTIMAL
     assert c.report.objective == pytest.approx(h.report.objective, rel=1e-6)
-    assert c.report.best_bound == pytest.approx(c.report.objective, rel=1e-6)
+    # CBC's log prints the bound to 6 significant figures (newer CBC builds, e.g. cbcbox for PuLP 4)
+    assert c.report.best_bound <= c.report.objective + 1e-9
+    assert c.report.best_bound == pytest.approx(c.report.objective, rel=1e-5)
 
 
 def test_impossible_balance_is_diagnosed_with_numbers() -> None:
