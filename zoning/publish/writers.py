@@ -16,24 +16,30 @@ from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
+from pyproj import Transformer
 
 from maps.headline import headline
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
+from zoning.changes import plan_change
 from zoning.plan import ZonePlan
+from zoning.publish.gis import write_geopackage, write_zones_geojson
 from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.publish.report_files import write_report_files
-from zoning.publish.shareable import write_geopackage, zone_records
+from zoning.publish.shareable import zone_records
 from zoning.publish.summary import build_summary, provenance_notes
 
 log = logging.getLogger(__name__)
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
 
 
 def safe_cell(value: object) -> object:
@@ -58,35 +64,31 @@ def zone_polygons(plan: ZonePlan, *, zones: pd.DataFrame | None = None,
     return proposed, current
 
 
-def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[str]) -> None:
-    out = proposed.rename(columns={"zone": "zone_id"}).copy()
-    out["provenance"] = " ".join(notes) if notes else "real inputs"
-    out = out.to_crs(4326)
-    out["geometry"] = out.geometry.normalize().make_valid()
-    atomic.write_with(
-        path,
-        lambda tmp: out.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES",
-                                                                                         "WRITE_NAME": "NO"}),
-    )
-
-
 def postcode_lookup(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
-    """The brokerage lookup, one row per in-area postcode, text cells neutralised.
-
-    Hours per postcode are left out when demand is client by client (personal data)."""
+    """The brokerage lookup, one row per in-area postcode, text cells neutralised: zones today and
+    proposed, whether the postcode changes zone, band, GSS codes, British National Grid and WGS84
+    coordinates. Hours per postcode are left out when demand is client by client (personal data)."""
     pcs = plan.postcodes.reset_index(drop=True)
     names = dict(zip(plan.zones["zone"], plan.zones["zone_name"], strict=True))
+    change = plan.change if plan.change is not None else plan_change(plan.postcodes, plan.demand, continues=plan.matched)
+    lon, lat = _TO_WGS84.transform(pcs["easting"].astype(float).to_numpy(), pcs["northing"].astype(float).to_numpy())
     table = pd.DataFrame(
         {
             "postcode": pcs["postcode"],
             "proposed_zone": pcs["proposed_zone"],
             "proposed_zone_name": pcs["proposed_zone"].map(names),
             "current_zone": pcs["current_zone"],
+            "changes_zone": change.postcode_changed.reindex(plan.postcodes.index).to_numpy(dtype=bool),
             "band": pcs["band"],
             "lsoa11cd": pcs["lsoa11cd"],
-            "district_name": pcs["district_name"],
             "ward_code": pcs["ward_code"],
             "ward_name": pcs["ward_name"],
+            "district_code": pcs["district_code"],
+            "district_name": pcs["district_name"],
+            "easting": pcs["easting"].astype(float).round().astype("int64"),
+            "northing": pcs["northing"].astype(float).round().astype("int64"),
+            "latitude": np.round(lat, 6),
+            "longitude": np.round(lon, 6),
             "large_user": pcs["large_user"].astype(int),
             "hours_per_week": pcs["hours_per_week"].round(4),
             "travel_min_proposed": pcs["travel_min_proposed"].round(4),
@@ -104,17 +106,24 @@ def write_postcode_lookup(table: pd.DataFrame, path: Path) -> None:
     atomic.write_text(path, table.to_csv(index=False))
 
 
-#: the brokerage columns (the CSV has every column; openpyxl writes ~40k cells/s here)
-XLSX_COLUMNS = ("postcode", "proposed_zone", "proposed_zone_name", "current_zone", "band", "district_name")
+#: the brokerage columns (the CSV has every column; openpyxl writes ~40k cells/s here), with widths
+XLSX_COLUMNS: dict[str, float] = {
+    "postcode": 10, "proposed_zone": 9, "proposed_zone_name": 28, "current_zone": 24, "changes_zone": 9,
+    "band": 9, "ward_name": 24, "district_name": 20, "lsoa11cd": 11, "latitude": 10, "longitude": 10,
+}
 
 
 def write_postcode_xlsx(table: pd.DataFrame, path: Path, *, notes: list[str]) -> None:
-    """The lookup as XLSX (openpyxl, write-only): text cells stay text, never a formula (formula-like
-    text is already prefixed by :func:`safe_cell`; anything still starting with ``=`` is typed as text)."""
+    """The lookup as XLSX (openpyxl, write-only) with a frozen header, an autofilter and column
+    widths: text cells stay text, never a formula (formula-like text is already prefixed by
+    :func:`safe_cell`; anything still starting with ``=`` is typed as text)."""
     table = table[[c for c in XLSX_COLUMNS if c in table.columns]]
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("postcode_zones")
     ws.freeze_panes = "A2"
+    for i, col in enumerate(table.columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = XLSX_COLUMNS[col]
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table) + 1}"
 
     def cell(value: object) -> object:
         if hasattr(value, "item"):
