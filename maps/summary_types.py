@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 __all__ = [
-    "SCHEMA_VERSION", "Summary", "ScenarioInfo", "Provenance", "UnitsInfo", "DemandInfo", "PrivacyInfo",
+    "SCHEMA_VERSION", "Summary", "RunInfo", "ScenarioInfo", "Provenance", "UnitsInfo", "DemandInfo", "PrivacyInfo",
     "ProvidersInfo", "SolverRound", "SolverInfo", "PlanFigures", "Check", "CapacityInfo", "Isolated",
     "Constraints", "Costs", "Move", "ZoneRecord", "CurrentZoneRecord", "Change", "BandRow", "Bands",
     "TravelDistribution",
@@ -24,6 +24,11 @@ __all__ = [
 
 #: bump the major part when a key is renamed or removed, the minor part when one is added
 SCHEMA_VERSION = "1.0"
+
+
+class RunInfo(TypedDict):
+    run_id: str  # the same id is in every output of the run (CSV column, GeoJSON member, ...)
+    scenario_sha256: str
 
 
 class ScenarioInfo(TypedDict):
@@ -61,6 +66,7 @@ class DemandInfo(TypedDict):
 
 class PrivacyInfo(TypedDict):
     client_level: bool
+    reason: str  # why demand is (or is not) treated as personal data
     rule: str
 
 
@@ -247,6 +253,7 @@ class TravelDistribution(TypedDict):
 
 
 class Summary(TypedDict):
+    run: RunInfo | None  # None when written outside an output set
     schema_version: str
     carezones_version: str
     scenario: ScenarioInfo

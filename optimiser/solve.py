@@ -9,10 +9,14 @@ the solver's log ("Result - ...", "Objective value", "Lower bound", "Gap").
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -87,12 +91,53 @@ def _start_values(lp: pulp.LpProblem) -> list[float]:
     return values
 
 
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what native code writes on file descriptor 1 to 2 for the duration (Python's own
+    ``sys.stdout`` is flushed first and untouched)."""
+    sys.stdout.flush()
+    try:
+        out = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        saved = os.dup(out)
+    except (OSError, ValueError):  # no real stdout (e.g. an embedded interpreter): nothing to divert
+        yield
+        return
+    try:
+        os.dup2(sys.__stderr__.fileno() if sys.__stderr__ is not None else 2, out)
+        yield
+    finally:
+        os.dup2(saved, out)
+        os.close(saved)
+
+
 class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
-    """PuLP's HiGHS API plus a MIP start taken from the variables' initial values."""
+    """PuLP's HiGHS API plus a MIP start taken from the variables' initial values, and silent.
+
+    HiGHS writes its banner ("Running HiGHS ...") from the constructor, before any option can
+    be set, straight to file descriptor 1, so it would land above the CLI's results table.
+    The constructor runs with fd 1 pointed at stderr, then ``output_flag`` and
+    ``log_to_console`` are set false before anything else.
+    """
 
     def __init__(self, *, use_start: bool, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._use_start = use_start
+
+    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        import highspy
+
+        with _stdout_to_stderr():
+            lp.solverModel = highspy.Highs()
+        highs = lp.solverModel
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("log_to_console", False)
+        # the options PuLP would set (pulp.HiGHS.createAndConfigureSolver), on this model
+        for key, value in (("mip_rel_gap", self.gapRel), ("mip_abs_gap", self.gapAbs), ("threads", self.threads),
+                           ("time_limit", None if self.timeLimit is None else float(self.timeLimit))):
+            if value is not None:
+                highs.setOptionValue(key, value)
+        for key, value in self.optionsDict.items():
+            highs.setOptionValue(key, value)
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
         if self._use_start:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 
 from zoning import atomic
 from zoning.plan import ZonePlan
@@ -31,8 +32,10 @@ from zoning.publish.gis_styles import (
     zones_qml,
 )
 from zoning.publish.layers import PlanLayers
+from zoning.publish.outputset import RunStamp
 from zoning.publish.privacy import suppress_cells
 from zoning.publish.report_files import zone_colours_for
+from zoning.publish.stamp import stamp_geojson
 
 __all__ = ["current_zone_ids", "round_columns", "write_geopackage", "write_zones_geojson"]
 
@@ -120,9 +123,10 @@ def _layers(plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
 
 
 def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
-                     current: gpd.GeoDataFrame, notes: str) -> None:
+                     current: gpd.GeoDataFrame, notes: str, metadata: dict[str, str] | None = None) -> None:
     """``zones.gpkg`` in EPSG:27700: layers ``zones``, ``current_zones``, ``units``, ``providers``,
-    each with its provenance in the layer metadata and a default QGIS style in ``layer_styles``."""
+    each with its provenance in the layer metadata and a default QGIS style in ``layer_styles``;
+    ``metadata`` (the run stamp) as a one-row attribute table ``run``."""
     frames = _layers(plan, layers, zones=zones, current=current)
     colours = zone_colours_for(zones.to_crs(27700), id_column="zone")
     names = dict(zip(zones["zone"].astype(str), zones["zone_name"].astype(str), strict=True))
@@ -133,13 +137,16 @@ def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: g
         for name, frame in frames.items():
             frame.to_crs(27700).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio",
                                         layer_metadata={"DESCRIPTION": notes})
+        if metadata:  # a table, not GDAL dataset metadata (reading that makes GDAL write a .aux.xml beside it)
+            pyogrio.write_dataframe(pd.DataFrame([metadata]), tmp, layer="run", driver="GPKG", append=True)
         write_layer_styles(tmp, styles)
 
     atomic.write_with(path, write)
     log.info("GeoPackage: %s, with QGIS styles", ", ".join(f"{len(f)} {n}" for n, f in frames.items()))
 
 
-def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[str]) -> None:
+def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[str],
+                        stamp: RunStamp | None = None) -> None:
     """``zones.geojson`` (EPSG:4326, RFC 7946), provenance once in its ``description``, and
     ``zones.qml`` beside it (QGIS loads it with the layer)."""
     out = round_columns(proposed.rename(columns={"zone": "zone_id"})).to_crs(4326)
@@ -150,6 +157,8 @@ def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[s
         lambda tmp: out.to_file(tmp, driver="GeoJSON", engine="pyogrio",
                                 layer_options={"RFC7946": "YES", "WRITE_NAME": "NO", "DESCRIPTION": description}),
     )
+    if stamp is not None:
+        stamp_geojson(path, stamp)
     colours = zone_colours_for(proposed.to_crs(27700), id_column="zone")
     names = dict(zip(proposed["zone"].astype(str), proposed["zone_name"].astype(str), strict=True))
     atomic.write_text(path.with_suffix(".qml"), zones_qml(colours, names))

@@ -23,6 +23,8 @@ from maps.report_figures import (
 )
 from maps.summary_types import Summary
 from zoning import atomic
+from zoning.publish.outputset import RunStamp
+from zoning.publish.stamp import stamp_html
 
 __all__ = ["REPORT_FIGURES", "write_report_files", "zone_colours_for"]
 
@@ -62,8 +64,9 @@ def _figures(summary: Summary, *, proposed: gpd.GeoDataFrame, current: gpd.GeoDa
 
 
 def write_report_files(summary: Summary, out_dir: Path, *, proposed: gpd.GeoDataFrame,
-                       current: gpd.GeoDataFrame | None, outline: gpd.GeoDataFrame | None) -> dict[str, Path]:
-    """Write the figures and both reports; returns their paths by name.
+                       current: gpd.GeoDataFrame | None, outline: gpd.GeoDataFrame | None,
+                       stamp: RunStamp | None = None) -> dict[str, Path]:
+    """Write the figures and both reports (with the run stamp at the end); returns their paths by name.
 
     ``proposed`` / ``current``: zone polygons with a ``zone`` column (any CRS; drawn in EPSG:27700).
     """
@@ -76,7 +79,11 @@ def write_report_files(summary: Summary, out_dir: Path, *, proposed: gpd.GeoData
         paths[f"figure_{role}_png"], paths[f"figure_{role}_svg"] = png, svg
         refs[role] = FigureRef(stem=fig.stem, alt=fig.alt, png=fig.png)
     paths["report"], paths["report_html"] = out_dir / "report.md", out_dir / "report.html"
-    atomic.write_text(paths["report"], render_report(summary, fmt=MarkdownFormat(), figures=refs))
-    atomic.write_text(paths["report_html"], render_report(summary, fmt=HtmlFormat(), figures=refs))
+    md = render_report(summary, fmt=MarkdownFormat(), figures=refs)
+    html = render_report(summary, fmt=HtmlFormat(), figures=refs)
+    if stamp is not None:
+        md, html = md + f"\n---\n\n{stamp.line()}\n", stamp_html(html, stamp)
+    atomic.write_text(paths["report"], md)
+    atomic.write_text(paths["report_html"], html)
     log.info("report: %d figures (PNG + SVG), report.md and report.html", len(refs))
     return paths

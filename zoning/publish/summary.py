@@ -24,6 +24,7 @@ from maps.summary_types import (
     CurrentZoneRecord,
     Move,
     PlanFigures,
+    RunInfo,
     SolverInfo,
     Summary,
     ZoneRecord,
@@ -40,13 +41,35 @@ from zoning.publish.shareable import (
 )
 from zoning.scenario import DEFAULT_BAND_RATES, Scenario
 
-__all__ = ["SCHEMA_PATH", "build_summary", "provenance_notes", "summary_run_at"]
+__all__ = ["SCHEMA_PATH", "build_summary", "capacity_shortfall", "gap_to_bound", "provenance_notes", "summary_run_at"]
 
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 
 #: columns published as integers (None where suppressed)
 _COUNT_COLUMNS = frozenset({"demand_rows", "clients", "postcodes", "n_postcodes", "n_units", "n_branches",
                             "n_units_majority"})
+
+
+def capacity_shortfall(plan: ZonePlan) -> str | None:
+    """A warning when provider capacity is short of demand, whatever the capacity rule."""
+    capacity = float(plan.providers["capacity_hours_per_week"].sum())
+    demand = float(plan.demand["hours_per_week"].sum())
+    if demand <= 0 or capacity >= demand:
+        return None
+    rule = plan.scenario.capacity.rule
+    return (f"WARNING: provider capacity ({capacity:,.0f} h/week) covers only {100 * capacity / demand:.0f}% of "
+            f"demand ({demand:,.0f} h/week)" + (" and the zones do not take capacity into account ([capacity] "
+                                                "rule = \"none\")" if rule == "none" else "") + ".")
+
+
+def gap_to_bound(objective: float, bound: float | None) -> float | None:
+    """``objective / bound - 1``; 0 when both are 0; ``None`` without a bound or when it is 0
+    under a positive objective (no finite relative gap)."""
+    if bound is None or not math.isfinite(bound):
+        return None
+    if bound > 0:
+        return _clean(objective / bound - 1)  # type: ignore[no-any-return]
+    return 0.0 if abs(objective) <= 1e-9 else None
 
 
 def provenance_notes(plan: ZonePlan) -> list[str]:
@@ -59,6 +82,9 @@ def provenance_notes(plan: ZonePlan) -> list[str]:
         notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
     if s.current_zones.approximate:
         notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
+    shortfall = capacity_shortfall(plan)
+    if shortfall:
+        notes.append(shortfall)
     if plan.excluded.rows:
         notes.append(
             f"{plan.excluded.rows} demand row(s) with {plan.excluded.hours:g} hours/week were EXCLUDED "
@@ -150,7 +176,7 @@ def _solver(plan: ZonePlan, costs: Costs) -> SolverInfo:
         objective_value=_clean(rep.objective), best_bound_value=_clean(rep.best_bound),
         objective_units=costs["objective_units"],
         certified_lower_bound=_clean(bound.value) if bound else None,
-        gap_to_certified_bound=_clean(r.objective / bound.value - 1) if bound and bound.value > 0 else None,
+        gap_to_certified_bound=gap_to_bound(r.objective, bound.value if bound else None),
         certified_bound_method=f"{bound.method}, {bound.iterations} iterations, {bound.seconds:.1f} s"
         if bound else None,
         certified_bound_scope=bound.scope if bound else None,
@@ -163,8 +189,10 @@ def _solver(plan: ZonePlan, costs: Costs) -> SolverInfo:
     )
 
 
-def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | None = None) -> Summary:
-    """The whole summary, typed; ``json.dumps`` of it is ``summary.json``."""
+def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | None = None,
+                  run: RunInfo | None = None) -> Summary:
+    """The whole summary, typed; ``json.dumps`` of it is ``summary.json``. ``run``: the run's id
+    and scenario hash (:mod:`zoning.publish.outputset`), ``None`` outside an output set."""
     s = plan.scenario
     layers = layers or plan_layers(plan)
     private = layers.client_level
@@ -174,6 +202,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
     excluded_rows = demand_rows_shown(plan.excluded.rows, plan, client_level=private)
     moves = published_moves(plan, client_level=private)
     return Summary(
+        run=run,
         schema_version=SCHEMA_VERSION,
         carezones_version=__version__,
         scenario={"name": s.name, "title": s.title, "area_code": s.area_code, "area_name": s.area_name,
@@ -196,8 +225,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "excluded_hours_per_week": float(plan.excluded.hours) if excluded_rows is not None else None,
             "excluded_examples": [] if private else [str(x) for x in plan.excluded.examples],
         },
-        privacy={"client_level": private, "rule": layers.privacy_note or "demand is not client by client: "
-                 "no suppression applied"},
+        privacy={"client_level": private, "reason": layers.privacy_reason,
+                 "rule": layers.privacy_note or "demand is not personal data: no suppression applied"},
         providers={"branches": int(len(plan.providers)),
                    "capacity_hours_per_week": float(plan.providers["capacity_hours_per_week"].sum()),
                    "assignment": "a branch counts towards the zone containing it; branches outside the "

@@ -32,9 +32,15 @@ from zoning.changes import plan_change
 from zoning.plan import ZonePlan
 from zoning.publish.gis import write_geopackage, write_zones_geojson
 from zoning.publish.layers import PlanLayers, plan_layers
+from zoning.publish.manifest import build_manifest, write_manifest
+from zoning.publish.outputset import OutputSet, new_stamp
 from zoning.publish.report_files import write_report_files
 from zoning.publish.shareable import zone_records
-from zoning.publish.summary import build_summary, provenance_notes
+from zoning.publish.stamp import OUTPUT_FILES, stamp_metadata
+from zoning.publish.summary import build_summary, capacity_shortfall, gap_to_bound, provenance_notes
+
+__all__ = ["build_summary", "capacity_shortfall", "gap_to_bound", "map_view", "postcode_lookup", "provenance_notes",
+           "safe_cell", "write_outputs", "zone_polygons"]
 
 log = logging.getLogger(__name__)
 
@@ -193,41 +199,59 @@ def _web(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out[~out.geometry.is_empty]
 
 
-def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None = None) -> dict[str, Path]:
-    """Write every output; returns their paths by name."""
-    run_at = run_at or dt.datetime.now(dt.UTC)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None = None,
+                  output_set: OutputSet | None = None) -> dict[str, Path]:
+    """Write every output and ``manifest.json`` as one set (:mod:`zoning.publish.outputset`):
+    staged beside ``out_dir`` and swapped in whole. Pass ``output_set`` when the caller already
+    holds the folder (the CLI takes it before solving). Returns the final paths by name."""
+    if output_set is not None:
+        return _write_set(plan, output_set)
+    with OutputSet(out_dir, stamp=new_stamp(plan.scenario, run_at=run_at)) as outset:
+        return _write_set(plan, outset)
+
+
+def _write_set(plan: ZonePlan, outset: OutputSet) -> dict[str, Path]:
+    stamp = outset.stamp
+    run_at = stamp.run_at
     notes = provenance_notes(plan)
     layers = plan_layers(plan)
     if layers.privacy_note:
         notes = [*notes, layers.privacy_note]
     zones_table, current_table = zone_records(plan, layers)
     proposed, current = zone_polygons(plan, zones=zones_table, current_zones=current_table)
-    paths = {
-        "zones": out_dir / "zones.geojson",
-        "gpkg": out_dir / "zones.gpkg",
-        "postcodes": out_dir / "postcode_zones.csv",
-        "postcodes_xlsx": out_dir / "postcode_zones.xlsx",
-        "summary": out_dir / "summary.json",
-        "report": out_dir / "report.md",
-        "report_html": out_dir / "report.html",
-        "map": out_dir / "map.html",
-    }
-    write_zones_geojson(proposed, paths["zones"], notes=notes)
+    paths = {name: outset.path(file) for name, file in OUTPUT_FILES.items()}
+    write_zones_geojson(proposed, paths["zones"], notes=notes, stamp=stamp)
+    outset.written("zones")
     write_geopackage(paths["gpkg"], plan, layers, zones=proposed, current=current,
-                     notes=" ".join(notes) if notes else "real inputs")
+                     notes=" ".join(notes) if notes else "real inputs", metadata=stamp_metadata(stamp))
+    outset.written("gpkg")
     lookup = postcode_lookup(plan, client_level=layers.client_level)
-    write_postcode_lookup(lookup, paths["postcodes"])
-    write_postcode_xlsx(lookup, paths["postcodes_xlsx"], notes=notes)
-    summary = build_summary(plan, run_at=run_at, layers=layers)
+    write_postcode_lookup(lookup.assign(run_id=stamp.run_id, scenario_sha256_12=stamp.scenario_short),
+                          paths["postcodes"])
+    outset.written("postcodes")
+    write_postcode_xlsx(lookup, paths["postcodes_xlsx"], notes=[*notes, stamp.line()])
+    outset.written("postcodes_xlsx")
+    summary = build_summary(plan, run_at=run_at, layers=layers,
+                            run={"run_id": stamp.run_id, "scenario_sha256": stamp.scenario_sha256})
     atomic.write_text(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    outset.written("summary")
     outline = None
     if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():
         outline = gpd.read_file(plan.scenario.data.outline)
-    paths.update(write_report_files(summary, out_dir, proposed=proposed, current=current, outline=outline))
+    paths.update(write_report_files(summary, paths["report"].parent, proposed=proposed, current=current,
+                                    outline=outline, stamp=stamp))
+    for name in ("report", "report_html"):
+        outset.written(name)
     view = replace(map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers),
                    headline=headline(summary).figures(), current_approximate=plan.scenario.current_zones.approximate,
                    caveats=tuple(notes))
+    view = replace(view, header_lines=(*view.header_lines, stamp.line()))
     atomic.write_text(paths["map"], render_zone_map(view))
-    log.info("wrote %d outputs to %s", len(paths), out_dir)
-    return paths
+    outset.written("map")
+    write_manifest(outset.path("manifest.json"), build_manifest(plan, stamp, paths))
+    outset.written("manifest")
+    outset.commit()
+    final = {name: outset.target / path.name for name, path in paths.items()}
+    final["manifest"] = outset.target / "manifest.json"
+    log.info("wrote %d outputs to %s (run %s)", len(final), outset.target, stamp.run_id)
+    return final
