@@ -44,7 +44,9 @@ FAULT_ENV = "CAREZONES_FAULT_AFTER_OUTPUT"
 #: Files a carezones output folder may hold (besides hidden temporary files of older versions).
 KNOWN_OUTPUTS = frozenset({
     "zones.geojson", "zones.gpkg", "postcode_zones.csv", "postcode_zones.xlsx", "summary.json",
-    "report.md", "report.html", "map.html", "manifest.json",
+    "report.md", "report.html", "map.html", "manifest.json", "zones.qml",
+    "report_map_zones.png", "report_map_zones.svg", "report_chart_load.png", "report_chart_load.svg",
+    "report_chart_travel.png", "report_chart_travel.svg",
 })
 #: Room asked for when there is no previous run to measure (bytes).
 MIN_FREE_BYTES = 50 * 1024 * 1024
