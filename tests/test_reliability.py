@@ -58,6 +58,23 @@ def test_every_problem_comes_in_one_pass_unmatched_postcodes_included(tmp_path: 
     assert "is larger than the limit of 10,000,000" in lines[3]  # not "not a number"
 
 
+def test_problems_of_several_files_come_in_one_error(tmp_path: Path, melton_dir: Path, reference: pd.DataFrame) -> None:
+    from zoning.inputs import read_inputs
+
+    (tmp_path / "d.csv").write_text("postcode,hours_per_week\nLE13 0AA,lots\nZZ99 9ZZ,4\n", encoding="utf-8")
+    (tmp_path / "p.csv").write_text("provider_id,name,postcode,capacity_hours_per_week\nP1,A,LE13 0AA,-5\n",
+                                    encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_inputs(reference, demand=tmp_path / "d.csv", on_unmatched="error", providers=tmp_path / "p.csv",
+                    current_zones=melton_dir / "zones.csv", current_key="ward_code", zone_column="zone")
+    assert info.value.problems == [
+        "d.csv: row 2: hours_per_week 'lots' is not a number (expected e.g. 7.5)",
+        "d.csv: row 3: postcode ZZ99 9ZZ is not in the postcode data, which holds the area and its neighbours "
+        "only: a postcode elsewhere in the country, or not a live (Code-Point Open) postcode (4 hours/week)",
+        "p.csv: row 2: capacity_hours_per_week '-5' is negative (expected a number >= 0)",
+    ]
+
+
 def test_a_header_only_demand_file_is_an_input_error_naming_the_file(tmp_path: Path, reference: pd.DataFrame) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("postcode,hours_per_week\n", encoding="utf-8")

@@ -109,6 +109,12 @@ def _lock(handle: object) -> bool:
         return True
 
 
+def _ours(name: str) -> bool:
+    """A file a carezones output folder may hold: an output, a GIS tool's sidecar of one
+    (``zones.gpkg-wal``, ``zones.gpkg.aux.xml``), or a hidden temporary file."""
+    return name.startswith(".") or any(name.startswith(known) for known in KNOWN_OUTPUTS)
+
+
 def _folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
@@ -184,8 +190,7 @@ class OutputSet:
                                       "folder. How to fix: choose a folder with --out.")
                 break
         if self.target.is_dir():
-            foreign = sorted(p.name for p in self.target.iterdir()
-                             if p.name not in KNOWN_OUTPUTS and not p.name.startswith("."))
+            foreign = sorted(p.name for p in self.target.iterdir() if not _ours(p.name))
             if foreign:
                 shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
                 raise OutputError(
