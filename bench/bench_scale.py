@@ -161,7 +161,8 @@ def cli_limits(limits: list[float]) -> list[dict[str, object]]:
         solver = summary.get("solver", {})
         row = {"limit_s": limit, "wall_s": wall, "exit": proc.returncode, "holds": wall <= limit + 5.0,
                "objective": solver.get("plan_objective"), "bound": solver.get("certified_lower_bound"),
-               "time_limit_bound": solver.get("time_limit_bound"), "load": load()}
+               "time_limit_bound": [n for n in json.dumps(summary).split('"') if n.startswith("TIME LIMIT")],
+               "load": load()}
         out(f"  T {limit:5.0f} s: wall {wall:6.1f} s ({'holds' if row['holds'] else 'OVER'} T + 5 s), exit "
             f"{proc.returncode}, objective {row['objective']}, bound {row['bound']}, clock bound "
             f"{row['time_limit_bound']} ({row['load']})\n")

@@ -54,11 +54,12 @@ def test_allocation_is_checked_and_shown_in_every_output(melton_copy: Path, tmp_
     assert all(b["allocated_hours_per_week"] <= b["capacity_hours_per_week"] + 1e-6 for b in given.values())
     assert set(given) == {"P1", "P2", "P3"}
     report = paths["report"].read_text(encoding="utf-8")
-    assert "Provider capacity allocated to each zone" in report and "from branches (h/week)" in report
+    assert "Provider capacity allocated to each zone" in report and "From branches, largest first (h/week)" in report
+    assert "P1" in report.split("Provider capacity allocated to each zone", 1)[1]  # the branches named
     html = paths["report_html"].read_text(encoding="utf-8")
-    assert "Allocated h/week" in html and "Demand/allocated" in html
+    assert "Allocated h/week" in html and "Demand ÷ allocated" in html
     page = paths["map"].read_text(encoding="utf-8")
-    assert "Allocated capacity (hours/week)" in page and "Capacity shortfall" in page
+    assert "Allocated capacity" in page and "Capacity shortfall" in page
     assert "Serves (hours/week)" in page
 
 

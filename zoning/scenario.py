@@ -138,30 +138,13 @@ class TravelOptions(_Frozen):
 
 
 class CapacityOptions(_Frozen):
-    """Provider capacity: zones must hold enough branch capacity for their demand.
+    """Provider capacity. ``rule = "flow"`` (set by the shipped default): capacity within ``reach_min``
+    of a zone's centre is shared between zones, counted once, and covers ``margin`` x each zone's
+    demand; a scenario that does not say keeps ``"none"``. Defaults and why: README "Capacity balance"."""
 
-    ``rule = "flow"`` shares each branch's capacity between the zones whose centre it can reach
-    (within ``reach_min`` by the scenario's travel model), counting it once, and requires every
-    zone to be allocated ``margin`` x its demand. The shipped default scenario sets it (and so
-    should every scenario written for a council); a scenario that does not mention capacity
-    keeps ``"none"`` (capacity reported, not imposed), so that a partial provider file, common
-    in real councils' data, does not stop a run that never asked for the rule.
-
-    Defaults for ``"flow"``: ``margin = 1.0``, every hour of care matched by an hour of branch
-    capacity (the synthetic stand-ins carry ~115% of demand, so 1.0 leaves room);
-    ``reach_min = 20`` minutes from a branch to the zone centre, about 12 km by the default
-    straight-line model (9.84 min + 0.873 min/km): carers start their rounds in or near the
-    zone. At 30 minutes (~23 km) most Leicestershire branches reach most centres and the rule
-    would hardly bind; below ~14 minutes the default's capacity cannot cover its zones.
-    """
-
-    rule: Literal["none", "flow", "inside", "radius"] = Field(
-        "none",
-        description="'flow': branch capacity within reach_min of a zone's centre is shared between zones, counted "
-        "once, and covers margin x each zone's demand; 'inside': branches located in the zone must cover it; "
-        "'radius': branches within radius_min of the zone's centre must (a branch counts for every zone it "
-        "reaches); 'none' (when not given): report only",
-    )
+    rule: Literal["none", "flow", "inside", "radius"] = Field("none", description=(
+        "'flow': shared capacity within reach_min of the centre; 'inside': branches in the zone; 'radius': "
+        "branches within radius_min of the centre, each counted for every zone it reaches; 'none': report only"))
     margin: float = Field(1.0, gt=0, le=5, description="capacity must cover margin x demand")
     reach_min: float = Field(20.0, gt=0, description="travel minutes from a branch to a zone centre (rule 'flow')")
     radius_min: float = Field(30.0, gt=0, description="travel minutes from a zone centre (rule 'radius')")
