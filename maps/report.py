@@ -178,6 +178,7 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
         lines.append("- Continuity with today's zones: " + ", ".join(
             f"{md_text(k)} {v:g}" for k, v in c.items() if v is not None) + ".")
     lines += [f"- {md_text(n)}." for n in con["notes"]]
+    lines += _pieces_lines(con.get("pieces"))
     costs = summary.get("costs")
     if costs:
         saved = costs["travel_gbp_per_week_current"] - costs["travel_gbp_per_week_proposed"]
@@ -218,3 +219,22 @@ def _bound_lines(solver: Mapping[str, Any]) -> list[str]:
         f"No plan — {md_text(solver['certified_bound_scope'])} — can do better than the bound.",
         "",
     ]
+
+
+def _pieces_lines(pieces: Mapping[str, Any] | None) -> list[str]:
+    """Separate pieces of the adjacency (islands, estuaries) and every link added to join them."""
+    if not pieces or (pieces["pieces_before_joining"] <= 1 and not pieces["links"]):
+        return []
+    lines = [f"- Separate pieces: the LSOAs' shared boundaries form {pieces['pieces_before_joining']} piece(s) "
+             f"(main piece {pieces['main_piece_units']} LSOAs); {len(pieces['links'])} link(s) added so zones "
+             "can cross the water:"]
+    for p in pieces["pieces"]:
+        road = "; **no road reaches it** (joined by the nearest gap)" if p["road_reached"] is False else ""
+        own = "; a zone of its own" if p["own_zone"] else ""
+        lines.append(f"  - piece of {len(p['units'])} LSOA(s) ({md_text(', '.join(p['units'][:4]))}"
+                     f"{' ...' if len(p['units']) > 4 else ''}), {p['hours_per_week']:,.1f} hours/week{road}{own}")
+    for k in pieces["links"]:
+        note = f"; {md_text(k['note'])}" if k["note"] else ""
+        lines.append(f"  - link {md_text(k['a'])} – {md_text(k['b'])}: {k['gap_km']:.2f} km gap, "
+                     f"{k['minutes']:.1f} min ({md_text(k['how'])}){note}")
+    return lines

@@ -34,6 +34,7 @@ from zoning.commissioning_arrays import ProblemOptions, problem_options, provide
 from zoning.errors import CheckError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
+from zoning.pieces import PieceJoin, join_for_scenario
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel, travel_model_from_options
@@ -70,6 +71,7 @@ class ZonePlan:
     change: PlanChange | None = None  # today -> proposed, postcode by postcode (computed once, here)
     bound: BoundResult | None = None  # certified lower bound over all balanced plans (any centres)
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
+    pieces: PieceJoin | None = None  # separate pieces of the adjacency and the links that joined them
 
     def cost_summary(self) -> dict[str, object]:
         """Weekly cost at the band rates: care hours (fixed by demand) and paid travel time."""
@@ -117,6 +119,7 @@ class ZonePlan:
             "zone_matching": "proposed zone k grew from today's zone k (continuity)" if s.continuity
             else "each proposed zone is paired with the current zone it overlaps most (Hungarian method)",
             "notes": list(self.options.notes) if self.options else [],
+            "pieces": self.pieces.summary() if self.pieces else None,
         }
         return out
 
@@ -259,6 +262,7 @@ class Prepared:
     current_names: list[str]
     current_centre: dict[str, int]
     timings: dict[str, float]
+    pieces: PieceJoin | None = None
 
 
 def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> Prepared:
@@ -291,8 +295,9 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     area["rate_per_hour"] = area["band"].map(band_rates(scenario.bands)).astype(float)
     travel_rate = scenario.model.travel_rate_per_hour
     area["travel_price_per_min"] = (area["rate_per_hour"] if travel_rate is None else travel_rate) / 60.0
-    dem = area[area["hours_per_week"] > 0]
     travel = travel_model_for(scenario)
+    units, pieces, solve_scenario = join_for_scenario(scenario, units, area, travel)
+    dem = area[area["hours_per_week"] > 0]
     dem_t = travel.minutes(dem[["easting", "northing"]].to_numpy(float), units.points)  # (demand postcodes, units)
     by_cost = scenario.model.objective == "cost"
     cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel,
@@ -307,7 +312,7 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
         )
     current_names, current_centre = _current_centres(area, dem, dem_t)
     options = problem_options(
-        scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
+        solve_scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
     )
     if by_cost and "moved_penalty" in options.kwargs:  # minutes per hour moved -> GBP at the mean travel price
@@ -323,7 +328,7 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     return Prepared(
         scenario=scenario, demand=demand, excluded=excluded, providers=providers, units=units, area=area, dem=dem,
         dem_t=dem_t, travel=travel, problem=problem, options=options, current_names=current_names,
-        current_centre=current_centre, timings=timings,
+        current_centre=current_centre, timings=timings, pieces=pieces,
     )
 
 
@@ -474,5 +479,5 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         metrics=metrics, current_metrics=current_metrics, excluded=excluded, travel=travel, timings=timings,
         options=options, moves=moves, hours_moved=change.hours_moved, matched=matched,
         change=change,
-        bound=bound,
+        bound=bound, pieces=prep.pieces,
     )

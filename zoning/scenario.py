@@ -178,6 +178,26 @@ class ZoneSpec(_Frozen):
     lock_wards: tuple[str, ...] = Field((), description="ward codes (E05...) or ward names")
     min_hours: float | None = Field(None, ge=0)
     max_hours: float | None = Field(None, ge=0)
+    piece: bool = Field(False, description="set by [pieces] own_zone: the zone is exactly a separate piece and "
+                        "the other zones balance among themselves")
+
+
+class LinkSpec(_Frozen):
+    """A declared crossing (bridge, causeway, ferry) joining two units that do not touch."""
+
+    a: str = Field(min_length=2, description="LSOA code (E01...) or postcode on one side")
+    b: str = Field(min_length=2, description="LSOA code (E01...) or postcode on the other side")
+    note: str = Field("", max_length=200, description="e.g. 'Strood causeway'")
+
+
+class PiecesOptions(_Frozen):
+    """Separate pieces of the adjacency graph (islands, estuaries): see :mod:`zoning.pieces`."""
+
+    join: Literal["nearest", "declared"] = Field(
+        "nearest", description="'nearest': join every piece by the nearest units across the gap (quickest by road "
+        "with a road network) after the declared [[link]]s; 'declared': only the declared links")
+    own_zone: tuple[str, ...] = Field(
+        (), description="LSOA codes or postcodes: the separate piece holding each becomes a zone of its own")
 
 
 class KeepWhole(_Frozen):
@@ -261,6 +281,8 @@ class Scenario(_Frozen):
     continuity: ContinuityOptions | None = None
     zone: tuple[ZoneSpec, ...] = Field((), description="[[zone]] entries: named zones with locks/bounds")
     keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
+    link: tuple[LinkSpec, ...] = Field((), description="[[link]] entries: declared crossings between pieces")
+    pieces: PiecesOptions = Field(default_factory=PiecesOptions)
     bands: BandOptions = Field(default_factory=BandOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     source: Path | None = None
