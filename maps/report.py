@@ -56,6 +56,8 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
     if prov["notes"]:
         out += ["> **Read this first.** " + " ".join(md_text(n) for n in prov["notes"]), ""]
     gap = "n/a" if solver["gap"] is None else f"{100 * solver['gap']:.2f}%"
+    if cur is None:
+        return _render_alone(summary, gap)
     saved = cur["mean_travel_min"] - plan["mean_travel_min"]
     out += [
         f"Scenario `{md_text(sc['name'])}` ({md_text(sc['area_name'] or sc['area_code'])}, {md_text(sc['area_code'])}), "
@@ -180,7 +182,13 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
     lines += [f"- {md_text(n)}." for n in con["notes"]]
     lines += _pieces_lines(con.get("pieces"))
     costs = summary.get("costs")
-    if costs:
+    if costs and costs.get("travel_gbp_per_week_current") is None:
+        lines.append(
+            f"- Cost at the band rates (illustrative unless the scenario gives the council's): care "
+            f"£{costs['care_gbp_per_week']:,.0f}/week; paid travel (travel time at {md_text(costs['travel_rate'])}) "
+            f"£{costs['travel_gbp_per_week_proposed']:,.0f}/week; the optimiser minimised {md_text(costs['objective'])}."
+        )
+    elif costs:
         saved = costs["travel_gbp_per_week_current"] - costs["travel_gbp_per_week_proposed"]
         lines.append(
             f"- Cost at the band rates (illustrative unless the scenario gives the council's): care "
@@ -188,6 +196,8 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
             f"£{costs['travel_gbp_per_week_proposed']:,.0f}/week proposed vs £{costs['travel_gbp_per_week_current']:,.0f} "
             f"today ({saved:+,.0f} saved); the optimiser minimised {md_text(costs['objective'])}."
         )
+    if con.get("hours_changing_zone") is None:
+        return lines
     lines += [
         "",
         "## What changes zone",
@@ -238,3 +248,51 @@ def _pieces_lines(pieces: Mapping[str, Any] | None) -> list[str]:
         lines.append(f"  - link {md_text(k['a'])} – {md_text(k['b'])}: {k['gap_km']:.2f} km gap, "
                      f"{k['minutes']:.1f} min ({md_text(k['how'])}){note}")
     return lines
+
+
+def _render_alone(summary: Mapping[str, Any], gap: str) -> str:
+    """The report when no current zones were given: the proposed plan alone, no comparison."""
+    sc, solver, plan = summary["scenario"], summary["solver"], summary["plan"]
+    prov = summary["provenance"]
+    out = [f"# {md_text(sc['title'])}", ""]
+    if prov["notes"]:
+        out += ["> **Read this first.** " + " ".join(md_text(n) for n in prov["notes"]), ""]
+    out += [
+        f"Scenario `{md_text(sc['name'])}` ({md_text(sc['area_name'] or sc['area_code'])}, {md_text(sc['area_code'])}), "
+        f"run {md_text(summary['run_at'])} with carezones {md_text(summary['carezones_version'])}.", "",
+        "## Headline", "", "No current zones were given: the proposed plan is presented alone.", "",
+        *_table(["measure", "proposed"], [
+            ["zones", str(plan["zones"])],
+            ["demand-weighted mean travel to zone centre (min)", _num(plan["mean_travel_min"], ".2f")],
+            ["largest zone (hours/week)", _num(plan["max_zone_hours"])],
+            ["smallest zone (hours/week)", _num(plan["min_zone_hours"])],
+            ["largest / smallest", _num(plan["max_min_ratio"], ".2f")],
+            [f"zones outside ±{100 * plan['tolerance']:.0f}% of the mean", str(plan["zones_outside_tolerance"])],
+            ["every zone contiguous", "yes" if plan["contiguous"] else "no"],
+        ]), "",
+        f"Solver: **{md_text(solver['name'])}**, status **{md_text(solver['status'])}** "
+        f"(solver's words: \"{md_text(solver['solver_status'])}\"), objective {_num(solver['objective_hour_minutes'], ',.1f')} "
+        f"{md_text(solver.get('objective_units', 'hour-minutes'))}, gap {gap}; {md_text(solver['gap_scope'])}. "
+        f"{solver['seconds']:.1f} s (limit {solver['time_limit_s']:.0f} s).", "",
+        *_bound_lines(solver),
+        "## Proposed zones", "",
+        *_table(["zone", "named after", "hours/week", "vs mean", "capacity h/week", "demand/capacity",
+                 "mean travel (min)", "LSOAs", "postcodes", "centre LSOA"],
+                [[md_text(z["zone"]), md_text(z["zone_name"]), _num(z["hours_per_week"]), f"{z['load_vs_mean_pct']:+.1f}%",
+                  _num(z["capacity_hours_per_week"]), _num(z["demand_capacity_ratio"], ".2f"),
+                  _num(z["mean_travel_min"], ".1f"), str(z["n_units"]), str(z["n_postcodes"]), md_text(z["centre_lsoa"])]
+                 for z in summary["zones"]]),
+        *_constraints_section(summary), "",
+        "## Checks", "",
+        *[f"- {'PASS' if c['passed'] else 'FAIL'} `{c['name']}`: {md_text(c['detail'])}" for c in summary["checks"]], "",
+        "## Method", "",
+        f"- Units: {summary['units']['count']} {md_text(summary['units']['kind'])} areas, "
+        f"{summary['units']['adjacencies']} adjacencies.",
+        f"- Providers: {summary['providers']['branches']} branches; {md_text(summary['providers']['assignment'])}.",
+        f"- Travel: {md_text(summary['travel_model'])}.", "",
+        "## Data and licences", "", f"- {md_text(prov['data_vintage'])}.",
+        "- Contains OS data © Crown copyright and database right 2025; contains Royal Mail data © Royal Mail "
+        "copyright and database right 2025; contains National Statistics data © Crown copyright and database "
+        "right. Source: Office for National Statistics licensed under the Open Government Licence v.3.0.", "",
+    ]
+    return "\n".join(out)

@@ -49,6 +49,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: S
 
 def _headline(summary: Mapping[str, Any]) -> str:
     plan, cur, change = summary["plan"], summary["current"], summary.get("change", {})
+    if cur is None:  # no current zones given: the plan alone
+        rows = [["Mean travel to zone centre, min per hour of care", _num(plan["mean_travel_min"], ".2f")],
+                ["Travel, hour-minutes per week", _num(plan["mean_travel_min"] * plan["total_hours"])],
+                ["Largest / smallest zone (hours)", _num(plan["max_min_ratio"], ".2f")],
+                [f"Zones outside ±{100 * plan['tolerance']:.0f}% of the mean", str(plan["zones_outside_tolerance"])],
+                ["Zones", str(plan["zones"])]]
+        return ("<p>No current zones were given: the proposed plan is shown alone.</p>"
+                + _table(["Measure", "Proposed"], [[e(r[0]), r[1]] for r in rows]))
     approx = " (approximate)" if summary["provenance"]["current_zones_approximate"] else ""
     saved = cur["mean_travel_min"] - plan["mean_travel_min"]
     pct = 100 * saved / cur["mean_travel_min"] if cur["mean_travel_min"] else float("nan")
@@ -83,9 +91,12 @@ def _zone_tables(summary: Mapping[str, Any]) -> str:
          e(z.get("band_mix", "")), e(z.get("change", ""))]
         for z in summary["zones"]
     ]
-    proposed = _table(["Zone", "Named after", "Hours/week", "vs mean", "Capacity h/week", "Demand/capacity",
-                       "Mean travel (min)", "Clients", "LSOAs", "Postcodes", "Band mix (postcodes)", "Change vs today"],
-                      rows, text_cols=(0, 1, 10, 11))
+    header = ["Zone", "Named after", "Hours/week", "vs mean", "Capacity h/week", "Demand/capacity",
+              "Mean travel (min)", "Clients", "LSOAs", "Postcodes", "Band mix (postcodes)", "Change vs today"]
+    if summary["current"] is None:
+        proposed = _table(header[:-1], [r[:-1] for r in rows], text_cols=(0, 1, 10))
+        return f"<h2>Proposed zones</h2>{proposed}"
+    proposed = _table(header, rows, text_cols=(0, 1, 10, 11))
     cur_rows = [
         [e(z["zone"]), _num(z["hours_per_week"]), _num(z["load_vs_mean_pct"], "+.1f") + "%",
          _num(z["capacity_hours_per_week"]), _num(z["demand_capacity_ratio"], ".2f"), _num(z["mean_travel_min"], ".1f"),
@@ -110,8 +121,10 @@ def _charts(summary: Mapping[str, Any]) -> str:
     dist = summary.get("travel_distribution")
     if dist:
         edges = [math.inf if x is None else float(x) for x in dist["edges_min"]]
-        hist = travel_histogram(edges, [("Proposed", PROPOSED_COLOUR, dist["proposed"]),
-                                        ("Current", CURRENT_COLOUR, dist["current"])],
+        series = [("Proposed", PROPOSED_COLOUR, dist["proposed"])]
+        if summary["current"] is not None:
+            series.append(("Current", CURRENT_COLOUR, dist["current"]))
+        hist = travel_histogram(edges, series,
                                 title="Share of care hours by travel time to the zone centre")
         out += f"<figure>{hist}</figure>"
     return out
@@ -147,7 +160,8 @@ def _method(summary: Mapping[str, Any]) -> str:
         f"{summary['providers']['capacity_hours_per_week']:,.0f} hours/week; {summary['providers']['assignment']}.",
         "Current zones are measured the same way, each served from its own best central LSOA; a proposed zone "
         "'continues' the current zone it shares most demand hours with (one-to-one), and a postcode 'moves' when "
-        "its current zone is not the one its proposed zone continues.",
+        "its current zone is not the one its proposed zone continues." if summary["current"] is not None
+        else "No current zones were given, so nothing is compared with today's zones.",
     ]
     checks = [f"{'PASS' if c['passed'] else 'FAIL'} {c['name']}: {c['detail']}" for c in summary["checks"]]
     licences = [

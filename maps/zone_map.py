@@ -44,7 +44,7 @@ from maps.layers import (
     geojson_tooltip,
 )
 from maps.offline import inline_assets, strip_cdn_assets
-from maps.search import SEARCH_HTML, SearchBox, encode_lookup
+from maps.search import SearchBox, encode_lookup, example_postcode, search_html
 
 __all__ = [
     "MapView",
@@ -384,7 +384,7 @@ def _header_html(view: MapView, colours: Mapping[str, str], names: Mapping[str, 
     return (
         '<div class="cz-box"><details open>'
         f'<summary><h1 style="display:inline">{escape_text(view.title)}</h1></summary>'
-        f"<ul>{lines}</ul>{SEARCH_HTML if view.search is not None else ''}"
+        f"<ul>{lines}</ul>{search_html(example_postcode(view.search)) if view.search is not None else ''}"
         f"<table>{legend}{current}{providers}</table>"
         + (f'<details class="cz-more"><summary>Legend for the other layers</summary><table>{extra_legend}</table>'
            "</details>" if extra_legend else "")

@@ -31,13 +31,13 @@ from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.changes import PlanChange, change_flows, match_zones, plan_change
 from zoning.commissioning_arrays import ProblemOptions, problem_options, provider_units
-from zoning.errors import CheckError, SolveError
+from zoning.errors import CheckError, ScenarioError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
 from zoning.pieces import PieceJoin, join_for_scenario
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
-from zoning.travel import TravelModel, travel_model_from_options
+from zoning.travel import TravelModel, area_travel_fit, travel_model_from_options
 from zoning.units import Units, build_units, read_boundaries
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,12 @@ class ZonePlan:
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
     pieces: PieceJoin | None = None  # separate pieces of the adjacency and the links that joined them
 
+    @property
+    def has_current(self) -> bool:
+        """Whether today's zones were given; without them ``current`` mirrors the plan and no
+        output compares with it."""
+        return self.scenario.current_zones is not None
+
     def cost_summary(self) -> dict[str, object]:
         """Weekly cost at the band rates: care hours (fixed by demand) and paid travel time."""
         pcs = self.postcodes
@@ -85,7 +91,7 @@ class ZonePlan:
             else f"GBP {m.travel_rate_per_hour:g} per hour",
             "care_gbp_per_week": float(pcs["care_cost"].sum()),
             "travel_gbp_per_week_proposed": float(pcs["travel_cost_proposed"].sum()),
-            "travel_gbp_per_week_current": float(pcs["travel_cost_current"].sum()),
+            "travel_gbp_per_week_current": float(pcs["travel_cost_current"].sum()) if self.has_current else None,
         }
 
     def constraints_summary(self) -> dict[str, object]:
@@ -114,9 +120,10 @@ class ZonePlan:
                 for r in self.options.isolated.itertuples()
             ] if self.options else [],
             "continuity": s.continuity.model_dump() if s.continuity else None,
-            "hours_changing_zone": self.hours_moved,
-            "share_changing_zone": self.hours_moved / max(self.metrics.total_hours, 1e-9),
-            "zone_matching": "proposed zone k grew from today's zone k (continuity)" if s.continuity
+            "hours_changing_zone": self.hours_moved if self.has_current else None,
+            "share_changing_zone": self.hours_moved / max(self.metrics.total_hours, 1e-9) if self.has_current else None,
+            "zone_matching": "no current zones given" if not self.has_current
+            else "proposed zone k grew from today's zone k (continuity)" if s.continuity
             else "each proposed zone is paired with the current zone it overlaps most (Hungarian method)",
             "notes": list(self.options.notes) if self.options else [],
             "pieces": self.pieces.summary() if self.pieces else None,
@@ -131,8 +138,27 @@ def zone_ids(n_zones: int) -> list[str]:
 
 
 def travel_model_for(scenario: Scenario) -> TravelModel:
-    """The scenario's travel model (straight line, road network, or the stated fallback)."""
-    return travel_model_from_options(scenario.travel)
+    """The scenario's travel model (straight line, road network, or the stated fallback).
+
+    Without coefficients in ``[travel]`` the area's own fit is used (the data build's travel
+    file beside the postcode data), never another area's."""
+    options = scenario.travel
+    if not {"intercept_min", "min_per_km"} & options.model_fields_set:
+        fit = area_travel_fit(scenario.data.postcodes.parent.parent / "travel"
+                              / f"{scenario.area_code}_lsoa_hospital_times.csv",
+                              area=scenario.area_name or scenario.area_code)
+        if fit is not None:
+            options = options.model_copy(update={"intercept_min": fit[0], "min_per_km": fit[1],
+                                                 "calibration": options.calibration or fit[2]})
+        else:
+            log.warning("no [travel] coefficients and no travel file for %s: default coefficients used",
+                        scenario.area_code)
+            options = options.model_copy(update={"calibration": options.calibration or (
+                "default coefficients, not calibrated for this area (no [travel] coefficients and no travel file "
+                "from `carezones data build`)")})
+    elif not options.calibration:
+        options = options.model_copy(update={"calibration": "coefficients given in the scenario"})
+    return travel_model_from_options(options)
 
 
 def unit_cost_matrix(
@@ -277,10 +303,9 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     say("validating demand, providers and current zones")
     demand, excluded = read_demand(scenario.demand.path, reference, on_unmatched=scenario.demand.on_unmatched)
     providers = read_providers(scenario.providers.path, reference)
-    current_of_postcode = read_current_zones(
-        scenario.current_zones.path, reference, key=scenario.current_zones.key,
-        zone_column=scenario.current_zones.zone_column,
-    )
+    cz = scenario.current_zones
+    current_of_postcode = read_current_zones(cz.path, reference, key=cz.key, zone_column=cz.zone_column) if cz \
+        else pd.Series(np.nan, index=reference.index, dtype=object)
     timings["inputs_s"] = time.perf_counter() - t0
 
     say("building LSOA units, adjacency and travel times")
@@ -310,7 +335,10 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
-    current_names, current_centre = _current_centres(area, dem, dem_t)
+    if cz is None and scenario.continuity is not None:
+        raise ScenarioError("[continuity] starts from today's zones, but the scenario has no [current_zones]: "
+                            "add [current_zones] or drop [continuity]")
+    current_names, current_centre = _current_centres(area, dem, dem_t) if cz else ([], {})
     options = problem_options(
         solve_scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
@@ -387,6 +415,10 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     centre_pts = units.points[centres]
     area["travel_min_proposed"] = travel.minutes(xy, centre_pts)[np.arange(len(area)), area["proposed_index"]]
 
+    if scenario.current_zones is None:  # no current zones: "today" is the plan itself, never shown as a comparison
+        area["current_zone"] = area["proposed_zone"]
+        current_names = list(ids)
+        current_centre = {z: int(c) for z, c in zip(ids, centres, strict=True)}
     # current zones: each served from its best central unit, measured the same way
     cur_pts = units.points[[current_centre[z] for z in current_names]]
     cur_idx = area["current_zone"].map({z: k for k, z in enumerate(current_names)}).to_numpy()

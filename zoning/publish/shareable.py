@@ -98,6 +98,8 @@ def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: g
     zones_out = zones.rename(columns={"zone": "zone_id"}).assign(provenance=notes)
     current_out = current.rename(columns={"zone": "zone_name"}).assign(provenance=notes)
     units = layers.units.copy()
+    if not plan.has_current:
+        units["current_zone"] = ""
     if layers.client_level:
         shown = suppress_cells(units["clients"], units[["hours_per_week"]],
                                groups=[units["proposed_zone"], units["current_zone"]], options=plan.scenario.privacy)
@@ -113,13 +115,16 @@ def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: g
          "postcode": prov["postcode"].to_numpy(),
          "capacity_hours_per_week": prov["capacity_hours_per_week"].astype(float).to_numpy(),
          "in_area": prov["in_area"].astype(bool).to_numpy(),
-         "proposed_zone": prov["proposed_zone"].to_numpy(), "current_zone": prov["current_zone"].astype(str).to_numpy()},
+         "proposed_zone": prov["proposed_zone"].to_numpy(),
+         "current_zone": prov["current_zone"].astype(str).to_numpy() if plan.has_current else ""},
         geometry=gpd.points_from_xy(prov["easting"], prov["northing"]), crs=27700,
     )
 
     def write(tmp: Path) -> None:
         for name, frame in (("zones", zones_out), ("current_zones", current_out), ("units", units),
                             ("providers", providers)):
+            if name == "current_zones" and not plan.has_current:
+                continue  # no current zones given: no layer rather than a copy of the plan
             frame = frame.to_crs(27700)
             frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
 

@@ -48,6 +48,10 @@ def safe_cell(value: object) -> object:
     return value
 
 
+NO_CURRENT_NOTE = ("No current zones were given: the proposed plan is presented alone, with no comparison "
+                   "with today's zones.")
+
+
 def provenance_notes(plan: ZonePlan) -> list[str]:
     """Plain sentences saying what is synthetic or approximate (shown in every output)."""
     s = plan.scenario
@@ -56,7 +60,9 @@ def provenance_notes(plan: ZonePlan) -> list[str]:
         notes.append(s.demand.description or "Demand is SYNTHETIC (not real client data).")
     if s.providers.synthetic:
         notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
-    if s.current_zones.approximate:
+    if s.current_zones is None:
+        notes.append(NO_CURRENT_NOTE)
+    elif s.current_zones.approximate:
         notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
     if plan.excluded.rows:
         notes.append(
@@ -106,7 +112,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         "provenance": {
             "demand_synthetic": s.demand.synthetic,
             "providers_synthetic": s.providers.synthetic,
-            "current_zones_approximate": s.current_zones.approximate,
+            "current_zones_given": plan.has_current,
+            "current_zones_approximate": bool(s.current_zones and s.current_zones.approximate),
             "notes": provenance_notes(plan),
             "data_vintage": s.data.vintage,
         },
@@ -125,7 +132,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         "providers": {"branches": len(plan.providers),
                       "capacity_hours_per_week": float(plan.providers["capacity_hours_per_week"].sum()),
                       "assignment": "a branch counts towards the zone containing it; branches outside the "
-                                    "area (e.g. Leicester city) count towards the nearest zone"},
+                                    "area count towards the nearest zone"},
         "solver": {
             "name": rep.solver, "status": rep.status.value, "solver_status": rep.solver_status,
             "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
@@ -145,14 +152,14 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         },
         "model": s.model.model_dump(),
         "plan": _clean(plan.metrics.as_dict()),
-        "current": _clean(plan.current_metrics.as_dict()),
+        "current": _clean(plan.current_metrics.as_dict()) if plan.has_current else None,
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in plan.checks],
         "constraints": _clean(plan.constraints_summary()),
         "costs": _clean(costs),
-        "moves": _records(published_moves(plan, client_level=private)),
+        "moves": _records(published_moves(plan, client_level=private)) if plan.has_current else [],
         "zones": _records(zones),
-        "current_zones": _records(current),
-        "change": {
+        "current_zones": _records(current) if plan.has_current else [],
+        "change": None if not plan.has_current else {
             "zones_changed": change.zones_changed,
             "hours_moved": change.hours_moved,
             "clients_moved": demand_rows_shown(change.clients_moved, plan, client_level=private),
@@ -224,8 +231,11 @@ def postcode_lookup(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
     ).sort_values("postcode")
     if client_level:
         table = table.drop(columns="hours_per_week")
+    if not plan.has_current:
+        table = table.drop(columns=["current_zone", "travel_min_current"])
     for col in ("proposed_zone_name", "current_zone", "district_name", "ward_name", "band"):
-        table[col] = table[col].map(safe_cell)
+        if col in table.columns:
+            table[col] = table[col].map(safe_cell)
     return table
 
 
@@ -274,12 +284,15 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
         f"Data: {s.data.vintage}",
         f"Travel: {plan.travel.describe()}",
         f"Solver: {rep.solver} {rep.status.value} ({rep.solver_status}), gap {gap} for the {plan.result.bound_scope}",
-        f"Mean travel {plan.metrics.mean_travel_min:.1f} min proposed vs {plan.current_metrics.mean_travel_min:.1f} min current",
+        f"Mean travel {plan.metrics.mean_travel_min:.1f} min proposed vs {plan.current_metrics.mean_travel_min:.1f} min current"
+        if plan.has_current else f"Mean travel {plan.metrics.mean_travel_min:.1f} min (no current zones given)",
         *provenance_notes(plan),
         *([layers.privacy_note] if layers is not None and layers.privacy_note else []),
     )
     prop = proposed.rename(columns={"zone": "zone_id"}).to_crs(4326)
     cur = current.rename(columns={"zone": "zone_name"}).to_crs(4326)
+    if not plan.has_current:
+        cur = cur.iloc[0:0]
     prov = plan.providers
     providers = gpd.GeoDataFrame(
         prov[["provider_id", "name", "capacity_hours_per_week"]].assign(zone_id=prov["proposed_zone"]),
@@ -297,6 +310,8 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
     prop["band_mix"] = prop["zone_id"].map(extras["band_mix"])
     prop["change"] = prop["zone_id"].map(extras["change"])
     search = plan.postcodes[["postcode", "proposed_zone", "current_zone"]].rename(columns={"proposed_zone": "zone_id"})
+    if not plan.has_current:
+        search = search.assign(current_zone="")
     density_note = "suppressed (fewer than " f"{s.privacy.min_count} clients)" if layers.client_level else "no demand"
     return replace(
         view, proposed=prop,

