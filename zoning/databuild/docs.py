@@ -9,7 +9,7 @@ from zoning.atomic import write_text
 from zoning.databuild import sources as src
 
 if TYPE_CHECKING:
-    from zoning.databuild.build import AreaBuildReport
+    from zoning.databuild.areas import AreaBuildReport
 
 OGL = "Open Government Licence v3.0 (https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/)"
 ATTRIBUTION_OS = (
