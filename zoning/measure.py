@@ -20,6 +20,7 @@ from optimiser.districting import DistrictingResult
 from zoning.changes import PlanChange, change_flows, match_zones, plan_change
 from zoning.commissioning_arrays import provider_units
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
+from zoning.places import name_zones
 from zoning.plan import ZonePlan
 from zoning.plan_checks import objective_check, plan_checks
 from zoning.prepare import Prepared
@@ -32,23 +33,6 @@ def zone_ids(n_zones: int) -> list[str]:
     """``Z01``..``Znn``, zero-padded so that text order is numeric order for any K."""
     width = max(2, len(str(n_zones)))
     return [f"Z{z + 1:0{width}d}" for z in range(n_zones)]
-
-
-
-def _zone_names(postcodes: pd.DataFrame, centre_lsoas: list[str]) -> list[str]:
-    """Name each zone after the ward at its centre (the centre LSOA's most common ward);
-    the district is added when two zones would share a name."""
-    wards = (
-        postcodes.groupby(["lsoa11cd", "ward_name", "district_name"]).size().rename("n").reset_index()
-        .sort_values(["lsoa11cd", "n", "ward_name"], ascending=[True, False, True])
-        .groupby("lsoa11cd").first()
-    )
-    names = [str(wards.loc[c, "ward_name"]) if c in wards.index else c for c in centre_lsoas]
-    counts = pd.Series(names).value_counts()
-    return [
-        f"{n} ({wards.loc[c, 'district_name']})" if counts[n] > 1 and c in wards.index else n
-        for n, c in zip(names, centre_lsoas, strict=True)
-    ]
 
 
 
@@ -142,7 +126,7 @@ def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResul
     unit_zone = relabel[result.labels]
     centres = [result.centres[k] for k in order]
     area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
-    names = _zone_names(area, [units.ids[c] for c in centres])
+    names = name_zones(area, zone_column="proposed_index", n_zones=problem.n_zones)
     names = [options.zone_names.get(int(old), name) for old, name in zip(order, names, strict=True)]
     ids = zone_ids(problem.n_zones)
     area["proposed_zone"] = [ids[z] for z in area["proposed_index"]]

@@ -143,3 +143,54 @@ def find_towns(
     log.info("found %d towns (dense residential postcode clusters): %s", len(out),
              ", ".join(t.name for t in out[:8]) + (" ..." if len(out) > 8 else ""))
     return out
+
+
+def _compass(points: np.ndarray) -> list[str]:
+    """Suffixes telling apart zones that share a town: North/South or East/West (the wider
+    spread), and numbers beyond two."""
+    if len(points) == 2:
+        dx, dy = np.ptp(points[:, 0]), np.ptp(points[:, 1])
+        if dy >= dx:
+            return ["North", "South"] if points[0, 1] > points[1, 1] else ["South", "North"]
+        return ["West", "East"] if points[0, 0] < points[1, 0] else ["East", "West"]
+    order = np.lexsort((points[:, 0], -points[:, 1]))  # north first
+    out = [""] * len(points)
+    for rank, i in enumerate(order.tolist()):
+        out[i] = str(rank + 1)
+    return out
+
+
+def name_zones(postcodes: pd.DataFrame, *, zone_column: str, n_zones: int,
+               towns: list[Town] | None = None) -> list[str]:
+    """A unique name per zone ``0..n_zones-1`` from the largest town in it.
+
+    ``postcodes`` (in-area, with ``zone_column`` holding each postcode's zone index) give the
+    towns (:func:`find_towns`) and the zone of each town's centre postcode. A zone's name is its
+    largest town's (a town's further clusters count as the town); a zone holding no town is
+    named after its commonest ward. Zones that would share a name take "North"/"South" (or
+    "East"/"West") by where their residential postcodes lie; the name does not depend on the
+    zone's centre, so it stays put when the centre moves within the zone."""
+    frame = postcodes.reset_index() if "postcode" not in postcodes.columns else postcodes.reset_index(drop=True)
+    towns = find_towns(frame) if towns is None else towns
+    zone_of = dict(zip(frame["postcode"].astype(str), frame[zone_column].astype(int), strict=True))
+    best: dict[int, Town] = {}
+    for town in towns:  # largest first
+        z = zone_of.get(town.centre_postcode)
+        if z is not None and z not in best:
+            best[z] = town
+    names: list[str] = []
+    for z in range(n_zones):
+        if z in best:
+            names.append(best[z].place or best[z].name)
+            continue
+        members = frame[frame[zone_column] == z]
+        names.append(str(members["ward_name"].mode().iloc[0]) if len(members) else f"Zone {z + 1}")
+    homes = frame[~frame["large_user"].astype(bool)]
+    centroid = homes.groupby(zone_column)[["easting", "northing"]].mean()
+    out = list(names)
+    for name in {n for n in names if names.count(n) > 1}:
+        zones = [z for z in range(n_zones) if names[z] == name]
+        pts = np.array([centroid.loc[z].to_numpy(float) if z in centroid.index else (0.0, 0.0) for z in zones])
+        for z, suffix in zip(zones, _compass(pts), strict=True):
+            out[z] = f"{name} {suffix}"
+    return out

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def travel_model_for(scenario: Scenario) -> TravelModel:
+def travel_model_for(scenario: Scenario, *, in_area_lsoas: set[str] | None = None) -> TravelModel:
     """The scenario's travel model (straight line, road network, or the stated fallback); without
     coefficients in ``[travel]`` the area's own fit (see :func:`zoning.travel.scenario_travel_options`)."""
-    return travel_model_from_options(scenario_travel_options(scenario))
+    return travel_model_from_options(scenario_travel_options(scenario, in_area_lsoas=in_area_lsoas))
 
 
 
@@ -129,7 +129,7 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     area["rate_per_hour"] = area["band"].map(band_rates(scenario.bands)).astype(float)
     travel_rate = scenario.model.travel_rate_per_hour
     area["travel_price_per_min"] = (area["rate_per_hour"] if travel_rate is None else travel_rate) / 60.0
-    travel = travel_model_for(scenario)
+    travel = travel_model_for(scenario, in_area_lsoas=set(units.ids))
     units, pieces, solve_scenario = join_for_scenario(scenario, units, area, travel)
     dem = area[area["hours_per_week"] > 0]
     dem_t = travel.minutes(dem[["easting", "northing"]].to_numpy(float), units.points)  # (demand postcodes, units)

@@ -222,7 +222,7 @@ def travel_model_from_options(options: TravelOptions) -> TravelModel:
                       access_kph=options.access_kph, far_from_road_m=options.far_from_road_m, cache_dir=cache)
 
 
-def area_travel_fit(path: Path, *, area: str) -> tuple[float, float, str] | None:
+def area_travel_fit(path: Path, *, area: str, lsoas: set[str] | None = None) -> tuple[float, float, str] | None:
     """``(intercept_min, min_per_km, calibration text)`` fitted by least squares on the data
     build's LSOA -> hospital file (columns ``km_straight``, ``road_minutes``); ``None`` when
     the file is absent or too small to fit."""
@@ -230,7 +230,9 @@ def area_travel_fit(path: Path, *, area: str) -> tuple[float, float, str] | None
 
     if not Path(path).is_file():
         return None
-    frame = pd.read_csv(path, usecols=["km_straight", "road_minutes"]).dropna()
+    frame = pd.read_csv(path, usecols=["lsoa11cd", "km_straight", "road_minutes"]).dropna()
+    if lsoas is not None:  # the area's own LSOAs, not its context's
+        frame = frame[frame["lsoa11cd"].isin(lsoas)]
     if len(frame) < 3 or frame["km_straight"].std() == 0:
         return None
     slope, intercept = np.polyfit(frame["km_straight"].to_numpy(float), frame["road_minutes"].to_numpy(float), 1)
@@ -242,7 +244,7 @@ def area_travel_fit(path: Path, *, area: str) -> tuple[float, float, str] | None
     return float(intercept), float(slope), text
 
 
-def scenario_travel_options(scenario: Scenario) -> TravelOptions:
+def scenario_travel_options(scenario: Scenario, *, in_area_lsoas: set[str] | None = None) -> TravelOptions:
     """``[travel]`` as given, or -- without coefficients there -- with the area's own fit from the
     data build's travel file beside the postcode data (never another area's); the calibration
     text always says where the coefficients come from."""
@@ -250,7 +252,7 @@ def scenario_travel_options(scenario: Scenario) -> TravelOptions:
     if not {"intercept_min", "min_per_km"} & options.model_fields_set:
         travel_file = (Path(scenario.data.postcodes).parent.parent / "travel"
                        / f"{scenario.area_code}_lsoa_hospital_times.csv")
-        fit = area_travel_fit(travel_file, area=scenario.area_name or scenario.area_code)
+        fit = area_travel_fit(travel_file, area=scenario.area_name or scenario.area_code, lsoas=in_area_lsoas)
         if fit is not None:
             return options.model_copy(update={"intercept_min": fit[0], "min_per_km": fit[1],
                                               "calibration": options.calibration or fit[2]})

@@ -316,7 +316,8 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     # 4. population, 5. travel
     population, pop65 = tables.population_table(age, districts)
     travel = tables.travel_table(lsoas, src.read_travel_matrix(wheels), src.read_hospitals(wheels))
-    fit = fit_line(travel["km_straight"], travel["road_minutes"])
+    own = travel[travel["lsoa11cd"].isin(lsoas.loc[lsoas["in_area"] == 1, "lsoa11cd"])]  # the area's own fit
+    fit = fit_line(own["km_straight"], own["road_minutes"])
     log.info(
         "travel fit: minutes = %.2f + %.3f * km (R2 %.3f, RMSE %.2f min, n %d)",
         fit.intercept_min, fit.slope_min_per_km, fit.r2, fit.rmse_min, fit.n,

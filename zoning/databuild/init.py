@@ -25,8 +25,8 @@ log = logging.getLogger("zoning.databuild")
 #: Leicestershire's 14 zones today hold about this many (synthetic) care hours/week each.
 HOURS_PER_ZONE = 2100.0
 #: A zone should hold at least this many LSOAs, so the plan has room to balance.
-MIN_LSOAS_PER_ZONE = 12
-MAX_SUGGESTED_ZONES = 30
+MIN_LSOAS_PER_ZONE = 25  # Leicestershire: 396 LSOAs in 14 zones, 28 each
+MAX_SUGGESTED_ZONES = 20
 #: A straight-line fit outside this range (minutes per km) does not describe driving within the area.
 PLAUSIBLE_MIN_PER_KM = (0.5, 2.0)
 #: Typical county coefficients (intercept minutes, minutes per km) used when the area's fit is implausible.
@@ -56,14 +56,15 @@ class InitReport:
 
 def suggest_zones(*, hours_per_week: float, n_units: int) -> tuple[int, str]:
     """A zone count and why: about :data:`HOURS_PER_ZONE` hours/week per zone (Leicestershire's
-    zones today), at most one zone per :data:`MIN_LSOAS_PER_ZONE` LSOAs, between 2 and 30."""
+    zones today), at most one zone per :data:`MIN_LSOAS_PER_ZONE` LSOAs, between 2 and
+    :data:`MAX_SUGGESTED_ZONES`."""
     by_hours = max(1, round(hours_per_week / HOURS_PER_ZONE))
     by_units = max(2, n_units // MIN_LSOAS_PER_ZONE)
     k = int(min(max(by_hours, 2), by_units, MAX_SUGGESTED_ZONES))
     reason = (f"about {HOURS_PER_ZONE:,.0f} care hours/week per zone, as in Leicestershire's 14 zones today, "
               f"gives {by_hours} for {hours_per_week:,.0f} hours/week")
     if k != by_hours:
-        reason += f"; kept to {k} (at least 2 zones, at most one per {MIN_LSOAS_PER_ZONE} of the {n_units} LSOAs, at most 30)"
+        reason += f"; kept to {k} (at least 2 zones, at most one per {MIN_LSOAS_PER_ZONE} of the {n_units} LSOAs, at most {MAX_SUGGESTED_ZONES})"
     return k, reason
 
 
