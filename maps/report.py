@@ -241,7 +241,8 @@ def _pieces_lines(pieces: Mapping[str, Any] | None) -> list[str]:
     for p in pieces["pieces"]:
         road = "; **no road reaches it** (joined by the nearest gap)" if p["road_reached"] is False else ""
         own = "; a zone of its own" if p["own_zone"] else ""
-        lines.append(f"  - piece of {len(p['units'])} LSOA(s) ({md_text(', '.join(p['units'][:4]))}"
+        label = f"{md_text(p['name'])}: " if p.get("name") else ""
+        lines.append(f"  - piece {label}{len(p['units'])} LSOA(s) ({md_text(', '.join(p['units'][:4]))}"
                      f"{' ...' if len(p['units']) > 4 else ''}), {p['hours_per_week']:,.1f} hours/week{road}{own}")
     for k in pieces["links"]:
         note = f"; {md_text(k['note'])}" if k["note"] else ""

@@ -71,12 +71,14 @@ class Piece:
     hours_per_week: float
     road_reached: bool | None  # None: no road network to tell
     own_zone: bool = False
+    name: str = ""  # the commonest ward among its postcodes (e.g. "Canvey Island North")
 
     def describe(self) -> str:
         road = "" if self.road_reached in (None, True) else "; NO ROAD reaches it (joined by the nearest gap)"
         own = "; a zone of its own" if self.own_zone else ""
         first = ", ".join(self.units[:3]) + (" ..." if len(self.units) > 3 else "")
-        return f"{len(self.units)} unit(s) ({first}), {self.hours_per_week:,.1f} hours/week{road}{own}"
+        label = f"{self.name}: " if self.name else ""
+        return f"{label}{len(self.units)} unit(s) ({first}), {self.hours_per_week:,.1f} hours/week{road}{own}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class PieceJoin:
             "pieces_before_joining": self.n_pieces,
             "main_piece_units": self.main_units,
             "pieces": [
-                {"units": list(p.units), "hours_per_week": round(p.hours_per_week, 2),
+                {"name": p.name, "units": list(p.units), "hours_per_week": round(p.hours_per_week, 2),
                  "road_reached": p.road_reached, "own_zone": p.own_zone} for p in self.pieces
             ],
             "links": [
@@ -204,10 +206,7 @@ def join_pieces(
         extra = np.array([sorted((order[k.a], order[k.b])) for k in links], dtype=np.int64)
         edges = np.unique(np.vstack([edges, extra]), axis=0)
         units = replace(units, edges=edges)
-    join = PieceJoin(n_pieces=n_before, main_units=len(base[0]), pieces=pieces, links=tuple(links))
-    for line in join.notes():
-        log.info(line)
-    return units, join
+    return units, PieceJoin(n_pieces=n_before, main_units=len(base[0]), pieces=pieces, links=tuple(links))
 
 
 def unit_hours_of(area: pd.DataFrame, n_units: int) -> np.ndarray:
@@ -242,12 +241,15 @@ def join_for_scenario(scenario: Scenario, units: Units, area: pd.DataFrame, trav
     hours = unit_hours_of(area, units.n)
     joined, join = join_pieces(units, unit_hours=hours, travel=travel, declared=declared,
                                declared_only=scenario.pieces.join == "declared", own_zone_units=own_units)
-    specs = []
-    for piece in (p for p in join.pieces if p.own_zone):
+    named = []
+    for piece in join.pieces:
         members = area[area["lsoa11cd"].isin(piece.units)]
-        name = str(members["ward_name"].mode().iloc[0]) if len(members) else piece.units[0]
-        specs.append(ZoneSpec(name=name[:80], lock_lsoas=piece.units, min_hours=0.0,
-                              max_hours=piece.hours_per_week, piece=True))
+        named.append(replace(piece, name=str(members["ward_name"].mode().iloc[0]) if len(members) else ""))
+    join = replace(join, pieces=tuple(named))
+    for line in join.notes():
+        log.info(line)
+    specs = [ZoneSpec(name=(p.name or p.units[0])[:80], lock_lsoas=p.units, min_hours=0.0,
+                      max_hours=p.hours_per_week, piece=True) for p in join.pieces if p.own_zone]
     if specs:
         scenario = scenario.model_copy(update={"zone": (*scenario.zone, *specs)})
         if len(scenario.zone) > scenario.model.zones:

@@ -60,8 +60,8 @@ def suggest_zones(*, hours_per_week: float, n_units: int) -> tuple[int, str]:
     :data:`MAX_SUGGESTED_ZONES`."""
     by_hours = max(1, round(hours_per_week / HOURS_PER_ZONE))
     by_units = max(2, n_units // MIN_LSOAS_PER_ZONE)
-    k = int(min(max(by_hours, 2), by_units, MAX_SUGGESTED_ZONES))
-    reason = (f"about {HOURS_PER_ZONE:,.0f} care hours/week per zone, as in Leicestershire's 14 zones today, "
+    k = int(min(max(by_hours, 2), by_units, MAX_SUGGESTED_ZONES, max(n_units, 1)))
+    reason = (f"about {HOURS_PER_ZONE:,.0f} care hours/week per zone, the size of a typical county zone today, "
               f"gives {by_hours} for {hours_per_week:,.0f} hours/week")
     if k != by_hours:
         reason += f"; kept to {k} (at least 2 zones, at most one per {MIN_LSOAS_PER_ZONE} of the {n_units} LSOAs, at most {MAX_SUGGESTED_ZONES})"
