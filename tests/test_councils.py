@@ -139,3 +139,37 @@ def test_zone_names_from_the_largest_town_with_compass_suffixes() -> None:
     assert names == ["Littleham", "Bigtown North", "Bigtown South", "Farfield"]
     # the name follows the zone's towns, not its centre: the same towns give the same names
     assert name_zones(pcs.sample(frac=1, random_state=1), zone_column="z", n_zones=4, towns=towns) == names
+
+
+def _named_wheels(tmp: Path) -> Path:
+    """The fixture wheels under the file names `fetch_wheels` looks for."""
+    wheels = make_wheels(tmp)
+    folder = tmp / "wheels"
+    folder.mkdir()
+    for key, (_dist, _version, prefix) in src.WHEEL_SPECS.items():
+        (folder / f"{prefix}-py3-none-any.whl").write_bytes(wheels.path_for(key).read_bytes())
+    return folder
+
+
+def test_cli_context_as_the_readme_writes_it_and_a_readable_summary(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from zoning.cli import app
+
+    wheels = _named_wheels(tmp_path)
+    runner = CliRunner()
+    # `--context A B`: B is read as a context code too (the fixture's 'Other' district has no LSOA: exit 4)
+    res = runner.invoke(app, ["data", "build", "--area", AREA, "--context", GAMMA, "E07000999", "--out",
+                              str(tmp_path / "d"), "--wheel-dir", str(wheels)])
+    assert res.exit_code == 4 and "E07000999 'Other': no LSOA holds a majority" in res.output
+    res = runner.invoke(app, ["data", "build", "--area", AREA, "--context", GAMMA, "--out", str(tmp_path / "d"),
+                              "--wheel-dir", str(wheels)])
+    assert res.exit_code == 0, res.output
+    assert "AreaBuildReport(" not in res.output and "travel fit: minutes =" in res.output
+    assert f"context (providers may sit there): {GAMMA} (1 postcodes)" in res.output
+    res = runner.invoke(app, ["init", "--area", AREA, "--dir", str(tmp_path / "i"), "--wheel-dir", str(wheels),
+                              "--zones", "2"])
+    assert res.exit_code == 0, res.output
+    assert f"next: carezones run {tmp_path / 'i' / 'scenario.toml'}" in res.output.replace("\n", "")
+    res = runner.invoke(app, ["data", "areas", "--wheel-dir", str(wheels)])
+    assert res.exit_code == 0 and "E10000099" in res.output and "shire county" in res.output
