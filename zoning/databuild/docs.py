@@ -177,9 +177,10 @@ Road travel minutes from each LSOA of the area and context areas to each hospita
 National Grid coordinates), `road_minutes`. {report.travel_pairs:,} pairs.
 
 ## Straight-line fit
-Least squares over all rows: **minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} × km**,
+Least squares over the rows of the area's own LSOAs (context areas left out): **minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} × km**,
 R² = {f.r2:.3f}, RMSE = {f.rmse_min:.2f} min (n = {f.n:,}).
-Recompute with `zoning.databuild.calibration.fit_straight_line(path)` → `(a, b, r2, rmse)`.
+Recompute with `zoning.databuild.calibration.fit_line(km, minutes)` on the rows whose `lsoa11cd` has
+`in_area = 1` in the boundaries file (`fit_straight_line(path)` fits every row, context included).
 
 These are calibrated journeys to hospitals (mostly by main roads), not care-worker trips
 between homes: use the fit to check the shape of a straight-line fallback travel model,
