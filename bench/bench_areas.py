@@ -68,14 +68,22 @@ def _run(cmd: list[str], log: Path) -> tuple[int, float]:
     return code, time.perf_counter() - start
 
 
-def _foreign(out: Path, *, leicestershire: bool) -> str:
-    """Outputs that name Leicester or show an LE postcode (for areas other than Leicestershire)."""
-    if leicestershire:
+def _foreign(out: Path, *, key: str, data: Path) -> str:
+    """Outputs that name Leicester, or show an LE postcode that is not one of the area's own
+    (Rutland's postcodes are LE15), for areas other than Leicestershire."""
+    if key == "E10000018":
         return "n/a"
+    own = set()
+    pcs = data / "postcodes" / f"{key}_postcodes.csv"
+    if pcs.is_file():
+        own = {line.split(",", 1)[0] for line in pcs.read_text(encoding="utf-8").splitlines()[1:]}
     hits = []
     for path in sorted(p for p in out.iterdir() if p.is_file()):
         text = path.read_bytes().decode("utf-8", errors="replace")
-        if re.search(r"leicester", text, re.IGNORECASE) or re.search(r"\bLE\d{1,2}\b", text):
+        names = re.search(r"leicester", text, re.IGNORECASE) and "leicester" not in key.lower()
+        postcodes = {m for m in re.findall(r"\bLE\d{1,2} ?\d[A-Z]{2}\b", text)} - own
+        bare = re.search(r"\bLE\d{1,2}\b(?! ?\d[A-Z]{2})", text)
+        if names or postcodes or (bare and not own):
             hits.append(path.name)
     return ", ".join(hits) or "none"
 
@@ -109,8 +117,13 @@ def bench(codes: tuple[str, ...], label: str, kind: str, zones: int | None, *, w
     row.plan_over_bound = None if gap is None else 1.0 + gap
     checks = summary["checks"]
     row.checks = f"{sum(c['passed'] for c in checks)}/{len(checks)}"
-    row.foreign_text = _foreign(out, leicestershire=key == "E10000018")
+    row.foreign_text = _foreign(out, key=key, data=folder / "data")
     return row
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _fmt(v: object, spec: str = "") -> str:
@@ -123,21 +136,28 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=90.0)
     parser.add_argument("--only", nargs="*", default=None, help="area keys to run (e.g. E06000046)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--recheck", action="store_true", help="only re-grep the outputs of an earlier run")
     args = parser.parse_args()
+    if args.recheck:
+        for codes, label, *_ in COUNCILS:
+            key = "+".join(codes)
+            if (args.work / f"{key}.out").is_dir():
+                _say(f"{label} ({key}): {_foreign(args.work / f'{key}.out', key=key, data=args.work / key / 'data')}")
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     head = ("| council | code | kind | LSOAs | zones | pieces (links) | build s | run s | plan ÷ bound | checks | "
             "other area's text | exit |")
-    print(head + "\n|" + "---|" * 12, flush=True)
+    _say(head + "\n|" + "---|" * 12)
     for codes, label, kind, zones in COUNCILS:
         if args.only and "+".join(codes) not in args.only:
             continue
         r = bench(codes, label, kind, zones, work=args.work, time_limit=args.time_limit)
         rows.append(r)
         pieces = "–" if r.pieces is None else f"{r.pieces} ({r.links})"
-        print(f"| {r.label} | {r.area} | {r.kind} | {_fmt(r.units)} | {_fmt(r.zones)} | {pieces} | "
+        _say(f"| {r.label} | {r.area} | {r.kind} | {_fmt(r.units)} | {_fmt(r.zones)} | {pieces} | "
               f"{_fmt(r.build_s, '.0f')} | {_fmt(r.run_s, '.0f')} | {_fmt(r.plan_over_bound, '.4f')} | {r.checks} | "
-              f"{r.foreign_text} | {r.exit_codes}{(' — ' + r.note) if r.note else ''} |", flush=True)
+              f"{r.foreign_text} | {r.exit_codes}{(' — ' + r.note) if r.note else ''} |")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n", encoding="utf-8")
 
