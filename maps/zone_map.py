@@ -375,7 +375,7 @@ def _header_html(view: MapView, colours: Mapping[str, str], names: Mapping[str, 
         f'<tr><td><span class="cz-swatch" style="background:none;'
         f'border:2px dashed {CURRENT_COLOUR}"></span></td>'
         f"<td colspan=2>{escape_text(LAYER_CURRENT)}</td></tr>"
-    )
+    ) if not view.current.empty else ""  # no current zones given: no legend row
     providers = (
         f'<tr><td><span class="cz-swatch" style="border-radius:50%;width:10px;'
         f'background:#fff;border:2px solid {PROVIDER_COLOUR}"></span></td>'

@@ -308,14 +308,15 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
         return view
     extras = layers.zone_extras.set_index("zone")
     prop["band_mix"] = prop["zone_id"].map(extras["band_mix"])
-    prop["change"] = prop["zone_id"].map(extras["change"])
+    if plan.has_current:  # no current zones: no "change vs today" anywhere
+        prop["change"] = prop["zone_id"].map(extras["change"])
     search = plan.postcodes[["postcode", "proposed_zone", "current_zone"]].rename(columns={"proposed_zone": "zone_id"})
     if not plan.has_current:
         search = search.assign(current_zone="")
     density_note = "suppressed (fewer than " f"{s.privacy.min_count} clients)" if layers.client_level else "no demand"
     return replace(
         view, proposed=prop,
-        difference=_web(layers.difference), bands=_web(layers.bands), band_rates=band_rates(s.bands),
+        difference=_web(layers.difference) if plan.has_current else None, bands=_web(layers.bands), band_rates=band_rates(s.bands),
         density=_web(layers.density), density_note=density_note, towns=layers.towns.to_crs(4326),
         search=search.reset_index(drop=True),
     )
