@@ -20,6 +20,7 @@ from zoning.databuild.build import build_area
 from zoning.databuild.docs import readme_path
 from zoning.databuild.init import init_area, scenario_name, suggest_zones
 from zoning.databuild.synthetic import COHORTS, cohort_mix
+from zoning.errors import ScenarioError
 from zoning.places import Town, find_towns, name_zones
 from zoning.scenario import load_scenario
 
@@ -90,6 +91,10 @@ def test_init_writes_a_scenario_that_loads_with_the_areas_own_fit(tmp_path: Path
     assert scenario.model.zones == report.zones == 2
     assert "Leicester" not in report.scenario.read_text(encoding="utf-8")
     assert (tmp_path / "area" / "data" / "synthetic" / f"{AREA}_providers.csv").is_file()
+    again = init_area([AREA], out_dir=tmp_path / "area", wheels=wheels, context_codes=[GAMMA], zones=2)
+    assert again.scenario == report.scenario  # the same area may be set up again in its folder
+    with pytest.raises(ScenarioError, match="another --dir"):
+        init_area([GAMMA], out_dir=tmp_path / "area", wheels=wheels, context_codes=())
 
 
 def test_suggested_zones_follow_hours_and_units() -> None:

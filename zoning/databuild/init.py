@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from zoning.atomic import write_text
 from zoning.databuild.build import AreaBuildReport, area_key, build_area
 from zoning.databuild.sources import SourceWheels
 from zoning.databuild.synthetic import DEFAULT_SEED, SyntheticFiles, build_synthetic
+from zoning.errors import ScenarioError
 
 log = logging.getLogger("zoning.databuild")
 
@@ -158,6 +160,19 @@ margin = 1.0
 """
 
 
+def _refuse_other_area(path: Path, key: str) -> None:
+    """Never overwrite another area's scenario file."""
+    if not path.is_file():
+        return
+    try:
+        existing = tomllib.loads(path.read_text(encoding="utf-8")).get("area_code")
+    except tomllib.TOMLDecodeError:
+        existing = None
+    if existing != key:
+        raise ScenarioError(f"{path} exists and is the scenario of {existing or 'another area'}, not {key}. "
+                            "How to fix: choose another --dir for this area (each area keeps its own folder)")
+
+
 def init_area(
     areas: Sequence[str], *, out_dir: Path, wheels: SourceWheels, zones: int | None = None,
     context_codes: Sequence[str] | None = None, seed: int = DEFAULT_SEED, children_share: float | None = None,
@@ -165,6 +180,7 @@ def init_area(
     """Build, synthesise and write the scenario of ``areas`` under ``out_dir`` (see the module)."""
     out_dir = Path(out_dir)
     data = out_dir / "data"
+    _refuse_other_area(out_dir / "scenario.toml", area_key(list(areas)))
     report = build_area(list(areas), context_codes=context_codes, out_dir=data, wheels=wheels)
     key = area_key(list(areas))
     synthetic = build_synthetic(
