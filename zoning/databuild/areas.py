@@ -58,7 +58,9 @@ class AreaBuildReport:
                 f"{c} ({self.postcodes_by_area.get(c, 0):,} postcodes)" for c in self.context_codes) or "none"),
             f"districts: {', '.join(self.districts)}",
             f"travel fit: minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} x km (R2 {f.r2:.3f}, RMSE "
-            f"{f.rmse_min:.2f} min, {f.n:,} LSOA-hospital pairs)",
+            f"{f.rmse_min:.2f} min, {f.n:,} LSOA-hospital pairs)" if f.n else
+            f"travel fit: none possible (no LSOA-hospital pairs under 40 km); typical coefficients {f.intercept_min:.2f} "
+            f"+ {f.slope_min_per_km:.3f} x km",
         ]
         if self.districts_from_postcodes:
             lines.append("LSOAs taken from the postcodes' current district codes (Code-Point Open April 2025; no LSOA "

@@ -32,7 +32,7 @@ from zoning.databuild import docs, tables
 from zoning.databuild import geometry as geo
 from zoning.databuild import sources as src
 from zoning.databuild.areas import AreaBuildReport, area_name, buildable_areas, lsoas_from_postcodes
-from zoning.databuild.calibration import fit_line
+from zoning.databuild.calibration import LineFit, fit_line
 from zoning.databuild.sources import SourceWheels
 from zoning.errors import DataError
 
@@ -204,6 +204,23 @@ def area_key(area_codes: str | Sequence[str]) -> str:
     return "+".join(codes)
 
 
+#: Used when no LSOA-hospital pair can calibrate a line (the Isles of Scilly): typical county coefficients.
+TYPICAL_FIT = LineFit(intercept_min=9.84, slope_min_per_km=0.873, r2=0.0, rmse_min=0.0, n=0)
+
+
+def _fit_or_fallback(own: pd.DataFrame, every: pd.DataFrame) -> LineFit:
+    """The area's own fit; else (too few pairs) the fit with its context areas; else typical
+    coefficients (``n = 0``). Each fallback is logged."""
+    for rows, what in ((own, "the area's own LSOAs"), (every, "the area and its context areas")):
+        if len(rows) >= 3 and rows["km_straight"].nunique() >= 2:
+            if rows is every:
+                log.warning("travel fit: too few LSOA-hospital pairs in the area itself; fitted over %s", what)
+            return fit_line(rows["km_straight"], rows["road_minutes"])
+    log.warning("travel fit: no LSOA-hospital pairs under 40 km to calibrate; typical coefficients %.2f + %.3f x km",
+                TYPICAL_FIT.intercept_min, TYPICAL_FIT.slope_min_per_km)
+    return TYPICAL_FIT
+
+
 def build_area(  # noqa: C901 - a linear sequence of stages
     area_code: str | Sequence[str],
     *,
@@ -317,7 +334,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     population, pop65 = tables.population_table(age, districts)
     travel = tables.travel_table(lsoas, src.read_travel_matrix(wheels), src.read_hospitals(wheels))
     own = travel[travel["lsoa11cd"].isin(lsoas.loc[lsoas["in_area"] == 1, "lsoa11cd"])]  # the area's own fit
-    fit = fit_line(own["km_straight"], own["road_minutes"])
+    fit = _fit_or_fallback(own, travel)
     log.info(
         "travel fit: minutes = %.2f + %.3f * km (R2 %.3f, RMSE %.2f min, n %d)",
         fit.intercept_min, fit.slope_min_per_km, fit.r2, fit.rmse_min, fit.n,

