@@ -82,3 +82,18 @@ def test_one_piece_needs_nothing() -> None:
                 edges=units.edges)
     joined, join = join_pieces(sub, unit_hours=np.ones(3), travel=TRAVEL)
     assert join.links == () and join.notes() == [] and joined is sub
+
+
+def test_with_a_road_network_a_piece_no_road_reaches_is_flagged_with_its_hours() -> None:
+    from zoning.roads.synthetic_grid import grid_network
+    from zoning.travel import RoadTravel
+
+    # roads cover A..D only: E (centre 3.5 km beyond the last node) is reached by no road
+    net = grid_network(bounds=(X0 - 500, Y0 - 500, X0 + 4500, Y0 + 1500), spacing_m=250.0, seed=1,
+                       missing_share=0.0, one_way_share=0.0)
+    travel = RoadTravel(net, far_from_road_m=1000.0)
+    _, join = join_pieces(_units(), unit_hours=np.array([10, 10, 10, 4, 2.5]), travel=travel)
+    reached = {p.units: (p.road_reached, p.hours_per_week) for p in join.pieces}
+    assert reached == {("E01000004",): (True, 4.0), ("E01000005",): (False, 2.5)}
+    assert len(join.links) == 2 and nx.is_connected(join_pieces(_units(), unit_hours=np.ones(5), travel=travel)[0].graph())
+    assert any("NO ROAD" in line for line in join.notes())
