@@ -68,9 +68,10 @@ def _run(cmd: list[str], log: Path) -> tuple[int, float]:
     return code, time.perf_counter() - start
 
 
-def _foreign(out: Path, *, key: str, data: Path) -> str:
+def _foreign(out: Path, *, key: str, data: Path, label: str) -> str:
     """Outputs that name Leicester, or show an LE postcode that is not one of the area's own
-    (Rutland's postcodes are LE15), for areas other than Leicestershire."""
+    (Rutland's postcodes are LE15), for areas other than Leicestershire (and Leicester, whose
+    own name it is)."""
     if key == "E10000018":
         return "n/a"
     own = set()
@@ -80,7 +81,7 @@ def _foreign(out: Path, *, key: str, data: Path) -> str:
     hits = []
     for path in sorted(p for p in out.iterdir() if p.is_file()):
         text = path.read_bytes().decode("utf-8", errors="replace")
-        names = re.search(r"leicester", text, re.IGNORECASE) and "leicester" not in key.lower()
+        names = re.search(r"leicester", text, re.IGNORECASE) and "leicester" not in label.lower()
         postcodes = {m for m in re.findall(r"\bLE\d{1,2} ?\d[A-Z]{2}\b", text)} - own
         bare = re.search(r"\bLE\d{1,2}\b(?! ?\d[A-Z]{2})", text)
         if names or postcodes or (bare and not own):
@@ -117,7 +118,7 @@ def bench(codes: tuple[str, ...], label: str, kind: str, zones: int | None, *, w
     row.plan_over_bound = None if gap is None else 1.0 + gap
     checks = summary["checks"]
     row.checks = f"{sum(c['passed'] for c in checks)}/{len(checks)}"
-    row.foreign_text = _foreign(out, key=key, data=folder / "data")
+    row.foreign_text = _foreign(out, key=key, data=folder / "data", label=label)
     return row
 
 
@@ -142,7 +143,7 @@ def main() -> None:
         for codes, label, *_ in COUNCILS:
             key = "+".join(codes)
             if (args.work / f"{key}.out").is_dir():
-                _say(f"{label} ({key}): {_foreign(args.work / f'{key}.out', key=key, data=args.work / key / 'data')}")
+                _say(f"{label} ({key}): {_foreign(args.work / f'{key}.out', key=key, data=args.work / key / 'data', label=label)}")
         return
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []

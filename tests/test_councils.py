@@ -32,7 +32,7 @@ def test_renamed_district_found_by_its_2011_name_and_new_unitary_left_to_postcod
         codelist={"E07000112": "Folkestone and Hythe District", "E06000063": "Cumberland"},
         age_names={}, lsoa_prefixes={"Shepway", "Allerdale", "Copeland"}, unmatched=unmatched,
     )
-    assert [(d.code, d.name) for d in found] == [("E07000112", "Shepway")]
+    assert [(d.code, d.name, d.display) for d in found] == [("E07000112", "Shepway", "Folkestone and Hythe")]
     assert [(d.code, d.name) for d in unmatched] == [("E06000063", "Cumberland")]
     with pytest.raises(Exception, match="Cannot find the LSOAs"):
         geo.resolve_district_names({"E06000063": ("E06000063", True)}, codelist={"E06000063": "Cumberland"},

@@ -289,7 +289,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     del all_lsoas  # all of England and Wales: free it
     districts = [*districts, *unmatched]
     lsoas["district_code"] = [d.code for d in chosen]
-    lsoas["district_name"] = [d.name for d in chosen]
+    lsoas["district_name"] = [d.display for d in chosen]
     lsoas["area_code"] = [d.area_code for d in chosen]
     lsoas["in_area"] = [int(d.in_area) for d in chosen]
     lsoas = lsoas.sort_values("lsoa11cd").reset_index(drop=True)
@@ -311,7 +311,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     outline["area_name"] = area_name(areas, codelist)
 
     # 3. postcode -> LSOA
-    cpo["district_name"] = cpo["district_code"].map({d.code: d.name for d in districts})
+    cpo["district_name"] = cpo["district_code"].map({d.code: d.display for d in districts})
     cpo["ward_name"] = cpo["ward_code"].map(lambda c: src.clean_name(codelist.get(c, "")))
     cpo["in_area"] = cpo["area_code"].isin(areas).astype(int)
     postcodes, other = _assign_lsoas(cpo, lookup.rows, lsoas)
@@ -373,7 +373,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
         lsoas_by_area=lsoas_by_area,
         lsoa_components_in_area=components,
         invalid_polygons_repaired=repair.invalid_source + repair.invalid_after_rounding,
-        districts=tuple(f"{d.code} {d.name}" for d in districts),
+        districts=tuple(f"{d.code} {d.display}" + (f" (LSOAs named {d.name!r})" if d.label else "") for d in districts),
         pop_65_plus_by_area=pop65,
         travel_pairs=len(travel),
         travel_fit=fit,

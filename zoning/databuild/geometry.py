@@ -29,9 +29,15 @@ class District:
     """A district (or unitary) of a requested area, with the name its LSOAs carry."""
 
     code: str
-    name: str
+    name: str  # as in LSOA 2011 names ("Shepway")
     area_code: str
     in_area: bool
+    label: str = ""  # the current name when renamed since 2011 ("Folkestone and Hythe")
+
+    @property
+    def display(self) -> str:
+        """The name written to the data files: the current one."""
+        return self.label or self.name
 
 
 def lsoa_prefix(names: pd.Series) -> pd.Series:
@@ -95,7 +101,8 @@ def resolve_district_names(
             continue
         if raw and match != candidates[0]:
             log.info("district %s: code-list name %r matched LSOA names as %r", code, raw, match)
-        districts.append(District(code=code, name=match, area_code=area_code, in_area=in_area))
+        renamed = candidates[0] if match in RENAMED_SINCE_2011.get(code, ()) else ""
+        districts.append(District(code=code, name=match, area_code=area_code, in_area=in_area, label=renamed))
     if problems:
         raise DataError(
             "Cannot find the LSOAs of some districts:\n  - "
