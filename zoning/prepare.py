@@ -18,7 +18,7 @@ from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.commissioning_arrays import ProblemOptions, problem_options
 from zoning.errors import ScenarioError, SolveError
-from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
+from zoning.inputs import Excluded, read_inputs
 from zoning.pieces import PieceJoin, join_for_scenario
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
@@ -110,11 +110,12 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     reference = load_reference_postcodes(scenario.data.postcodes)
     boundaries = read_boundaries(scenario.data.boundaries)
     say("validating demand, providers and current zones")
-    demand, excluded = read_demand(scenario.demand.path, reference, on_unmatched=scenario.demand.on_unmatched)
-    providers = read_providers(scenario.providers.path, reference)
     cz = scenario.current_zones
-    current_of_postcode = read_current_zones(cz.path, reference, key=cz.key, zone_column=cz.zone_column) if cz \
-        else pd.Series(np.nan, index=reference.index, dtype=object)
+    demand, excluded, providers, current_of_postcode = read_inputs(  # every file's problems in one error
+        reference, demand=scenario.demand.path, on_unmatched=scenario.demand.on_unmatched,
+        providers=scenario.providers.path, current_zones=cz.path if cz else None,
+        current_key=cz.key if cz else "postcode", zone_column=cz.zone_column if cz else "zone",
+    )
     timings["inputs_s"] = time.perf_counter() - t0
 
     say("building LSOA units, adjacency and travel times")
