@@ -47,7 +47,13 @@ def test_a_run_without_current_zones_shows_the_plan_alone(melton_copy: Path, tmp
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Current zones" not in html and "Change vs today" not in html
     lookup = pd.read_csv(out / "postcode_zones.csv")
-    assert "current_zone" not in lookup.columns and "travel_min_current" not in lookup.columns
+    assert not {"current_zone", "changes_zone", "travel_min_current"} & set(lookup.columns)
+    import pyogrio
+
+    layers = [name for name, _ in pyogrio.list_layers(out / "zones.gpkg")]
+    assert "current_zones" not in layers and "zones" in layers
+    units = pyogrio.read_dataframe(out / "zones.gpkg", layer="units")
+    assert not {"current_zone", "current_zone_id", "changes_zone"} & set(units.columns)
     for path in out.iterdir():
         if path.suffix in (".md", ".html", ".json", ".csv", ".geojson") and path.name != "map.html":  # map: inlined JS
             text = path.read_text(encoding="utf-8")

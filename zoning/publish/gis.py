@@ -123,9 +123,11 @@ def _layers(plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
         geometry=gpd.points_from_xy(prov["easting"], prov["northing"]), crs=27700,
     )
     out = {"zones": zones_out, "current_zones": current_out, "units": units, "providers": providers}
-    if not plan.has_current:
+    if not plan.has_current:  # no layer of today's zones, no change columns
         del out["current_zones"]
-        units["current_zone_id"] = ""
+        out["units"] = units.drop(columns=[c for c in ("current_zone", "current_zone_id", "changes_zone")
+                                           if c in units.columns])
+        out["providers"] = providers.drop(columns="current_zone")
     return out
 
 

@@ -104,7 +104,7 @@ def postcode_lookup(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
     if client_level:
         table = table.drop(columns="hours_per_week")
     if not plan.has_current:
-        table = table.drop(columns=["current_zone", "travel_min_current"])
+        table = table.drop(columns=["current_zone", "changes_zone", "travel_min_current"])
     for col in ("proposed_zone_name", "current_zone", "district_name", "ward_name", "band"):
         if col in table.columns:
             table[col] = table[col].map(safe_cell)
