@@ -148,9 +148,9 @@ intercept_min = {intercept:.2f}
 min_per_km = {slope:.3f}
 calibration = {_toml_text(fit_text)}
 
-[capacity]                            # as in the shipped scenario: capacity is reported, not imposed
-rule = "none"                         # "inside" or "radius": zones must hold enough provider capacity
-margin = 1.0
+[capacity]                            # capacity is reported, not imposed, until real providers are in:
+rule = "none"                         # "flow" (the shipped Leicestershire default, reach_min = 20) shares each
+margin = 1.0                          # branch's hours between the zones it reaches; "inside"/"radius" too
 
 # [cohorts.children]                  # bounds on one cohort's hours in every zone (joint frameworks)
 # min_hours = 20                      # at least this many children's hours/week in each zone
