@@ -149,7 +149,7 @@ min_per_km = {slope:.3f}
 calibration = {_toml_text(fit_text)}
 
 [capacity]                            # capacity is reported, not imposed, until real providers are in:
-rule = "none"                         # "flow" (the shipped Leicestershire default, reach_min = 20) shares each
+rule = "none"                         # "flow" (the shipped default scenario's rule, reach_min = 20) shares each
 margin = 1.0                          # branch's hours between the zones it reaches; "inside"/"radius" too
 
 # [cohorts.children]                  # bounds on one cohort's hours in every zone (joint frameworks)
