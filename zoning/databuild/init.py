@@ -80,8 +80,59 @@ def _toml_text(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+#: The capacity rule every scenario ``init`` writes: each branch's hours shared between the zones
+#: whose centre it reaches, counted once, covering this margin x each zone's demand.
+INIT_MARGIN = 1.0
+#: The shipped default's reach; ``init`` widens it where the area's branches need more (see :func:`choose_reach`).
+DEFAULT_REACH_MIN = 20.0
+
+
+def _capacity_section(reach_min: float | None, why: str) -> tuple[str, str]:
+    if reach_min is None:
+        return (f"capacity reported, not imposed: {why}",
+                'rule = "none"                         # "flow" shares each branch\'s hours between the zones it reaches\n'
+                f"margin = {INIT_MARGIN:g}")
+    return (f"capacity balance (rule flow): {why}",
+            'rule = "flow"                         # each branch\'s hours shared between the zones whose centre it\n'
+            f"margin = {INIT_MARGIN:g}                          # reaches, counted once, covering margin x each zone's demand\n"
+            f"reach_min = {reach_min:g}                      # minutes from a branch to a zone centre (travel model)")
+
+
+def choose_reach(scenario_path: Path) -> tuple[float | None, str]:
+    """The reach (minutes) ``init`` writes for rule "flow": the shipped default's 20 minutes, or
+    more where the area's branches are too far apart for it (1.25 x the smallest reach at which
+    the capacity diagnosis's necessary conditions pass, rounded up to 5 minutes, for headroom:
+    balance and contiguity bind too). None (rule "none") when no reach is enough."""
+    import math
+
+    from optimiser.capacity_diagnosis import reach_needed
+    from zoning.errors import CarezonesError
+    from zoning.prepare import prepare_problem
+    from zoning.scenario import load_scenario
+
+    try:
+        problem = prepare_problem(load_scenario(scenario_path)).problem
+    except CarezonesError as exc:  # e.g. an area too small for any synthetic demand: the run will say
+        log.warning("init: could not check the capacity reach (%s); writing the default %g min", exc,
+                    DEFAULT_REACH_MIN)
+        return DEFAULT_REACH_MIN, "the shipped default's reach (this area's inputs could not be checked)"
+    branches = problem.branches
+    if branches is None:
+        return DEFAULT_REACH_MIN, "the shipped default's settings"
+    needed = reach_needed(problem, branches, INIT_MARGIN)
+    if needed is None:
+        return None, (f"no reach lets the branches cover {INIT_MARGIN:g} x demand; add providers, then set "
+                      'rule = "flow"')
+    reach = max(DEFAULT_REACH_MIN, 5.0 * math.ceil(1.25 * needed / 5.0))
+    if reach == DEFAULT_REACH_MIN:
+        return reach, f"branches within {reach:g} min of a zone centre serve it (the shipped default's reach)"
+    return reach, (f"branches within {reach:g} min of a zone centre serve it: this area needs {needed:.1f} min "
+                   f"at least (1.25 x that, rounded up; the shipped default uses {DEFAULT_REACH_MIN:g})")
+
+
 def scenario_toml(report: AreaBuildReport, synthetic: SyntheticFiles, *, zones: int, reason: str, seed: int,
-                  data_dir: str = "data") -> str:
+                  data_dir: str = "data", reach_min: float | None = DEFAULT_REACH_MIN,
+                  reach_why: str = "the shipped default's settings") -> str:
     """The commented scenario file for a freshly initialised area."""
     key, name = report.area_code, report.area_name or report.area_code
     f = report.travel_fit
@@ -100,6 +151,7 @@ def scenario_toml(report: AreaBuildReport, synthetic: SyntheticFiles, *, zones: 
                     f"{PLAUSIBLE_MIN_PER_KM[1]} min per km")
         intercept, slope = TYPICAL_FIT
     context = ", ".join(report.context_codes) or "none"
+    capacity_note, capacity_lines = _capacity_section(reach_min, reach_why)
     return f"""# {name} ({key}): scenario written by `carezones init`. Paths are relative to this file.
 # Demand and providers are SYNTHETIC stand-ins: replace them with the council's files (see the
 # README's "Your own council"). Run it with: carezones run {{this file}}
@@ -148,9 +200,8 @@ intercept_min = {intercept:.2f}
 min_per_km = {slope:.3f}
 calibration = {_toml_text(fit_text)}
 
-[capacity]                            # capacity is reported, not imposed, until real providers are in:
-rule = "none"                         # "flow" (the shipped default scenario's rule, reach_min = 20) shares each
-margin = 1.0                          # branch's hours between the zones it reaches; "inside"/"radius" too
+[capacity]                            # {capacity_note}
+{capacity_lines}
 
 # [cohorts.children]                  # bounds on one cohort's hours in every zone (joint frameworks)
 # min_hours = 20                      # at least this many children's hours/week in each zone
@@ -197,5 +248,8 @@ def init_area(
         k, reason = zones, f"given with --zones (suggested: {k}; {reason})"
     path = write_text(out_dir / "scenario.toml",
                       scenario_toml(report, synthetic, zones=k, reason=reason, seed=seed))
+    reach, why = choose_reach(path)  # the area's own branches decide how far capacity must reach
+    path = write_text(out_dir / "scenario.toml", scenario_toml(report, synthetic, zones=k, reason=reason, seed=seed,
+                                                              reach_min=reach, reach_why=why))
     log.info("init %s: scenario %s with %d zones", key, path, k)
     return InitReport(build=report, synthetic=synthetic, scenario=path, zones=k, zones_reason=reason)
