@@ -227,6 +227,11 @@ def roads_build(
               markup=False)
 
 
+from zoning.planner.commands import register_planner_commands  # noqa: E402  (after _fail, err, out)
+
+register_planner_commands(app, fail=_fail, err=err, out=out)
+
+
 def main() -> None:
     try:
         app()
