@@ -1,6 +1,6 @@
 """Domain figures behind the map, report and GeoPackage: units, difference, bands, density, towns.
 
-Everything here is computed from a :class:`~zoning.pipeline.ZonePlan` in EPSG:27700 (areas in
+Everything here is computed from a :class:`~zoning.plan.ZonePlan` in EPSG:27700 (areas in
 km² are measured there) and handed to :mod:`maps` or the exports. When demand is client by
 client, every figure that rests on client counts below the suppression threshold is hidden
 here (see :mod:`zoning.publish.privacy`), before anything is drawn or written.
@@ -18,7 +18,7 @@ import pandas as pd
 
 from zoning.bands import BAND_NAMES
 from zoning.changes import PlanChange, plan_change
-from zoning.pipeline import ZonePlan
+from zoning.plan import ZonePlan
 from zoning.publish.privacy import demand_is_client_level, rule_text, suppress_cells
 
 log = logging.getLogger(__name__)

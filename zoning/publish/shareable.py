@@ -16,7 +16,7 @@ import pandas as pd
 
 from zoning import atomic
 from zoning.inputs import COHORTS
-from zoning.pipeline import ZonePlan
+from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers
 from zoning.publish.privacy import round_count, suppress_cells
 

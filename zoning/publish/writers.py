@@ -26,7 +26,7 @@ from maps.report_html import render_report_html
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
-from zoning.pipeline import ZonePlan
+from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.publish.shareable import (
     demand_rows_shown,

@@ -1,0 +1,163 @@
+"""Stage 1 of a run: read and validate the inputs, build units, adjacency, travel times and
+the optimiser's numeric problem (:func:`prepare_problem` -> :class:`Prepared`).
+
+Nothing here solves; the benchmark and :mod:`zoning.planner` build problems with it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimiser.problem import DistrictingProblem
+from zoning.bands import band_rates, classify_bands
+from zoning.commissioning_arrays import ProblemOptions, problem_options
+from zoning.errors import SolveError
+from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
+from zoning.postcodes import load_reference_postcodes
+from zoning.scenario import Scenario
+from zoning.travel import TravelModel, travel_model_from_options
+from zoning.units import Units, build_units, read_boundaries
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def travel_model_for(scenario: Scenario) -> TravelModel:
+    """The scenario's travel model (straight line, road network, or the stated fallback)."""
+    return travel_model_from_options(scenario.travel)
+
+
+
+def unit_cost_matrix(
+    units: Units, demand_to_units: np.ndarray, demand_hours: np.ndarray, demand_unit: np.ndarray, travel: TravelModel,
+    *, price: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, n) mean minutes from unit i's demand (postcode by postcode) to a centre at unit j.
+
+    With these costs the optimiser's objective equals the demand-weighted travel of every
+    postcode to its zone centre exactly, the figure the report shows. Units without demand
+    use their residential centroid. ``demand_to_units`` is the (m, n) matrix of minutes from
+    each demand postcode to each unit's point. With ``price`` (GBP per minute of travel, one
+    per demand postcode) the entries are GBP per hour of care instead of minutes.
+    """
+    cost = travel.minutes(units.points, units.points)
+    weighted = np.zeros((units.n, units.n))
+    if price is not None:
+        cost = cost * float(np.average(price, weights=demand_hours))
+        demand_to_units = price[:, None] * demand_to_units
+    np.add.at(weighted, demand_unit, demand_hours[:, None] * demand_to_units)
+    totals = np.bincount(demand_unit, weights=demand_hours, minlength=units.n)
+    has = totals > 0
+    cost[has] = weighted[has] / totals[has, None]
+    return cost
+
+
+
+def _current_centres(area: pd.DataFrame, dem: pd.DataFrame, dem_t: np.ndarray) -> tuple[list[str], dict[str, int]]:
+    """Today's zones (sorted) and, for each, the unit serving its demand with least travel."""
+    current_names = sorted(area["current_zone"].unique())
+    current_centre: dict[str, int] = {}
+    for name in current_names:
+        members = area.index[area["current_zone"] == name]
+        cand = np.unique(area.loc[members, "unit"])
+        rows = np.flatnonzero(dem["current_zone"].to_numpy() == name)
+        if rows.size == 0:
+            current_centre[name] = int(cand[0])
+            continue
+        totals = dem["hours_per_week"].to_numpy()[rows] @ dem_t[np.ix_(rows, cand)]
+        current_centre[name] = int(cand[int(np.argmin(totals))])
+    return current_names, current_centre
+
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated inputs and the numeric problem built from them, before any solving."""
+
+    scenario: Scenario
+    demand: pd.DataFrame
+    excluded: Excluded
+    providers: pd.DataFrame
+    units: Units
+    area: pd.DataFrame  # in-area postcodes: unit, current zone, band, rates, hours
+    dem: pd.DataFrame  # the postcodes of ``area`` with demand
+    dem_t: np.ndarray  # (demand postcodes, units) minutes
+    travel: TravelModel
+    problem: DistrictingProblem
+    options: ProblemOptions
+    current_names: list[str]
+    current_centre: dict[str, int]
+    timings: dict[str, float]
+
+
+def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> Prepared:
+    """Read and validate the inputs, build units, travel times and the optimiser's problem."""
+    say = progress or (lambda _m: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    say("reading postcode and boundary data")
+    reference = load_reference_postcodes(scenario.data.postcodes)
+    boundaries = read_boundaries(scenario.data.boundaries)
+    say("validating demand, providers and current zones")
+    demand, excluded = read_demand(scenario.demand.path, reference, on_unmatched=scenario.demand.on_unmatched)
+    providers = read_providers(scenario.providers.path, reference)
+    current_of_postcode = read_current_zones(
+        scenario.current_zones.path, reference, key=scenario.current_zones.key,
+        zone_column=scenario.current_zones.zone_column,
+    )
+    timings["inputs_s"] = time.perf_counter() - t0
+
+    say("building LSOA units, adjacency and travel times")
+    units = build_units(reference, boundaries)
+    index = units.index()
+    area = reference[reference["in_area"]].copy()
+    area["unit"] = area["lsoa11cd"].map(index).astype(int)
+    area["current_zone"] = current_of_postcode.reindex(area.index)
+    area["band"] = classify_bands(reference, options=scenario.bands).reindex(area.index)
+    per_pc = demand.groupby("postcode")["hours_per_week"].sum()
+    area["hours_per_week"] = per_pc.reindex(area.index).fillna(0.0)
+    area["rate_per_hour"] = area["band"].map(band_rates(scenario.bands)).astype(float)
+    travel_rate = scenario.model.travel_rate_per_hour
+    area["travel_price_per_min"] = (area["rate_per_hour"] if travel_rate is None else travel_rate) / 60.0
+    dem = area[area["hours_per_week"] > 0]
+    travel = travel_model_for(scenario)
+    dem_t = travel.minutes(dem[["easting", "northing"]].to_numpy(float), units.points)  # (demand postcodes, units)
+    by_cost = scenario.model.objective == "cost"
+    cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel,
+                            price=dem["travel_price_per_min"].to_numpy() if by_cost else None)
+    unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
+    a, b = units.edges[:, 0], units.edges[:, 1]
+    edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
+    if scenario.model.zones > units.n:
+        raise SolveError(
+            f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
+            f"use at most {units.n} zones"
+        )
+    current_names, current_centre = _current_centres(area, dem, dem_t)
+    options = problem_options(
+        scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
+        unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
+    )
+    if by_cost and "moved_penalty" in options.kwargs:  # minutes per hour moved -> GBP at the mean travel price
+        options.kwargs["moved_penalty"] *= float(np.average(dem["travel_price_per_min"], weights=dem["hours_per_week"]))
+    try:
+        problem = DistrictingProblem(
+            demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
+            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids, **options.kwargs,
+        )
+    except ValueError as exc:
+        raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc
+    timings["units_travel_s"] = time.perf_counter() - t0 - timings["inputs_s"]
+    return Prepared(
+        scenario=scenario, demand=demand, excluded=excluded, providers=providers, units=units, area=area, dem=dem,
+        dem_t=dem_t, travel=travel, problem=problem, options=options, current_names=current_names,
+        current_centre=current_centre, timings=timings,
+    )
