@@ -7,6 +7,8 @@ objective with the postcode-level recomputation of the published figures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from optimiser.checks import (
@@ -22,19 +24,22 @@ from optimiser.checks import (
 from optimiser.problem import DistrictingProblem
 
 
-def plan_checks(problem: DistrictingProblem, labels: np.ndarray, centres: tuple[int, ...]) -> list[Check]:
-    """Every named invariant of a plan for ``problem`` (the tests reuse this)."""
+def plan_checks(problem: DistrictingProblem, labels: np.ndarray, centres: tuple[int, ...], *,
+                zone_names: Sequence[str] = ()) -> list[Check]:
+    """Every named invariant of a plan for ``problem`` (the tests reuse this); ``zone_names``
+    (one per zone index) label the details of failed checks."""
     k = problem.n_zones
     lower, upper = problem.zone_bounds()
+    names = list(zone_names)
     checks = [
         all_assigned(labels, n_units=problem.n_units, n_zones=k),
-        is_contiguous(labels, problem.edges),
-        zones_within_bounds(zone_loads(labels, problem.demand, k), lower=lower, upper=upper),
+        is_contiguous(labels, problem.edges, zone_names=names),
+        zones_within_bounds(zone_loads(labels, problem.demand, k), lower=lower, upper=upper, zone_names=names),
     ]
     for row in problem.rows:
         checks.append(zones_within_bounds(
             row.totals(labels, k), lower=row.lower, upper=row.upper, name=f"{row.name}_within_bounds",
-            what=row.description or row.name,
+            what=row.description or row.name, zone_names=names,
         ))
     if problem.pinned is not None:
         checks.append(pins_respected(labels, problem.pinned))
@@ -46,6 +51,7 @@ def plan_checks(problem: DistrictingProblem, labels: np.ndarray, centres: tuple[
         checks.append(zones_within_bounds(
             zone_loads(labels, problem.demand, k), lower=np.full(k, -np.inf),
             upper=problem.centre_capacity[list(centres)], name="centre_capacity", what="load vs capacity in reach",
+            zone_names=names,
         ))
     if problem.stay is not None and problem.max_moved is not None:
         moved = problem.moved(labels)

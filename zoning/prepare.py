@@ -111,7 +111,7 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     providers = read_providers(scenario.providers.path, reference)
     current_of_postcode = read_current_zones(
         scenario.current_zones.path, reference, key=scenario.current_zones.key,
-        zone_column=scenario.current_zones.zone_column,
+        zone_column=scenario.current_zones.zone_column, layer=scenario.current_zones.layer, boundaries=boundaries,
     )
     timings["inputs_s"] = time.perf_counter() - t0
 

@@ -62,6 +62,7 @@ class CurrentZonesInput(_Frozen):
     path: Path
     key: Literal["ward_code", "postcode", "lsoa11cd", "polygon"] = "ward_code"
     zone_column: str = "zone"
+    layer: str | None = Field(None, description="GeoPackage layer (key = \"polygon\"); default: 'zones' if present")
     approximate: bool = False
     description: str = ""
 

@@ -84,6 +84,52 @@ def _sweep_command(fail: Fail, err: Console, out: Console) -> Callable[..., None
     return sweep
 
 
+def _evaluate_command(fail: Fail, err: Console, out: Console) -> Callable[..., None]:
+    def evaluate(
+        scenario_file: Annotated[Path | None, typer.Argument(
+            help="Scenario TOML file (its inputs and options; model.zones is taken from the plan).",
+            show_default=False)] = None,
+        plan_file: Annotated[Path, typer.Option(
+            "--plan", help="The plan: postcode -> zone or lsoa11cd -> zone table (CSV/XLSX; zone column "
+            "proposed_zone, zone_id or zone), or polygons (GeoPackage, GeoJSON; zone_id or zone).")] = Path(),
+        layer: Annotated[str | None, typer.Option(help="GeoPackage layer (default: 'zones' if present).")] = None,
+        out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: out/<scenario>-evaluated/.")] = None,
+    ) -> None:
+        """Score a plan made by hand with every measure and named check of a run, and write the usual
+        outputs for it. Exits 6 when a check fails, after writing the outputs and saying by how much."""
+        from zoning.errors import CheckError
+        from zoning.planner.evaluate import evaluate_plan
+        from zoning.publish.writers import write_outputs
+        from zoning.scenario import load_scenario
+
+        if plan_file == Path():
+            fail(CheckError("give the plan to evaluate with --plan FILE"))
+        try:
+            scenario = load_scenario(scenario_file)
+            target = out_dir or Path("out") / f"{scenario.name}-evaluated"
+            with err.status("evaluating the plan", spinner="dots"):
+                plan = evaluate_plan(scenario, plan_file, layer=layer)
+                paths = write_outputs(plan, target)
+        except CarezonesError as exc:
+            fail(exc)
+        m = plan.metrics
+        out.print(f"{plan_file}: {m.zones} zones, mean travel {m.mean_travel_min:.2f} min, largest / smallest "
+                  f"{m.max_min_ratio:.2f}, {plan.hours_moved:,.0f} hours/week change zone against today's zones",
+                  highlight=False, markup=False)
+        failed = [c for c in plan.checks if not c.passed]
+        for c in plan.checks:
+            mark = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
+            out.print(f"  {mark} {c.name}: ", end="", highlight=False)
+            out.print(c.detail, highlight=False, markup=False)
+        for name, path in paths.items():
+            out.print(f"  {name:9s} {path}", highlight=False)
+        if failed:
+            fail(CheckError(f"{len(failed)} check(s) failed: " + ", ".join(c.name for c in failed)))
+
+    return evaluate
+
+
 def register_planner_commands(app: typer.Typer, *, fail: Fail, err: Console, out: Console) -> None:
     """Add the planner's commands to ``app``."""
     app.command("sweep")(_sweep_command(fail, err, out))
+    app.command("evaluate")(_evaluate_command(fail, err, out))
