@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from maps.escape import format_number
+from maps.report_baseline import baseline_section_md
+
 
 def md_text(value: object) -> str:
     """Text from inputs made safe for a Markdown table cell (no HTML, no column breaks)."""
@@ -23,7 +26,7 @@ def _num(value: object, fmt: str = ",.0f") -> str:
     if value is None:
         return "n/a"
     try:
-        return format(float(value), fmt)  # type: ignore[arg-type]
+        return format_number(float(value), fmt)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return md_text(value)
 
@@ -78,8 +81,8 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
             ],
         ),
         "",
-        f"The proposed plan changes mean travel by {-saved:+.2f} min per hour of care "
-        f"({100 * saved / cur['mean_travel_min']:.1f}% less than the current zones)." if cur["mean_travel_min"] else "",
+        f"The proposed plan changes mean travel by {_num(-saved, '+.2f')} min per hour of care "
+        f"({_num(100 * saved / cur['mean_travel_min'], '.1f')}% less than the current zones)." if cur["mean_travel_min"] else "",
         "",
         *_change_lines(summary),
         f"Solver: **{md_text(solver['name'])}**, status **{md_text(solver['status'])}** "
@@ -93,7 +96,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
         "",
     ]
     zone_rows = [
-        [md_text(z["zone"]), md_text(z["zone_name"]), _num(z["hours_per_week"]), f"{z['load_vs_mean_pct']:+.1f}%",
+        [md_text(z["zone"]), md_text(z["zone_name"]), _num(z["hours_per_week"]), _num(z["load_vs_mean_pct"], "+.1f") + "%",
          _num(z["capacity_hours_per_week"]), _num(z["demand_capacity_ratio"], ".2f"), _num(z["mean_travel_min"], ".1f"),
          str(z["n_units"]), str(z["n_postcodes"]), md_text(z["centre_lsoa"])]
         for z in summary["zones"]
@@ -102,7 +105,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
                    "mean travel (min)", "LSOAs", "postcodes", "centre LSOA"], zone_rows)
     out += ["", "## Current zones" + (" (approximate reconstruction)" if prov["current_zones_approximate"] else ""), ""]
     cur_rows = [
-        [md_text(z["zone"]), _num(z["hours_per_week"]), f"{z['load_vs_mean_pct']:+.1f}%", _num(z["capacity_hours_per_week"]),
+        [md_text(z["zone"]), _num(z["hours_per_week"]), _num(z["load_vs_mean_pct"], "+.1f") + "%", _num(z["capacity_hours_per_week"]),
          _num(z["demand_capacity_ratio"], ".2f"), _num(z["mean_travel_min"], ".1f"), str(z["n_postcodes"])]
         for z in summary["current_zones"]
     ]
@@ -110,6 +113,7 @@ def render_report_md(summary: Mapping[str, Any]) -> str:
                   cur_rows)
     d = summary["demand"]
     out += _constraints_section(summary)
+    out += baseline_section_md(summary, md_text)
     out += [
         "",
         "## Checks",
@@ -185,7 +189,7 @@ def _constraints_section(summary: Mapping[str, Any]) -> list[str]:
             f"- Cost at the band rates (illustrative unless the scenario gives the council's): care "
             f"£{costs['care_gbp_per_week']:,.0f}/week; paid travel (travel time at {md_text(costs['travel_rate'])}) "
             f"£{costs['travel_gbp_per_week_proposed']:,.0f}/week proposed vs £{costs['travel_gbp_per_week_current']:,.0f} "
-            f"today ({saved:+,.0f} saved); the optimiser minimised {md_text(costs['objective'])}."
+            f"today ({_num(saved, '+,.0f')} saved); the optimiser minimised {md_text(costs['objective'])}."
         )
     lines += [
         "",

@@ -13,6 +13,8 @@ from typing import Any
 
 from maps.charts import CURRENT_COLOUR, PROPOSED_COLOUR, travel_histogram, zone_load_chart
 from maps.escape import escape_text as e
+from maps.escape import format_number
+from maps.report_baseline import baseline_section_html
 
 __all__ = ["render_report_html"]
 
@@ -34,7 +36,7 @@ def _num(value: object, spec: str = ",.0f", missing: str = "n/a") -> str:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return missing
-    return missing if not math.isfinite(number) else format(number, spec)
+    return missing if not math.isfinite(number) else format_number(number, spec)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: Sequence[int] = (0,)) -> str:
@@ -179,6 +181,6 @@ def render_report_html(summary: Mapping[str, Any]) -> str:
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{e(sc['title'])}</title><style>{_CSS}</style></head><body>"
         f"<h1>{e(sc['title'])}</h1>{warn}{intro}<h2>Headline</h2>{_headline(summary)}"
-        f"{_charts(summary)}{_zone_tables(summary)}{_bands(summary)}{_method(summary)}"
+        f"{_charts(summary)}{_zone_tables(summary)}{baseline_section_html(summary)}{_bands(summary)}{_method(summary)}"
         "</body></html>\n"
     )

@@ -77,6 +77,9 @@ def run(
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole zone design.")] = None,
     zones: Annotated[int | None, typer.Option(help="Number of zones (overrides the scenario).")] = None,
     tolerance: Annotated[float | None, typer.Option(help="Balance tolerance, e.g. 0.1 for ±10% (overrides the scenario).")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="A previous run's output folder: its plan is today's zones (by postcode, with ids and names) and the "
+        "design starts from it; outputs say what changed since (a re-opening; also [baseline] run = ...).")] = None,
 ) -> None:
     """Design zones for a scenario and write map.html, zones.geojson, postcode_zones.csv,
     summary.json and report.md to the output folder.
@@ -92,6 +95,10 @@ def run(
         scenario = load_scenario(scenario_file).with_overrides(
             solver=solver, time_limit_s=time_limit, zones=zones, tolerance=tolerance
         )
+        if baseline is not None:
+            from zoning.planner.overrides import apply_settings
+
+            scenario = apply_settings(scenario, {"baseline.run": baseline.resolve()})
     except CarezonesError as exc:
         _fail(exc)
     except ValueError as exc:

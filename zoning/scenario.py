@@ -170,6 +170,19 @@ class ContinuityOptions(_Frozen):
     )
 
 
+class BaselineOptions(_Frozen):
+    """A re-opening: a previous run's plan is today's zones (see :mod:`zoning.baseline`).
+
+    ``run`` is that run's output folder (``postcode_zones.csv``, ``summary.json``, ``zones.gpkg``).
+    Its plan replaces ``[current_zones]`` postcode by postcode, with zone ids and names; with
+    ``continuity`` (default) the design starts from it and proposed zones keep its ids and names.
+    """
+
+    run: Path
+    continuity: bool = Field(True, description="start from the baseline with [continuity] (when the zone count is "
+                             "the same); false: design afresh and only compare with it")
+
+
 class ZoneSpec(_Frozen):
     """A named zone with locked areas and/or its own bounds."""
 
@@ -260,11 +273,22 @@ class Scenario(_Frozen):
     capacity: CapacityOptions = Field(default_factory=CapacityOptions)
     cohorts: dict[str, CohortBound] = Field(default_factory=dict)
     continuity: ContinuityOptions | None = None
+    baseline: BaselineOptions | None = Field(None, description="[baseline] run = previous run folder (a re-opening)")
     zone: tuple[ZoneSpec, ...] = Field((), description="[[zone]] entries: named zones with locks/bounds")
     keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
     bands: BandOptions = Field(default_factory=BandOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     source: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _baseline_is_today(cls, data: object) -> object:
+        """With ``[baseline]``, today's zones are the baseline run's plan (and continuity is on)."""
+        if not isinstance(data, dict) or not data.get("baseline"):
+            return data
+        from zoning.baseline import baseline_inputs  # local: baseline reads run folders
+
+        return baseline_inputs(data)
 
     @model_validator(mode="after")
     def _check_options(self) -> Scenario:
@@ -330,6 +354,7 @@ def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
         ("current_zones", ("path",)),
         ("travel", ("network", "cache_dir")),
         ("bands", ("path",)),
+        ("baseline", ("run",)),
     ):
         block = out.get(section)
         if isinstance(block, dict):
