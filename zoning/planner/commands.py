@@ -129,7 +129,33 @@ def _evaluate_command(fail: Fail, err: Console, out: Console) -> Callable[..., N
     return evaluate
 
 
+def _compare_command(fail: Fail, err: Console, out: Console) -> Callable[..., None]:
+    def compare(
+        run_a: Annotated[Path, typer.Argument(help="Output folder of the first run (A).")],
+        run_b: Annotated[Path, typer.Argument(help="Output folder of the second run (B).")],
+        out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the comparison. Default: RUN_B/compare/.")] = None,
+    ) -> None:
+        """Compare two runs: compare.html (zones side by side, what changes zone, a map of the differences),
+        compare_zones.csv and compare_flows.csv. Zones are paired by id; small flows of client-level demand
+        are suppressed."""
+        from zoning.planner.compare import compare_runs, write_comparison_outputs
+
+        try:
+            comparison = compare_runs(run_a, run_b)
+            paths = write_comparison_outputs(comparison, out_dir or run_b / "compare")
+        except CarezonesError as exc:
+            fail(exc)
+        hours = "suppressed" if comparison.hours_changed is None else f"{comparison.hours_changed:,.0f}"
+        out.print(f"{comparison.postcodes_changed:,} postcodes ({len(comparison.changed_lsoas)} LSOAs) and {hours} "
+                  "hours/week change zone from A to B", highlight=False)
+        for name, path in paths.items():
+            out.print(f"  {name:5s} {path}", highlight=False)
+
+    return compare
+
+
 def register_planner_commands(app: typer.Typer, *, fail: Fail, err: Console, out: Console) -> None:
     """Add the planner's commands to ``app``."""
     app.command("sweep")(_sweep_command(fail, err, out))
     app.command("evaluate")(_evaluate_command(fail, err, out))
+    app.command("compare")(_compare_command(fail, err, out))

@@ -9,15 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import shapely
 
 from maps.appraisal_page import render_appraisal_page
+from maps.compare_page import render_compare_page
 from maps.plan_svg import Shape
 from maps.zone_map import zone_colours
 from zoning import atomic
 from zoning.scenario import Scenario
+
+if TYPE_CHECKING:
+    from zoning.planner.compare import Comparison
 
 log = logging.getLogger(__name__)
 
@@ -89,4 +94,51 @@ def write_appraisal_page(path: Path, rows: Sequence[dict[str, object]], *, out_d
                                  notes=scenario_notes(scenario), intro=intro)
     atomic.write_text(path, html)
     log.info("comparison page with %d plan map(s): %s", len(shapes), path)
+    return path
+
+
+def _fmt(value: object, spec: str) -> str:
+    try:
+        return format(float(value), spec)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def write_compare_page(path: Path, comparison: Comparison) -> Path:
+    """``compare.html`` for :func:`zoning.planner.compare.compare_runs`."""
+    a, b = comparison.a, comparison.b
+    units_b = b.units.to_crs(27700).set_index("lsoa11cd")
+    colours = zone_colours([str(z) for z in b.zones["zone_id"]])
+    changed = set(comparison.changed_lsoas["lsoa11cd"])
+    shapes = []
+    for code, row in units_b.iterrows():
+        zone = str(row["proposed_zone"])
+        geom = shapely.simplify(row.geometry, 50.0, preserve_topology=True)
+        moved = code in changed
+        shapes.append(Shape(zone=zone, colour=colours.get(zone, "#888") if moved else "#e6e6e6", rings=rings_of(geom),
+                            title=f"{code}: {zone}" + (" (changed)" if moved else ""), stroke="#bbb"))
+    for outline in zone_shapes(b.zones):
+        shapes.append(Shape(zone=outline.zone, colour="none", rings=outline.rings, title=outline.title, stroke="#222"))
+    pa, pb = a.summary["plan"], b.summary["plan"]
+    assert isinstance(pa, dict) and isinstance(pb, dict)
+    headline = [
+        ("zones", str(pa["zones"]), str(pb["zones"])),
+        ("mean travel (min)", _fmt(pa["mean_travel_min"], ".2f"), _fmt(pb["mean_travel_min"], ".2f")),
+        ("largest ÷ smallest zone", _fmt(pa["max_min_ratio"], ".2f"), _fmt(pb["max_min_ratio"], ".2f")),
+    ]
+    hours = "suppressed" if comparison.hours_changed is None else f"{comparison.hours_changed:,.0f}"
+    intro = (f"A: {a.folder}. B: {b.folder}. {comparison.postcodes_changed:,} postcodes "
+             f"({len(comparison.changed_lsoas)} LSOAs) and {hours} care hours/week have a different zone id in B.")
+    notes = []
+    for run in (a, b):
+        prov = run.summary.get("provenance") or {}
+        notes += [n for n in (prov.get("notes", []) if isinstance(prov, dict) else []) if n not in notes]
+    if a.client_level or b.client_level:
+        notes.append("Client-level demand: flows with few clients are suppressed (hours hidden).")
+    html = render_compare_page(
+        title="carezones: two plans compared", intro=intro, notes=notes,
+        zones=comparison.zones.to_dict(orient="records"), flows=comparison.flows.to_dict(orient="records"),
+        shapes=shapes, legend=colours, headline=headline,
+    )
+    atomic.write_text(path, html)
     return path
