@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import folium
+from branca.element import Figure
 from folium.plugins import MarkerCluster
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
@@ -52,6 +53,30 @@ class InlineMarkerCluster(MarkerCluster):
         ("markerclustercss", _PREFIX + "markercluster.css"),
         ("markerclusterdefaultcss", _PREFIX + "markercluster.default.css"),
     ]
+
+
+class OfflineFigure(Figure):
+    """A branca Figure whose rendered page has the vendored assets inlined (no CDN)."""
+
+    def render(self, **kwargs: object) -> str:
+        return inline_assets(super().render(**kwargs))
+
+
+class OfflineMap(folium.Map):
+    """A folium Map that loads only the vendored Leaflet, inlined: the page it renders, the file
+    :meth:`save` writes and its Jupyter display (``_repr_html_``, an iframe) all work offline
+    and hold no ``http(s)`` script or stylesheet source."""
+
+    default_js = [("leaflet", _PREFIX + "leaflet.js")]
+    default_css = [("leaflet_css", _PREFIX + "leaflet.css")]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        OfflineFigure().add_child(self)  # folium made a plain Figure its parent
+
+    def render_page(self) -> str:
+        """The whole self-contained HTML page."""
+        return self.get_root().render()
 
 
 def strip_cdn_assets(m: folium.Map) -> None:

@@ -43,7 +43,7 @@ from maps.layers import (
     fmt,
     geojson_tooltip,
 )
-from maps.offline import inline_assets, strip_cdn_assets
+from maps.offline import OfflineMap
 from maps.search import SEARCH_HTML, SearchBox, encode_lookup
 
 __all__ = [
@@ -506,11 +506,11 @@ def _add_outline(m: folium.Map, outline: gpd.GeoDataFrame) -> None:
 # --------------------------------------------------------------------------- entry points
 
 
-def build_zone_map(view: MapView) -> folium.Map:
+def build_zone_map(view: MapView) -> OfflineMap:
     """Build the proposed-vs-current zone map. Raises ``ValueError`` on bad frames."""
     validate_view(view)
     minx, miny, maxx, maxy = (float(v) for v in view.proposed.total_bounds)
-    m = folium.Map(
+    m = OfflineMap(
         location=((miny + maxy) / 2, (minx + maxx) / 2),
         zoom_start=9,
         tiles=None,
@@ -573,8 +573,6 @@ def build_zone_map(view: MapView) -> folium.Map:
 
 def render_zone_map(view: MapView) -> str:
     """Full HTML page of the zone map (``folium.Map.get_root().render()``)."""
-    m = build_zone_map(view)
-    strip_cdn_assets(m)
-    html = inline_assets(m.get_root().render())
+    html = build_zone_map(view).render_page()
     logger.info("zone map rendered: %d characters of HTML", len(html))
     return html
