@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from maps.escape import escape_text as e
+from maps.escape import format_number
 from maps.plan_svg import Point, Shape, plan_map_svg, scatter_chart
 
 __all__ = ["render_appraisal_page"]
@@ -38,7 +39,7 @@ def _cell(value: object, spec: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if spec and isinstance(value, int | float) and not isinstance(value, bool):
-        return e(format(value, spec))
+        return e(format_number(float(value), ",.0f") if spec == "d" else format_number(float(value), spec))
     return e(value)
 
 

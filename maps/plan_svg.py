@@ -96,7 +96,9 @@ def scatter_chart(points: Sequence[Point], *, title: str, x_label: str, y_label:
         ring = (f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="8" fill="none" stroke="{HIGHLIGHT}"/>'
                 if p.highlight else "")
         parts.append(f'{ring}<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="4.5" fill="{colour}">'
-                     f'<title>{escape_text(p.label)}: {_fmt(p.x)}, {_fmt(p.y)}</title></circle>')
+                     f'<title>{escape_text(p.label)}: {_fmt(p.x)}, {_fmt(p.y)}</title></circle>'
+                     f'<text x="{sx(p.x) + 7:.1f}" y="{sy(p.y) - 6:.1f}" font-size="8" fill="#555">'
+                     f'{escape_text(p.label if len(p.label) <= 24 else p.label[:23] + "…")}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

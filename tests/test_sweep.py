@@ -119,3 +119,15 @@ def test_changed_inputs_invalidate_completed_variants(melton_dir: Path, tmp_path
     after = plan_tasks(load_scenario(path), SETTINGS, tmp_path / "out")
     assert [t.name for t in before] == [t.name for t in after]
     assert all(a.digest != b.digest for a, b in zip(before, after, strict=True))
+
+
+def test_a_variant_without_a_plan_is_a_row_saying_why(melton_dir: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(_sweep_copy(melton_dir, tmp_path))
+    result = run_sweep(scenario, ["model.zones=3,40", "model.certify_s=0"], tmp_path / "out", workers=1)
+    ok, failed = result.rows
+    assert ok["status"] == "ok" and failed["status"] == "no plan"
+    assert "40 zones" in str(failed["error"]) and "30 units" in str(failed["error"])
+    table = pd.read_csv(tmp_path / "out" / "comparison.csv")
+    assert table["shortlisted"].tolist() == [True, False]
+    html = (tmp_path / "out" / "comparison.html").read_text(encoding="utf-8")
+    assert "no plan" in html and "zones-40_certify_s-0" in html

@@ -117,6 +117,10 @@ def run(
     except CarezonesError as exc:
         _fail(exc)
     _print_summary(plan, paths, seconds=time.perf_counter() - start)
+    if plan.scenario.baseline is not None:
+        from zoning.planner.commands import print_since_baseline
+
+        print_since_baseline(plan, out)
 
 
 def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> None:

@@ -154,6 +154,26 @@ def _compare_command(fail: Fail, err: Console, out: Console) -> Callable[..., No
     return compare
 
 
+def print_since_baseline(plan: object, out: Console) -> None:
+    """After `carezones run --baseline`: what changed since the baseline, in a few lines."""
+    from zoning.baseline import since_baseline
+    from zoning.plan import ZonePlan
+
+    assert isinstance(plan, ZonePlan)
+    since = since_baseline(plan)
+    if since is None:
+        return
+    out.print(f"since the baseline {since.run}: {since.hours_moved:,.0f} hours/week and {since.postcodes_moved:,} "
+              "postcodes change zone", highlight=False, markup=False)
+    for p in since.providers.itertuples(index=False):
+        out.print(f"  branch {p.provider_id} ({p.name}) {p.change}: zone {p.zone}, capacity "
+                  f"{p.capacity_before:,.0f} -> {p.capacity_after:,.0f} h/week", highlight=False, markup=False)
+    for z in since.zones.itertuples(index=False):
+        if z.capacity_before != z.capacity_after or z.postcodes_in or z.postcodes_out:
+            out.print(f"  {z.zone} {z.zone_name}: capacity {z.capacity_before:,.0f} -> {z.capacity_after:,.0f} h/week; "
+                      f"{z.postcodes_in:,} postcodes in, {z.postcodes_out:,} out", highlight=False, markup=False)
+
+
 def register_planner_commands(app: typer.Typer, *, fail: Fail, err: Console, out: Console) -> None:
     """Add the planner's commands to ``app``."""
     app.command("sweep")(_sweep_command(fail, err, out))
