@@ -92,3 +92,38 @@ def test_a_plan_file_without_a_zone_column_says_what_it_needs(melton_dir: Path, 
     res = carezones("evaluate", str(melton_dir / "melton.toml"), "--plan", str(bad), "--out", str(tmp_path / "o"))
     assert res.returncode == 3
     assert "no zone column: expected one of ['proposed_zone', 'zone_id', 'zone']" in res.stderr
+
+
+def test_an_lsoa_table_is_a_plan_too(melton_dir: Path, melton_run_dir: Path, tmp_path: Path) -> None:
+    lookup = pd.read_csv(melton_run_dir / "postcode_zones.csv", dtype=str)
+    table = lookup[["lsoa11cd", "proposed_zone", "proposed_zone_name"]].drop_duplicates()
+    table.columns = ["lsoa11cd", "zone", "zone_name"]
+    table.to_csv(tmp_path / "lsoa_plan.csv", index=False)
+    plan = evaluate_plan(load_scenario(melton_dir / "melton.toml"), tmp_path / "lsoa_plan.csv")
+    ran = _summary(melton_run_dir)
+    # no centres given: each zone's medoid, never worse than the run's own centre (a member too)
+    assert plan.metrics.mean_travel_min <= ran["plan"]["mean_travel_min"] + 1e-9
+    assert [z["hours_per_week"] for z in ran["zones"]] == pytest.approx(list(plan.zones["hours_per_week"]))
+    assert list(plan.zones["zone"]) == [z["zone"] for z in ran["zones"]]
+    assert list(plan.zones["zone_name"]) == [z["zone_name"] for z in ran["zones"]]
+
+
+def test_named_zones_keep_their_locks_when_evaluated(melton_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    for f in melton_dir.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    lsoa = pd.read_csv(folder / "postcodes.csv", dtype=str).query("in_area == '1'")["lsoa11cd"].min()
+    path = write_scenario(folder, extra="")
+    path.write_text(path.read_text() + f'\n[[zone]]\nname = "Locked"\nlock_lsoas = ["{lsoa}"]\n')
+    scenario = load_scenario(path)
+    write_outputs(plan_zones(scenario), tmp_path / "run")
+    plan = evaluate_plan(scenario, tmp_path / "run" / "postcode_zones.csv")
+    assert {c.name: c.passed for c in plan.checks}["locks_respected"]
+    table = pd.read_csv(tmp_path / "run" / "postcode_zones.csv", dtype=str, keep_default_na=False)
+    locked_zone = table.loc[table["lsoa11cd"] == lsoa, "proposed_zone"].iloc[0]
+    other = sorted(set(table["proposed_zone"]) - {locked_zone})[0]
+    table.loc[table["lsoa11cd"] == lsoa, "proposed_zone"] = other
+    table.to_csv(tmp_path / "moved.csv", index=False)
+    moved = evaluate_plan(scenario, tmp_path / "moved.csv")
+    assert not {c.name: c.passed for c in moved.checks}["locks_respected"]

@@ -131,3 +131,35 @@ def test_a_variant_without_a_plan_is_a_row_saying_why(melton_dir: Path, tmp_path
     assert table["shortlisted"].tolist() == [True, False]
     html = (tmp_path / "out" / "comparison.html").read_text(encoding="utf-8")
     assert "no plan" in html and "zones-40_certify_s-0" in html
+
+
+@pytest.mark.slow
+def test_a_sweep_on_an_existing_scheduler_equals_serial(melton_dir: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test starts (and stops) its own cluster on 127.0.0.1 and hands over its address in
+    DASK_SCHEDULER_ADDRESS, as a planner would for a cluster started with `dask scheduler`."""
+    from distributed import LocalCluster
+
+    scenario = load_scenario(_sweep_copy(melton_dir, tmp_path))
+    settings = ["model.zones=3", "model.certify_s=0"]
+    serial = run_sweep(scenario, settings, tmp_path / "serial", workers=1)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        remote = run_sweep(scenario, settings, tmp_path / "remote")
+    assert remote.engine == f"Dask scheduler {cluster.scheduler_address}"
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in (serial.rows[0], remote.rows[0])]
+    assert strip[0] == strip[1] and strip[0]["status"] == "ok"
+    name = str(serial.rows[0]["variant"])
+    pd.testing.assert_series_equal(_plans(tmp_path / "serial", [name])[name], _plans(tmp_path / "remote", [name])[name])
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(melton_dir: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    scenario = load_scenario(_sweep_copy(melton_dir, tmp_path))
+    with pytest.raises(ScenarioError, match=r"could not reach the Dask scheduler at tcp://127.0.0.1:\d+"):
+        run_sweep(scenario, ["model.zones=3"], tmp_path / "out", scheduler=f"tcp://127.0.0.1:{port}")

@@ -171,12 +171,7 @@ class ContinuityOptions(_Frozen):
 
 
 class BaselineOptions(_Frozen):
-    """A re-opening: a previous run's plan is today's zones (see :mod:`zoning.baseline`).
-
-    ``run`` is that run's output folder (``postcode_zones.csv``, ``summary.json``, ``zones.gpkg``).
-    Its plan replaces ``[current_zones]`` postcode by postcode, with zone ids and names; with
-    ``continuity`` (default) the design starts from it and proposed zones keep its ids and names.
-    """
+    """A re-opening: the run folder ``run``'s plan is today's zones (see :mod:`zoning.baseline`)."""
 
     run: Path
     continuity: bool = Field(True, description="start from the baseline with [continuity] (when the zone count is "

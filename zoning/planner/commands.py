@@ -86,12 +86,12 @@ def _sweep_command(fail: Fail, err: Console, out: Console) -> Callable[..., None
 
 def _evaluate_command(fail: Fail, err: Console, out: Console) -> Callable[..., None]:
     def evaluate(
+        plan_file: Annotated[Path, typer.Option(
+            "--plan", help="The plan: postcode -> zone or lsoa11cd -> zone table (CSV/XLSX; zone column "
+            "proposed_zone, zone_id or zone), or polygons (GeoPackage, GeoJSON; zone_id or zone).")],
         scenario_file: Annotated[Path | None, typer.Argument(
             help="Scenario TOML file (its inputs and options; model.zones is taken from the plan).",
             show_default=False)] = None,
-        plan_file: Annotated[Path, typer.Option(
-            "--plan", help="The plan: postcode -> zone or lsoa11cd -> zone table (CSV/XLSX; zone column "
-            "proposed_zone, zone_id or zone), or polygons (GeoPackage, GeoJSON; zone_id or zone).")] = Path(),
         layer: Annotated[str | None, typer.Option(help="GeoPackage layer (default: 'zones' if present).")] = None,
         out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: out/<scenario>-evaluated/.")] = None,
     ) -> None:
@@ -102,8 +102,6 @@ def _evaluate_command(fail: Fail, err: Console, out: Console) -> Callable[..., N
         from zoning.publish.writers import write_outputs
         from zoning.scenario import load_scenario
 
-        if plan_file == Path():
-            fail(CheckError("give the plan to evaluate with --plan FILE"))
         try:
             scenario = load_scenario(scenario_file)
             target = out_dir or Path("out") / f"{scenario.name}-evaluated"

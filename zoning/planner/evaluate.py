@@ -98,8 +98,11 @@ def read_plan(path: Path, scenario: Scenario, *, layer: str | None = None) -> Gi
         zones = read_current_zones(path, reference, key=key, zone_column=zone_col)
         name_col = _pick(columns, NAME_COLUMNS, path, "")
         if name_col:
-            pairs = table[[zone_col, name_col]].drop_duplicates()
-            names = dict(zip(pairs[zone_col].str.strip(), pairs[name_col].str.strip().str.lstrip("'"), strict=True))
+            # a row moved by hand often keeps its old zone's name: each zone takes its most frequent name
+            pairs = pd.DataFrame({"zone": table[zone_col].str.strip(), "name": table[name_col].str.strip().str.lstrip("'")})
+            counts = pairs.groupby(["zone", "name"]).size().rename("n").reset_index()
+            counts = counts.sort_values(["zone", "n", "name"], ascending=[True, False, True]).groupby("zone").first()
+            names = dict(zip(counts.index, counts["name"], strict=True))
         centres = _centres_beside(path)
     log.info("plan %s: %d zones over %d postcodes", path.name, zones.nunique(), len(zones))
     return GivenPlan(path=path, zone_of_postcode=zones.astype(str), names=names, centres=centres)
@@ -154,9 +157,10 @@ def _centres(prep: Prepared, plan: GivenPlan, ids: list[str], labels: np.ndarray
 
 def _zone_order(prep: Prepared, plan: GivenPlan, ids: list[str]) -> list[str]:
     """Zone ids by index: under continuity index z must be today's zone z (so the moved-hours
-    arrays line up), matched by id; otherwise the plan's ids in sorted order."""
+    arrays line up), matched by id or by shared hours; otherwise the plan's ids in sorted order,
+    with ``[[zone]]`` entries at their own index (matched by name)."""
     if prep.scenario.continuity is None or len(ids) != len(prep.current_names):
-        return ids
+        return _named_first(prep, plan, ids)
     if set(ids) == set(prep.current_names):
         return list(prep.current_names)
     frame = pd.DataFrame({"proposed_zone": plan.zone_of_postcode.reindex(prep.area.index).to_numpy(),
@@ -165,6 +169,18 @@ def _zone_order(prep: Prepared, plan: GivenPlan, ids: list[str]) -> list[str]:
     continues = match_zones(frame)  # one-to-one: the zone each given zone continues
     by_current = {c: z for z, c in continues.items() if c is not None}
     return [by_current[c] for c in prep.current_names]
+
+
+def _named_first(prep: Prepared, plan: GivenPlan, ids: list[str]) -> list[str]:
+    """Zone index z of a ``[[zone]]`` entry (locks, own bounds) is the plan's zone of that name."""
+    named = {name: z for z, name in prep.options.zone_names.items() if z < len(ids)}
+    by_name = {plan.names.get(i, i): i for i in ids}
+    slots: list[str | None] = [None] * len(ids)
+    for name, z in named.items():
+        if name in by_name:
+            slots[z] = by_name[name]
+    rest = iter(i for i in ids if i not in slots)
+    return [s if s is not None else next(rest) for s in slots]
 
 
 def evaluate_plan(scenario: Scenario, plan_path: Path, *, layer: str | None = None) -> ZonePlan:

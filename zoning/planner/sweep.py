@@ -78,7 +78,7 @@ def dask_client(*, workers: int | None, scheduler: str | None) -> Iterator[tuple
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout=30)
+            client = Client(scheduler, timeout=15)
         except (OSError, TimeoutError) as exc:
             raise ScenarioError(
                 f"could not reach the Dask scheduler at {scheduler}: {exc}. How to fix: start one with "
@@ -106,7 +106,14 @@ def _run_dask(todo: list[VariantTask], client: Any, on_row: Callable[[VariantTas
     futures = {client.submit(run_variant, task, key=f"carezones-{task.name}-{task.digest[:12]}", pure=False): task
                for task in todo}
     for future in as_completed(futures):
-        on_row(futures[future], future.result())
+        task = futures[future]
+        try:
+            row = future.result()
+        except Exception as exc:  # a worker died or the task raised: a row saying so; a rerun retries it
+            log.error("variant %s failed on the cluster: %s: %s", task.name, type(exc).__name__, exc)
+            row = {"variant": task.name, **task.settings, "status": "error", "checks_passed": False,
+                   "error": f"{type(exc).__name__}: {exc}"[:300]}
+        on_row(task, row)
 
 
 def run_sweep(
