@@ -42,7 +42,8 @@ from bench.instance import build_instance  # noqa: E402
 from optimiser.bounds import lagrangian_bound  # noqa: E402
 from optimiser.checks import is_contiguous  # noqa: E402
 from optimiser.districting import design_zones  # noqa: E402
-from optimiser.local_search import ResourceBounds, local_search, repair_bounds, zones_connected  # noqa: E402
+from optimiser.local_search import ResourceBounds, local_search, zones_connected  # noqa: E402
+from optimiser.repair import repair_bounds  # noqa: E402
 from zoning.scenario import load_scenario  # noqa: E402
 from zoning.travel import TravelModel  # noqa: E402
 from zoning.units import rook_edges  # noqa: E402

@@ -215,6 +215,13 @@ def _bound_lines(solver: Mapping[str, Any]) -> list[str]:
     """How close to the best possible plan: the certified lower bound, if computed."""
     if solver.get("certified_lower_bound") is None:
         return []
+    if solver.get("gap_to_certified_bound") is None:  # a bound of 0 under a positive objective
+        return [
+            f"Certified lower bound: {_num(solver['certified_lower_bound'], ',.1f')} "
+            f"({md_text(solver['certified_bound_method'])}); it gives no relative gap for the plan's objective "
+            f"{_num(solver['plan_objective'], ',.1f')}.",
+            "",
+        ]
     return [
         f"Certified lower bound: {_num(solver['certified_lower_bound'], ',.1f')} "
         f"({md_text(solver['certified_bound_method'])}); the plan's objective "

@@ -32,13 +32,14 @@ created).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pulp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
+from optimiser.families import present_families, relaxed
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import SolverReport, run_solver
 
@@ -64,11 +65,6 @@ def shortest_path_lengths(
     for z, c in enumerate(centres):
         out[z] = dijkstra(problem.adjacency_within(allowed[:, z]), directed=False, indices=int(c))
     return out
-
-
-#: Constraint families that :func:`build_assignment_model` can leave out (``relax``) when
-#: looking for the cause of an infeasibility.
-FAMILIES = ("balance", "rows", "pins", "together", "travel_limit", "continuity", "centre_capacity", "contiguity")
 
 
 def _variables(
@@ -111,23 +107,15 @@ def build_assignment_model(
 ) -> tuple[pulp.LpProblem, dict[tuple[int, int], pulp.LpVariable]]:
     """The MILP of the module docstring for the given centres (one per zone).
 
-    ``relax`` names constraint families (see :data:`FAMILIES`) to leave out; it is used only to
-    diagnose infeasible problems.
+    ``relax`` names constraint families (see :data:`optimiser.families.FAMILIES`) to leave out;
+    it is used only to diagnose infeasible problems. Families that write their own rows
+    (``Family.rows``) add them after the rows of the module docstring.
     """
     if len(centres) != problem.n_zones or len(set(centres)) != problem.n_zones:
         raise ValueError(f"need {problem.n_zones} distinct centres, got {list(centres)}")
-    unknown = set(relax) - set(FAMILIES)
-    if unknown:
-        raise ValueError(f"unknown constraint families {sorted(unknown)}; expected some of {FAMILIES}")
+    problem = relaxed(problem, relax)
     n, k = problem.n_units, problem.n_zones
     centres = [int(c) for c in centres]
-    if "pins" in relax or "travel_limit" in relax:
-        problem = replace(
-            problem,
-            pinned=None if "pins" in relax else problem.pinned,
-            reach=None if "travel_limit" in relax else problem.reach,
-            reach_limit=None if "travel_limit" in relax else problem.reach_limit,
-        )
     allowed = problem.allowed(centres)
     contiguity = "contiguity" not in relax
     g = shortest_path_lengths(problem, centres, allowed) if contiguity else None
@@ -136,7 +124,7 @@ def build_assignment_model(
     x, closer = _variables(model, problem, centres, allowed, g)
 
     # objective: travel, plus the continuity charge on demand that changes zone
-    penalty = problem.moved_penalty if (problem.stay is not None and "continuity" not in relax) else 0.0
+    penalty = problem.moved_penalty if problem.stay is not None else 0.0
     coef: dict[tuple[int, int], float] = {
         (i, z): float(problem.demand[i] * problem.cost[i, centres[z]]) for (i, z) in x
     }
@@ -154,7 +142,7 @@ def build_assignment_model(
     for i in range(n):
         model += pulp.lpSum(by_unit[i]) == 1, f"assign_{problem.label(i)}"
     lower, upper = problem.zone_bounds()
-    cap = problem.centre_capacity if "centre_capacity" not in relax else None
+    cap = problem.centre_capacity
     for z, c in enumerate(centres):
         model += x[c, z] == 1, f"centre_{z}"
         load = pulp.lpSum(float(problem.demand[i]) * var for i, var in by_zone[z])
@@ -163,12 +151,15 @@ def build_assignment_model(
             model += load <= float(upper[z]), f"load_max_{z}"
         if cap is not None:
             model += load <= float(cap[c]), f"centre_capacity_{z}"
-    _side_constraints(model, problem, x, by_zone, relax)
+    _side_constraints(model, problem, x, by_zone)
     for (i, z), preds in closer.items():
         model += (
             x[i, z] <= pulp.lpSum(x[j, z] for j in preds if (j, z) in x),
             f"contig_{problem.label(i)}_{z}",
         )
+    for family in present_families(problem):
+        if family.rows is not None:
+            family.rows(model, problem, x, centres)
     return model, x
 
 
@@ -177,31 +168,28 @@ def _side_constraints(
     problem: DistrictingProblem,
     x: dict[tuple[int, int], pulp.LpVariable],
     by_zone: list[list[tuple[int, pulp.LpVariable]]],
-    relax: frozenset[str],
 ) -> None:
     """Cohort/capacity rows, kept-whole groups and the continuity cap."""
     k = problem.n_zones
-    if "rows" not in relax:
-        for row in problem.rows:
-            for z in range(k):
-                total = pulp.lpSum(float(row.amount[i]) * var for i, var in by_zone[z] if row.amount[i] != 0)
-                if np.isfinite(row.lower[z]):
-                    model += total >= float(row.lower[z]), f"{row.name}_min_{z}"
-                if np.isfinite(row.upper[z]):
-                    model += total <= float(row.upper[z]), f"{row.name}_max_{z}"
-    if "together" not in relax:
-        for gi, group in enumerate(problem.together):
-            members = [int(u) for u in group]
-            for z in range(k):
-                head = x.get((members[0], z))
-                for j, u in enumerate(members[1:], start=1):
-                    var = x.get((u, z))
-                    if head is None and var is None:
-                        continue
-                    lhs = head if head is not None else 0
-                    rhs = var if var is not None else 0
-                    model += lhs - rhs == 0, f"together_{gi}_{j}_{z}"
-    if problem.stay is not None and problem.max_moved is not None and "continuity" not in relax:
+    for row in problem.rows:
+        for z in range(k):
+            total = pulp.lpSum(float(row.amount[i]) * var for i, var in by_zone[z] if row.amount[i] != 0)
+            if np.isfinite(row.lower[z]):
+                model += total >= float(row.lower[z]), f"{row.name}_min_{z}"
+            if np.isfinite(row.upper[z]):
+                model += total <= float(row.upper[z]), f"{row.name}_max_{z}"
+    for gi, group in enumerate(problem.together):
+        members = [int(u) for u in group]
+        for z in range(k):
+            head = x.get((members[0], z))
+            for j, u in enumerate(members[1:], start=1):
+                var = x.get((u, z))
+                if head is None and var is None:
+                    continue
+                lhs = head if head is not None else 0
+                rhs = var if var is not None else 0
+                model += lhs - rhs == 0, f"together_{gi}_{j}_{z}"
+    if problem.stay is not None and problem.max_moved is not None:
         kept = pulp.lpSum(float(problem.stay[i, z]) * var for (i, z), var in x.items() if problem.stay[i, z] > 0)
         model += kept >= float(problem.stay.sum() - problem.max_moved), "continuity_max_moved"
 

@@ -205,9 +205,15 @@ def lagrangian_bound(
         if candidates.size == n
         else f"balanced plans with centres among {candidates.size} candidate units"
     )
+    method = "Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient"
+    if best < 0 and demand.min() >= 0 and block.min() >= 0:
+        # cut short on a tiny or loose instance the multipliers can still price below 0; with
+        # non-negative demand and costs every plan costs at least 0, so 0 is the valid bound
+        log.info("Lagrangian bound %.6g is below 0 (stopped early): the valid bound 0 is reported", best)
+        best, method = 0.0, method + " (below 0 when stopped, so clamped to 0: costs are never negative)"
     log.info("Lagrangian bound %.6g after %d iterations in %.1f s (%s)", best, it, seconds, scope)
     return BoundResult(
         value=best, iterations=it, seconds=seconds,
-        method="Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient",
+        method=method,
         scope=scope, multipliers=best_lam, centres=best_centres,
     )

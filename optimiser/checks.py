@@ -148,3 +148,25 @@ def within_travel_limit(
         f"{int(far.sum())} unit(s) beyond {limit:g} min of their centre" if far.any()
         else f"every postcode within {limit:g} min of its centre (isolated ones exempt)",
     )
+
+
+def allocations_within_capacity(hours: NDArray[np.float64], capacity: NDArray[np.float64]) -> Check:
+    """No branch is allocated more than its capacity (``hours`` is (branches, zones), all >= 0)."""
+    given = np.asarray(hours).sum(axis=1)
+    over = np.flatnonzero((given > np.asarray(capacity) * (1 + 1e-6) + 1e-6) | np.any(np.asarray(hours) < -1e-9, axis=1))
+    return Check(
+        "allocations_within_capacity", over.size == 0,
+        f"{over.size} branch(es) allocated beyond their capacity (or negative), e.g. index {over[:5].tolist()}"
+        if over.size else f"{len(given)} branches each allocated at most their capacity",
+    )
+
+
+def zones_covered(hours: NDArray[np.float64], need: NDArray[np.float64], *, zone_names: Sequence[str] = ()) -> Check:
+    """Every zone is allocated at least its need (margin x demand)."""
+    got = np.asarray(hours).sum(axis=0)
+    short = np.flatnonzero(got < np.asarray(need) * (1 - 1e-6) - 1e-6)
+    detail = "; ".join(
+        f"{zone_names[z] if zone_names else z}: {got[z]:,.1f} allocated for a need of {need[z]:,.1f}" for z in short.tolist()
+    )
+    return Check("zones_covered_at_margin", short.size == 0,
+                 detail or f"{len(got)} zones each allocated at least margin x demand")

@@ -25,22 +25,17 @@ from typing import NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra
 
 from optimiser.assignment import AssignmentOutcome, solve_assignment
+from optimiser.capacity_flow import possible_centres
+from optimiser.diagnosis import diagnose, explain_infeasible
+from optimiser.errors import InfeasibleProblemError
+from optimiser.families import polish_breaks, polish_compatible
 from optimiser.local_search import LocalSearchResult, ResourceBounds, local_search
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import SolverReport, SolveStatus
 
 log = logging.getLogger(__name__)
-
-
-class InfeasibleProblemError(ValueError):
-    """The problem cannot be solved as posed; ``reasons`` say why, with numbers."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("; ".join(reasons))
 
 
 @dataclass(frozen=True)
@@ -90,6 +85,8 @@ def _eligible(problem: DistrictingProblem, members: NDArray[np.int64], zone: int
     ok = np.ones(members.size, dtype=bool)
     if problem.centre_candidates is not None:
         ok &= np.asarray(problem.centre_candidates, dtype=bool)[members]
+    if problem.branches is not None:
+        ok &= possible_centres(problem)[members]
     if problem.pinned is not None and zone is not None:
         pins = np.asarray(problem.pinned)[members]
         ok &= (pins == -1) | (pins == zone)
@@ -128,105 +125,6 @@ def best_centres(
     return tuple(centres)
 
 
-def diagnose(problem: DistrictingProblem) -> list[str]:
-    """Reasons, with numbers, why no plan can exist (empty when none is obvious)."""
-    reasons = []
-    lower, upper = problem.load_bounds
-    biggest = int(np.argmax(problem.demand))
-    if problem.demand[biggest] > upper:
-        reasons.append(
-            f"unit {problem.label(biggest)} alone has {problem.demand[biggest]:.1f} hours, more than "
-            f"the zone maximum {upper:.1f} (mean {problem.total_demand / problem.n_zones:.1f} "
-            f"+{100 * problem.tolerance:.0f}%): use fewer zones or a wider tolerance"
-        )
-    if problem.total_demand <= 0:
-        reasons.append("total demand is zero: there is nothing to balance")
-    components = problem.n_components()
-    if components > 1:
-        reasons.append(
-            f"the adjacency graph has {components} separate pieces, so contiguous zones cannot "
-            "cross between them: check the boundaries (islands, gaps) or add adjacency links"
-        )
-    if components > problem.n_zones:
-        reasons.append(f"{components} pieces need at least {components} zones, got {problem.n_zones}")
-    reasons += _diagnose_options(problem)
-    return reasons
-
-
-def _diagnose_options(problem: DistrictingProblem) -> list[str]:
-    """Necessary conditions for the commissioning constraints, each named with numbers."""
-    reasons: list[str] = []
-    total = problem.total_demand
-    lo, hi = problem.zone_bounds()
-    if lo.sum() > total + 1e-6 * max(total, 1):
-        reasons.append(
-            f"the zones' minimum loads add up to {lo.sum():,.1f} hours but total demand is only "
-            f"{total:,.1f}: lower the per-zone minimums or use fewer zones"
-        )
-    if hi.sum() < total - 1e-6 * max(total, 1):
-        reasons.append(
-            f"the zones' maximum loads add up to {hi.sum():,.1f} hours but total demand is {total:,.1f}: "
-            "raise the per-zone maximums or use more zones"
-        )
-    for row in problem.rows:
-        have = float(row.amount.sum())
-        need_lo = float(np.sum(row.lower[np.isfinite(row.lower)])) if np.all(np.isfinite(row.lower)) else -np.inf
-        need_hi = float(np.sum(row.upper)) if np.all(np.isfinite(row.upper)) else np.inf
-        what = row.description or row.name
-        if have < need_lo - 1e-6 * max(abs(need_lo), 1):
-            reasons.append(
-                f"{what}: the zones need at least {need_lo:,.1f} in total but the whole area has {have:,.1f}; "
-                "every unit belongs to one zone, so no plan can meet it: loosen this bound"
-            )
-        if have > need_hi + 1e-6 * max(abs(need_hi), 1):
-            reasons.append(
-                f"{what}: the zones may hold at most {need_hi:,.1f} in total but the whole area has {have:,.1f}: "
-                "loosen this bound"
-            )
-    if problem.pinned is not None:
-        reasons += _diagnose_pins(problem)
-    if problem.centre_capacity is not None:
-        best = float(np.sort(problem.centre_capacity)[::-1][: problem.n_zones].sum())
-        if best < total - 1e-6 * max(total, 1):
-            reasons.append(
-                f"provider capacity within reach of the best {problem.n_zones} centres covers at most "
-                f"{best:,.1f} hours of the {total:,.1f} demanded: widen the capacity radius, lower the "
-                "margin or add providers"
-            )
-    return reasons
-
-
-def _diagnose_pins(problem: DistrictingProblem) -> list[str]:
-    """Pinned units that cannot be joined to their zone, or a zone's pins over its maximum."""
-    reasons: list[str] = []
-    assert problem.pinned is not None
-    pinned = np.asarray(problem.pinned)
-    _, hi = problem.zone_bounds()
-    for z in sorted(set(pinned[pinned >= 0].tolist())):
-        mine = np.flatnonzero(pinned == z)
-        load = float(problem.demand[mine].sum())
-        if load > hi[z] + 1e-6 * max(hi[z], 1):
-            reasons.append(
-                f"zone {z}: the units locked to it hold {load:,.1f} hours, more than its maximum {hi[z]:,.1f}"
-            )
-        # zone z may only pass through units that are free or locked to z
-        reach = dijkstra(problem.adjacency_within((pinned == -1) | (pinned == z)), directed=False, indices=int(mine[0]))
-        cut = [problem.label(int(u)) for u in mine if not np.isfinite(reach[u])]
-        if cut:
-            reasons.append(
-                f"zone {z}: locked unit(s) {', '.join(cut[:5])}{' …' if len(cut) > 5 else ''} are cut off from "
-                f"{problem.label(int(mine[0]))} (also locked to zone {z}) by units locked to other zones, so the "
-                "zone cannot be contiguous: change the locks"
-            )
-    for gi, group in enumerate(problem.together):
-        zones = sorted(set(pinned[np.asarray(group)].tolist()) - {-1})
-        if len(zones) > 1:
-            reasons.append(
-                f"kept-whole group {gi} contains units locked to different zones {zones}: it cannot be kept whole"
-            )
-    return reasons
-
-
 def weighted_kmedoids(
     problem: DistrictingProblem,
     *,
@@ -250,6 +148,8 @@ def weighted_kmedoids(
     )
     if problem.pinned is not None:
         cand &= np.asarray(problem.pinned) == -1  # a free zone's centre must not be locked elsewhere
+    if problem.branches is not None:
+        cand &= possible_centres(problem)  # enough branch capacity in reach to cover a zone
     cand[list(fixed.values())] = False
     if cand.sum() < len(free_zones):
         raise InfeasibleProblemError(
@@ -306,53 +206,6 @@ def anchor_centres(problem: DistrictingProblem) -> dict[int, int]:
             eligible = everyone[~np.isin(everyone, list(out.values()))]
         out[z] = _medoid(problem, mine, among=eligible)
     return out
-
-
-def explain_infeasible(
-    problem: DistrictingProblem, centres: tuple[int, ...], *, solver: str, time_limit_s: float, seed: int = 0
-) -> list[str]:
-    """Name the constraint families whose removal alone makes the fixed-centre model feasible.
-
-    Each family present in ``problem`` is left out in turn and the model is re-solved with a
-    short time limit; a family is reported as involved if leaving it out gives a plan.
-    """
-    present = ["balance", "contiguity"]
-    if problem.rows:
-        present.append("rows")
-    if problem.pinned is not None and np.any(np.asarray(problem.pinned) >= 0):
-        present.append("pins")
-    if problem.together:
-        present.append("together")
-    if problem.reach is not None:
-        present.append("travel_limit")
-    if problem.stay is not None and problem.max_moved is not None:
-        present.append("continuity")
-    if problem.centre_capacity is not None:
-        present.append("centre_capacity")
-    how = {
-        "balance": "widen the tolerance or the per-zone minimum/maximum hours",
-        "rows": "loosen the cohort or provider-capacity bounds",
-        "pins": "lock fewer areas or move the locks",
-        "together": "keep fewer towns or wards whole",
-        "travel_limit": "raise the travel limit",
-        "continuity": "allow more hours to change zone",
-        "centre_capacity": "widen the capacity radius or lower the margin",
-        "contiguity": "allow more zones",
-    }
-    per = max(2.0, time_limit_s / max(len(present), 1))
-    found = []
-    for family in present:
-        outcome = solve_assignment(
-            problem, centres, solver=solver, time_limit_s=per, seed=seed, relax=frozenset({family})
-        )
-        if outcome.labels is not None:
-            found.append(f"leaving out the {family.replace('_', ' ')} constraints gives a plan: {how[family]}")
-    if not found:
-        found.append(
-            "no single family of constraints is to blame on its own (" + ", ".join(present)
-            + "): loosen several, starting with the balance tolerance"
-        )
-    return found
 
 
 def design_zones(
@@ -448,7 +301,9 @@ def design_zones(
     if polish_compatible(problem, fixed_centres=fix_centres) and remaining() > 0.5:
         say("polishing the plan with contiguity-preserving local search")
         polished = polish(problem, best.labels, best.centres, time_limit_s=min(30.0, remaining()))
-        if polished is not None and polished.objective < best_obj - 1e-9 * abs(best_obj):
+        if polished is not None and polished.objective < best_obj - 1e-9 * abs(best_obj) and not polish_breaks(
+            problem, polished.labels, polished.centres
+        ):
             labels, centres_out, milp_obj = polished.labels, polished.centres, best_obj
             moves = polished.moves + polished.swaps
             best_obj = plan_objective(problem, labels, centres_out)
@@ -498,17 +353,6 @@ def _no_first_plan(
     raise TimeoutError(
         f"the solver found no plan within the time limit ({time_limit_s:.0f} s; solver said "
         f"{outcome.report.solver_status!r}): raise the time limit"
-    )
-
-
-def polish_compatible(problem: DistrictingProblem, *, fixed_centres: bool = False) -> bool:
-    """Whether :func:`polish` can keep every constraint of ``problem``: per-zone resource rows,
-    locks and kept-whole groups are kept; constraints tied to the centres (travel limit,
-    capacity in reach, candidate centres) or to today's zones (continuity) are not, so plans
-    under them are not polished."""
-    return (
-        not fixed_centres and problem.reach is None and problem.centre_capacity is None
-        and problem.centre_candidates is None and problem.stay is None
     )
 
 

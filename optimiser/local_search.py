@@ -30,60 +30,17 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from optimiser.resources import CostBlocks, DenseCost, ResourceBounds
+
+__all__ = ["CostBlocks", "DenseCost", "LocalSearchResult", "ResourceBounds", "local_search", "zones_connected"]
+
 log = logging.getLogger(__name__)
-
-
-class CostBlocks(Protocol):
-    """Minutes from units (rows) to centres placed at units (cols)."""
-
-    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]: ...
-
-
-@dataclass(frozen=True)
-class DenseCost:
-    """A full (n, n) cost matrix as :class:`CostBlocks`."""
-
-    matrix: NDArray[np.float64]
-
-    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        return np.asarray(self.matrix[np.ix_(rows, cols)], dtype=float)
-
-
-@dataclass(frozen=True)
-class ResourceBounds:
-    """Per-unit amounts of ``r`` resources and per-zone bounds on their zone totals.
-
-    Row 0 is usually demand hours; further rows can be cohort hours, clients, etc.
-    """
-
-    amounts: NDArray[np.float64]  # (r, n)
-    lower: NDArray[np.float64]  # (r, K)
-    upper: NDArray[np.float64]  # (r, K)
-
-    def __post_init__(self) -> None:
-        r = self.amounts.shape[0]
-        if self.amounts.ndim != 2 or self.lower.shape != self.upper.shape or self.lower.shape[0] != r:
-            raise ValueError(
-                f"resource bounds need amounts (r, n) and lower/upper (r, K): got "
-                f"{self.amounts.shape}, {self.lower.shape}, {self.upper.shape}"
-            )
-
-    @classmethod
-    def balance(cls, demand: NDArray[np.float64], *, n_zones: int, tolerance: float) -> ResourceBounds:
-        """The classic constraint: each zone's demand within ``(1 +/- tolerance)`` of the mean."""
-        mean = float(np.sum(demand)) / n_zones
-        return cls(
-            amounts=np.asarray(demand, dtype=float)[None, :],
-            lower=np.full((1, n_zones), (1 - tolerance) * mean),
-            upper=np.full((1, n_zones), (1 + tolerance) * mean),
-        )
 
 
 @dataclass(frozen=True)
@@ -415,66 +372,3 @@ def _medoids(
                 best = int(pos)
         out.append(int(cand[best]))
     return tuple(out)
-
-
-def repair_bounds(
-    labels: NDArray[np.int64],
-    *,
-    weights: NDArray[np.float64],
-    cost: CostBlocks | NDArray[np.float64],
-    edges: NDArray[np.int64],
-    bounds: ResourceBounds,
-    centres: tuple[int, ...] | None = None,
-    movable: NDArray[np.bool_] | None = None,
-    allowed: NDArray[np.bool_] | None = None,
-    max_moves: int = 100_000,
-) -> NDArray[np.int64]:
-    """Move boundary units until every zone is within its resource bounds, keeping zones contiguous.
-
-    Greedy: each step makes the boundary move that lowers the total (scaled) bound violation,
-    choosing the cheapest in travel among those, whose donor zone stays connected. The start
-    must be contiguous; raises ``ValueError`` if the violation cannot be removed this way.
-    """
-    labels = np.asarray(labels, dtype=np.int64).copy()
-    n = labels.size
-    k = bounds.lower.shape[1]
-    costs: CostBlocks = DenseCost(np.asarray(cost)) if isinstance(cost, np.ndarray) else cost
-    movable = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    if not zones_connected(labels, edges, k):
-        raise ValueError("repair_bounds needs contiguous zones to start from")
-    weights = np.asarray(weights, dtype=float)
-    if centres is None:
-        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, None, None)
-    scale = np.maximum(np.abs(bounds.upper).max(axis=1, keepdims=True), 1e-12)  # (r, 1)
-    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, _Graph(n, edges),
-                1e-9 * float(scale.max()))
-    amounts = bounds.amounts / scale  # (r, n)
-    lo, hi = bounds.lower / scale, bounds.upper / scale
-
-    def excess(loads: NDArray[np.float64], z: NDArray[np.int64]) -> NDArray[np.float64]:
-        return (np.maximum(lo[:, z] - loads, 0) + np.maximum(loads - hi[:, z], 0)).sum(axis=0)
-
-    src, dst = st.g.src, st.g.dst
-    for _ in range(max_moves):
-        loads = st.loads / scale
-        if excess(loads, np.arange(k)).sum() <= 1e-9:
-            return st.labels
-        la, lb = st.labels[src], st.labels[dst]
-        ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
-        i, a, b = src[ok], la[ok], lb[ok]
-        r = amounts[:, i]
-        before = excess(loads[:, a], a) + excess(loads[:, b], b)
-        after = excess(loads[:, a] - r, a) + excess(loads[:, b] + r, b)
-        better = after < before - 1e-12
-        i, a, b = i[better], a[better], b[better]
-        gain = weights[i] * (st.cc[i, a] - st.cc[i, b])
-        reduction = (before - after)[better]
-        for idx in np.lexsort((b, i, -gain, -np.round(reduction, 9))).tolist():
-            if st.stays_connected(int(i[idx])):
-                st.move(int(i[idx]), int(b[idx]))
-                break
-        else:
-            raise ValueError("cannot bring every zone within its bounds by contiguous boundary moves")
-    raise ValueError(f"bounds not met after {max_moves} moves")

@@ -31,6 +31,55 @@ class ZoneRow:
 
 
 @dataclass(frozen=True)
+class BranchCapacity:
+    """Provider branches whose capacity flows to the zones whose centre they can reach
+    (the ``capacity_flow`` family, :mod:`optimiser.capacity_flow`).
+
+    capacity : (B,) hours per week each branch can deliver (>= 0).
+    minutes : (B, n) travel minutes from branch ``b`` to a zone centre placed at unit ``j``.
+    reach_min : branch ``b`` may serve zone ``z`` only if ``minutes[b, c_z] <= reach_min``.
+    margin : each zone needs allocated capacity ``>= margin * its demand``.
+    ids : branch labels for messages; groups : (n,) an area name per unit (e.g. its district),
+        used to give diagnoses per area.
+    """
+
+    capacity: NDArray[np.float64]
+    minutes: NDArray[np.float64]
+    reach_min: float
+    margin: float
+    ids: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def in_reach(self, reach_min: float | None = None) -> NDArray[np.bool_]:
+        """(B, n) whether branch ``b`` reaches a centre at unit ``j``."""
+        return np.asarray(self.minutes <= (self.reach_min if reach_min is None else reach_min) + 1e-9)
+
+    def capacity_in_reach(self, reach_min: float | None = None) -> NDArray[np.float64]:
+        """(n,) capacity of the branches that reach a centre at each unit (every branch counted
+        in full: an upper bound on what one zone centred there can be allocated)."""
+        return np.asarray(self.capacity @ self.in_reach(reach_min), dtype=np.float64)
+
+    def label(self, b: int) -> str:
+        return self.ids[b] if self.ids else f"branch {b}"
+
+    def problems(self, n: int) -> list[str]:
+        out = []
+        b = np.shape(self.capacity)[0] if np.ndim(self.capacity) == 1 else -1
+        if b < 0 or np.shape(self.minutes) != (b, n):
+            out.append(f"branches: capacity must be (B,) and minutes (B, {n}), got "
+                       f"{np.shape(self.capacity)} and {np.shape(self.minutes)}")
+        elif np.any(~np.isfinite(self.capacity)) or np.any(self.capacity < 0):
+            out.append("branches: capacity must be finite and >= 0")
+        if not self.reach_min > 0 or not self.margin > 0:
+            out.append(f"branches: reach_min and margin must be > 0, got {self.reach_min}, {self.margin}")
+        if self.ids and len(self.ids) != b:
+            out.append(f"branches: {len(self.ids)} ids for {b} branches")
+        if self.groups and len(self.groups) != n:
+            out.append(f"branches: {len(self.groups)} area names for {n} units")
+        return out
+
+
+@dataclass(frozen=True)
 class DistrictingProblem:
     """Units with demand, a unit-to-unit travel cost matrix and a rook adjacency edge list.
 
@@ -62,6 +111,8 @@ class DistrictingProblem:
     centre_candidates : (n,) units allowed to be a zone centre (e.g. provider hubs).
     centre_capacity : (n,) the most demand a zone centred at unit ``j`` may hold (capacity
         reachable from ``j`` divided by the margin).
+    branches : provider branches whose capacity is shared between the zones whose centre they
+        reach, each branch's capacity counted once (:class:`BranchCapacity`).
     """
 
     demand: NDArray[np.float64]
@@ -84,6 +135,7 @@ class DistrictingProblem:
     moved_penalty: float = 0.0
     centre_candidates: NDArray[np.bool_] | None = None
     centre_capacity: NDArray[np.float64] | None = None
+    branches: BranchCapacity | None = None
 
     def __post_init__(self) -> None:
         n = self.demand.shape[0]
@@ -151,6 +203,8 @@ class DistrictingProblem:
                 problems.append(f"centre_candidates must be ({n},) with at least {k} candidates")
         if self.centre_capacity is not None and np.shape(self.centre_capacity) != (n,):
             problems.append(f"centre_capacity must be ({n},)")
+        if self.branches is not None:
+            problems += self.branches.problems(n)
         return problems
 
     @property

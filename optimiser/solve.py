@@ -9,10 +9,14 @@ the solver's log ("Result - ...", "Objective value", "Lower bound", "Gap").
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -21,8 +25,10 @@ import pulp
 
 log = logging.getLogger(__name__)
 
-#: Solver names accepted by :func:`run_solver` (case-insensitive) -> PuLP solver name.
-SOLVERS: dict[str, str] = {"highs": "HiGHS", "cbc": "PULP_CBC_CMD"}
+#: Solver names accepted by :func:`run_solver` (case-insensitive) -> PuLP solver names, first
+#: available wins: PuLP 3 bundles CBC as ``PULP_CBC_CMD``; PuLP 4 runs it as ``COIN_CMD`` from
+#: the ``cbcbox`` package (``pulp[cbc]``).
+SOLVERS: dict[str, tuple[str, ...]] = {"highs": ("HiGHS",), "cbc": ("PULP_CBC_CMD", "COIN_CMD")}
 
 
 class SolveStatus(StrEnum):
@@ -58,7 +64,13 @@ class SolverReport:
 def solver_names() -> list[str]:
     """The solver names this installation can run."""
     available = set(pulp.listSolvers(onlyAvailable=True))
-    return [name for name, pulp_name in SOLVERS.items() if pulp_name in available]
+    return [name for name, pulp_names in SOLVERS.items() if available.intersection(pulp_names)]
+
+
+def _pulp_name(solver: str) -> str:
+    """The PuLP solver name that runs ``solver`` here (see :data:`SOLVERS`)."""
+    available = set(pulp.listSolvers(onlyAvailable=True))
+    return next(name for name in SOLVERS[solver] if name in available)
 
 
 def _relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -67,21 +79,71 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-9)  # min or max: the distance
 
 
+def _start_values(lp: pulp.LpProblem) -> list[float]:
+    """The variables' values in HiGHS column order: PuLP 4 numbers columns by position in
+    ``lp.exported_variables()``; PuLP 3 stores each column number on the variable (``index``)."""
+    if hasattr(lp, "exported_variables"):  # PuLP >= 4
+        return [float(var.varValue or 0.0) for var in lp.exported_variables()]
+    variables = lp.variables()
+    values = [0.0] * len(variables)
+    for var in variables:
+        values[var.index] = float(var.varValue or 0.0)
+    return values
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what native code writes on file descriptor 1 to 2 for the duration (Python's own
+    ``sys.stdout`` is flushed first and untouched)."""
+    sys.stdout.flush()
+    try:
+        out = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        saved = os.dup(out)
+    except (OSError, ValueError):  # no real stdout (e.g. an embedded interpreter): nothing to divert
+        yield
+        return
+    try:
+        os.dup2(sys.__stderr__.fileno() if sys.__stderr__ is not None else 2, out)
+        yield
+    finally:
+        os.dup2(saved, out)
+        os.close(saved)
+
+
 class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
-    """PuLP's HiGHS API plus a MIP start taken from the variables' initial values."""
+    """PuLP's HiGHS API plus a MIP start taken from the variables' initial values, and silent.
+
+    HiGHS writes its banner ("Running HiGHS ...") from the constructor, before any option can
+    be set, straight to file descriptor 1, so it would land above the CLI's results table.
+    The constructor runs with fd 1 pointed at stderr, then ``output_flag`` and
+    ``log_to_console`` are set false before anything else.
+    """
 
     def __init__(self, *, use_start: bool, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._use_start = use_start
 
+    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        import highspy
+
+        with _stdout_to_stderr():
+            lp.solverModel = highspy.Highs()
+        highs = lp.solverModel
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("log_to_console", False)
+        # the options PuLP would set (pulp.HiGHS.createAndConfigureSolver), on this model
+        for key, value in (("mip_rel_gap", self.gapRel), ("mip_abs_gap", self.gapAbs), ("threads", self.threads),
+                           ("time_limit", None if self.timeLimit is None else float(self.timeLimit))):
+            if value is not None:
+                highs.setOptionValue(key, value)
+        for key, value in self.optionsDict.items():
+            highs.setOptionValue(key, value)
+
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
         if self._use_start:
             import highspy
 
-            variables = lp.variables()
-            values = [0.0] * len(variables)
-            for var in variables:
-                values[var.index] = float(var.varValue or 0.0)
+            values = _start_values(lp)
             start = highspy.HighsSolution()
             start.col_value = values
             start.value_valid = True
@@ -198,7 +260,9 @@ def _run_highs(
     objective = float(info.objective_function_value) if has_primal else None
     is_mip = any(v.cat == pulp.LpInteger for v in model.variables())
     bound: float | None
-    sign = -1.0 if model.sense == pulp.LpMaximize else 1.0  # PuLP hands HiGHS min(-objective)
+    # PuLP 3 hands HiGHS min(-objective) for a maximisation; PuLP 4 sets HiGHS's own sense
+    highs_maximises = highs.getObjectiveSense()[1] == highspy.ObjSense.kMaximize
+    sign = -1.0 if model.sense == pulp.LpMaximize and not highs_maximises else 1.0
     if objective is not None:
         objective *= sign
     if is_mip:
@@ -238,7 +302,7 @@ def _run_cbc(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             engine = pulp.getSolver(
-                "PULP_CBC_CMD",
+                _pulp_name("cbc"),
                 msg=False,
                 timeLimit=float(time_limit_s),
                 threads=threads,
@@ -255,6 +319,14 @@ def _run_cbc(
     objective = _to_float(obj_match.group(1)) if obj_match else None
     lower = words.lower()
     sign = -1.0 if model.sense == pulp.LpMaximize else 1.0
+    # CBC's "Objective value" is in the model's sense with PuLP 3 (OBJSENSE MAX in the MPS file)
+    # and in its internal minimising sense with PuLP 4 (the objective negated): tell them apart
+    # by the plan's own objective, which PuLP computes from the variables' values.
+    root_sign = 1.0
+    if objective is not None and sign < 0:
+        own = model.objective.value()
+        if own is not None and abs(own + objective) < abs(own - objective):
+            objective, root_sign = -objective, -1.0
     if lower.startswith("optimal solution found"):
         status = SolveStatus.OPTIMAL
         bound_match = _CBC_BOUND.search(text)
@@ -262,7 +334,7 @@ def _run_cbc(
         if bound_match:  # stopped "within gap tolerance" after search: CBC's own bound
             bound = _signed(bound_match.group(1), sign)
         elif "tolerance" in lower and root_match:  # closed at the root: the root LP bound
-            bound = _to_float(root_match.group(1))
+            bound = _signed(root_match.group(1), root_sign)
         else:
             bound = objective
     elif "infeasible" in lower:

@@ -12,13 +12,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optimiser.districting import (
-    InfeasibleProblemError,
-    design_zones,
-    diagnose,
-    explain_infeasible,
-    plan_travel,
-)
+from optimiser.diagnosis import diagnose, explain_infeasible
+from optimiser.districting import design_zones, plan_travel
+from optimiser.errors import InfeasibleProblemError
 from optimiser.problem import DistrictingProblem, ZoneRow
 from zoning.pipeline import plan_checks
 
@@ -276,7 +272,8 @@ def test_isolated_postcodes_are_reported_and_exempt() -> None:
     assert isolated["postcode"].tolist() == ["C"]
     assert isolated["nearest_centre_min"].iloc[0] == pytest.approx(10.0 + np.hypot(5, 30))
     # the reach matrix ignores C: unit 0 reaches unit 1's point in 10 + 10 minutes
-    assert ctx.kwargs["reach"].tolist() == [[10.0, 20.0], [20.0, 10.0]]
+    assert ctx.arrays.reach is not None
+    assert ctx.arrays.reach.tolist() == [[10.0, 20.0], [20.0, 10.0]]
     assert any("1 postcode(s) (7 hours/week)" in n for n in ctx.notes)
 
 

@@ -30,7 +30,7 @@ def run(melton_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
 def test_geopackage_round_trip_crs_layers_and_totals(run: Run) -> None:
     plan, paths, summary = run
     layers = {name for name, _ in pyogrio.list_layers(paths["gpkg"])}
-    assert layers == {"zones", "current_zones", "units", "providers"}
+    assert layers == {"zones", "current_zones", "units", "providers", "run"}
     zones = gpd.read_file(paths["gpkg"], layer="zones")
     units = gpd.read_file(paths["gpkg"], layer="units")
     providers = gpd.read_file(paths["gpkg"], layer="providers")
@@ -115,20 +115,30 @@ def test_client_level_outputs_carry_no_small_counts(run: Run) -> None:
     assert "hours_per_week" not in map_html  # only formatted display strings reach the page
 
 
-def test_demand_per_postcode_is_not_suppressed(melton_copy: Path, tmp_path: Path) -> None:
+def test_a_postcode_level_file_is_personal_unless_shown_aggregated(melton_copy: Path, tmp_path: Path) -> None:
     demand = pd.read_csv(melton_copy / "demand.csv", dtype=str).drop(columns="client_ref")
     per_pc = demand.assign(hours_per_week=demand["hours_per_week"].astype(float)).groupby("postcode", as_index=False)[
         "hours_per_week"].sum()
     per_pc.to_csv(melton_copy / "by_postcode.csv", index=False)
     from tests.conftest import write_scenario
 
+    # one row per postcode, small hours, nothing declared: as identifying as a client list (was published)
     plan = plan_zones(load_scenario(write_scenario(melton_copy, demand="by_postcode.csv")))
-    paths = write_outputs(plan, tmp_path / "out")
+    paths = write_outputs(plan, tmp_path / "undeclared")
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert summary["privacy"]["client_level"] is True and "not declared aggregated" in summary["privacy"]["reason"]
+    assert "hours_per_week" not in pd.read_csv(paths["postcodes"], dtype=str).columns
+    # declared aggregated, with at least min_count clients behind every postcode: published as is
+    per_pc.assign(clients=12).to_csv(melton_copy / "by_postcode.csv", index=False)
+    scenario = write_scenario(melton_copy, demand="by_postcode.csv", extra='[privacy]\nclient_level = "no"\n')
+    plan = plan_zones(load_scenario(scenario))
+    paths = write_outputs(plan, tmp_path / "declared")
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
     assert summary["privacy"]["client_level"] is False
     lookup = pd.read_csv(paths["postcodes"], dtype={"postcode": str})
     assert lookup["hours_per_week"].sum() == pytest.approx(per_pc["hours_per_week"].sum())
-    assert gpd.read_file(paths["gpkg"], layer="units")["clients"].notna().all()
+    units = gpd.read_file(paths["gpkg"], layer="units")
+    assert units["clients"].notna().all() and units["clients"].sum() == 12 * len(per_pc)
 
 
 def test_zones_changed_and_hours_moved_are_consistent(run: Run) -> None:
@@ -142,3 +152,36 @@ def test_zones_changed_and_hours_moved_are_consistent(run: Run) -> None:
                               on="postcode")
     assert change["hours_moved"] == pytest.approx(hours.loc[hours["moved"], "hours_per_week"].sum())
     assert len(set(v for v in continues.values() if v is not None)) == len([v for v in continues.values() if v])
+
+
+def test_the_manifest_hashes_every_input_and_output_and_every_file_carries_the_run_id(run: Run) -> None:
+    from tests.conftest import file_digest
+    from zoning.publish.manifest import verify_output_set
+
+    plan, paths, summary = run
+    folder = paths["manifest"].parent
+    manifest = json.loads(paths["manifest"].read_text(encoding="utf-8"))
+    assert verify_output_set(folder) == []
+    assert {o["file"] for o in manifest["outputs"]} == {p.name for k, p in paths.items() if k != "manifest"}
+    for entry in manifest["outputs"]:
+        assert entry["sha256"] == file_digest(folder / entry["file"])
+    inputs = {i["role"]: i for i in manifest["inputs"]}
+    assert inputs["demand"]["sha256"] == file_digest(plan.scenario.demand.path)
+    assert inputs["scenario"]["sha256"] == file_digest(plan.scenario.source)
+    assert {"providers", "current_zones", "postcodes", "boundaries"} <= set(inputs)
+    assert manifest["solver"]["name"] == "highs" and "highspy" in manifest["solver"]["version"]
+    assert manifest["solver"]["status"] == summary["solver"]["status"] and manifest["seed"] == 7
+    assert manifest["reference_data"]["vintage"] and manifest["carezones_version"] == summary["carezones_version"]
+    run_id, digest = manifest["run_id"], manifest["scenario"]["sha256_validated"]
+    assert summary["run"] == {"run_id": run_id, "scenario_sha256": digest}
+    geojson = json.loads(paths["zones"].read_text(encoding="utf-8"))
+    assert geojson["type"] == "FeatureCollection" and geojson["carezones"]["run_id"] == run_id
+    assert len(geojson["features"]) == summary["plan"]["zones"]
+    meta = pyogrio.read_dataframe(paths["gpkg"], layer="run").iloc[0]
+    assert meta["carezones_run_id"] == run_id and meta["carezones_scenario_sha256"] == digest
+    lookup = pd.read_csv(paths["postcodes"], dtype=str)
+    assert set(lookup["run_id"]) == {run_id} and set(lookup["scenario_sha256_12"]) == {digest[:12]}
+    about = [r[0] for r in load_workbook(paths["postcodes_xlsx"])["about"].iter_rows(values_only=True)]
+    assert any(run_id in str(line) and digest in str(line) for line in about)
+    for key in ("report", "report_html", "map"):
+        assert run_id in paths[key].read_text(encoding="utf-8"), key

@@ -67,8 +67,8 @@ def test_unknown_and_out_of_area_postcodes_stop_the_run_with_their_hours(tmp_pat
     with pytest.raises(InputError) as info:
         read_demand(path, reference)
     message = str(info.value)
-    assert "row 3: postcode ZZ99 9ZZ unknown" in message and "(6.5 hours/week)" in message
-    assert "row 4: postcode LE1 1AA outside the area (in Leicester)" in message
+    assert "row 3: postcode ZZ99 9ZZ is not in the postcode data" in message and "(6.5 hours/week)" in message
+    assert "row 4: postcode LE1 1AA is outside the area (a live postcode in Leicester)" in message
     assert "9.5 hours/week do not match" in message
     assert 'on_unmatched = "exclude"' in message
 
@@ -84,8 +84,8 @@ def test_excluded_rows_are_counted_not_lost(tmp_path: Path, reference: pd.DataFr
 
 def test_missing_columns_are_named(tmp_path: Path, reference: pd.DataFrame) -> None:
     path = tmp_path / "d.csv"
-    path.write_text("post_code,hours\nLE13 0AA,5\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"missing column\(s\) \['postcode', 'hours_per_week'\]; found \['post_code', 'hours'\]"):
+    path.write_text("where,hours\nLE13 0AA,5\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"missing column\(s\) \['postcode', 'hours_per_week'\]; found \['where', 'hours'\]"):
         read_demand(path, reference)
 
 

@@ -40,15 +40,24 @@ def test_a_locked_unit_never_moves() -> None:
 
 
 def test_the_donor_zone_stays_connected() -> None:
-    # zone 1 = {1, 2, 3} on a path 0-1-2-3-4; unit 2 is cheap for zone 0 but is the only link
-    cost = path_cost([0, 10, 11, 12, 30])
-    cost[2, 0] = 0.5  # a fast road from unit 2 to zone 0's centre
-    demand, edges = np.ones(5), np.array([(0, 1), (1, 2), (2, 3), (3, 4)])
-    bounds = ResourceBounds(amounts=demand[None, :], lower=np.array([[1.0, 1.0]]), upper=np.array([[4.0, 4.0]]))
-    labels = np.array([0, 1, 1, 1, 1])
-    res = local_search(labels, weights=demand, cost=cost, edges=edges, bounds=bounds, centres=(0, 3), swaps=False)
-    assert is_contiguous(res.labels, edges).passed
-    assert res.objective <= res.initial_objective
+    # unit 2 joins 1 and 3 (zone B, centre 3) and borders zone A = {0} (centre 0); moving it to A
+    # would gain 9.5 minutes but cut B in two, so it must stay. Edges: 0-2, 1-2, 2-3.
+    cost = np.full((4, 4), 10.0)
+    np.fill_diagonal(cost, 0.0)
+    cost[2, 0] = 0.5  # a fast road from unit 2 to zone A's centre
+    cost[1, 3] = cost[1, 2] = cost[2, 3] = 1.0
+    demand = np.ones(4)
+    bounds = ResourceBounds(amounts=demand[None, :], lower=np.array([[1.0, 1.0]]), upper=np.array([[3.0, 3.0]]))
+    start = np.array([0, 1, 1, 1])
+    cut = np.array([(0, 2), (1, 2), (2, 3)])
+    res = local_search(start, weights=demand, cost=cost, edges=cut, bounds=bounds, centres=(0, 3), swaps=False)
+    assert res.moves == 0 and res.labels.tolist() == [0, 1, 1, 1]
+    assert is_contiguous(res.labels, cut).passed
+    # control: with a road 1-3 the same move keeps B connected, and it is made
+    linked = np.array([(0, 2), (1, 2), (2, 3), (1, 3)])
+    ctl = local_search(start, weights=demand, cost=cost, edges=linked, bounds=bounds, centres=(0, 3), swaps=False)
+    assert ctl.moves >= 1 and ctl.labels[2] == 0
+    assert is_contiguous(ctl.labels, linked).passed
 
 
 def test_a_swap_unblocks_an_exactly_balanced_plan() -> None:
@@ -119,7 +128,7 @@ def test_invariants_hold_with_cohort_bounds_locks_and_masks(seed: int) -> None:
 
 
 def test_repair_bounds_brings_an_underloaded_zone_back_contiguously() -> None:
-    from optimiser.local_search import repair_bounds
+    from optimiser.repair import repair_bounds
 
     cost, demand, edges = path_cost([0, 1, 2, 3, 4, 5]), np.ones(6), np.array([(i, i + 1) for i in range(5)])
     bounds = ResourceBounds.balance(demand, n_zones=2, tolerance=0.0)  # exactly 3 units each

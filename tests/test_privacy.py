@@ -9,7 +9,12 @@ import pytest
 
 from zoning.changes import match_zones, plan_change
 from zoning.publish.layers import town_names
-from zoning.publish.privacy import demand_is_client_level, round_count, suppress_cells
+from zoning.publish.privacy import (
+    demand_is_client_level,
+    demand_privacy,
+    round_count,
+    suppress_cells,
+)
 from zoning.scenario import PrivacyOptions
 
 OPTIONS = PrivacyOptions()
@@ -52,15 +57,40 @@ def test_two_overlapping_groupings_are_both_protected() -> None:
             assert hidden == 0 or hidden >= OPTIONS.min_count
 
 
-def test_client_level_detected_from_the_demand_header(tmp_path: Path) -> None:
-    clients = tmp_path / "clients.csv"
-    clients.write_text("client_ref,postcode,hours_per_week\nC1,LE13 0AA,5\n", encoding="utf-8")
-    postcodes = tmp_path / "postcodes.csv"
-    postcodes.write_text("postcode,hours_per_week\nLE13 0AA,50\n", encoding="utf-8")
-    assert demand_is_client_level(clients, options=OPTIONS)
-    assert not demand_is_client_level(postcodes, options=OPTIONS)
-    assert demand_is_client_level(postcodes, options=PrivacyOptions(client_level="yes"))
-    assert not demand_is_client_level(clients, options=PrivacyOptions(client_level="no"))
+@pytest.mark.parametrize("header", ["client_ref", "Client Ref", "CLIENT-REF", " client ref ", "Client Reference",
+                                    "Service User ID", "\ufeffclient_id"])
+def test_client_columns_are_recognised_in_any_spelling(tmp_path: Path, header: str) -> None:
+    path = tmp_path / "clients.csv"
+    path.write_text(f"{header},Postcode,Hours Per Week,Cohort\nC1,LE13 0AA,5,adults\n", encoding="utf-8")
+    for declared in ("auto", "no"):  # a client column overrules a declaration of "aggregated"
+        decision = demand_privacy(path, options=PrivacyOptions(client_level=declared))
+        assert decision.client_level and "identifying clients" in decision.reason
+
+
+def test_a_windows_1252_demand_file_is_judged_as_it_was_read(tmp_path: Path) -> None:
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes("Client Ref,Postcode,Hours Per Week,Cohort\nC\u00e91,LE13 0AA,5,adults\n".encode("cp1252"))
+    assert demand_is_client_level(path, options=OPTIONS)
+
+
+def _aggregated(clients: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"postcode": ["LE13 0AA", "LE13 0AB", "LE13 0AB"][: len(clients)],
+                         "hours_per_week": [40.0] * len(clients), "clients": [float(c) for c in clients]})
+
+
+def test_a_postcode_level_file_is_personal_unless_declared_and_shown_aggregated(tmp_path: Path) -> None:
+    path = tmp_path / "by_postcode.csv"
+    path.write_text("postcode,hours_per_week,clients\nLE13 0AA,40,12\nLE13 0AB,40,10\n", encoding="utf-8")
+    declared = PrivacyOptions(client_level="no")
+    assert demand_privacy(path, options=OPTIONS, demand=_aggregated([12, 10])).client_level  # auto: personal
+    assert not demand_privacy(path, options=declared, demand=_aggregated([12, 10])).client_level
+    # one postcode with 4 + 3 clients: 7 < min_count, so a published cell could reveal them
+    small = demand_privacy(path, options=declared, demand=_aggregated([12, 4, 3]))
+    assert small.client_level and "1 of 2 postcodes" in small.reason
+    # declared but no clients column: nothing shows it is aggregated
+    no_counts = demand_privacy(path, options=declared, demand=_aggregated([12, 10]).drop(columns="clients"))
+    assert no_counts.client_level and "no 'clients' column" in no_counts.reason
+    assert demand_is_client_level(path, options=PrivacyOptions(client_level="yes"))
 
 
 def _toy_postcodes() -> pd.DataFrame:

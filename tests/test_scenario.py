@@ -45,7 +45,7 @@ def test_scenario_is_frozen_and_overrides_are_validated(melton_dir: Path) -> Non
         s.model.zones = 5  # type: ignore[misc]
     t = s.with_overrides(zones=2, solver=None)
     assert (t.model.zones, s.model.zones) == (2, 3)
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(ScenarioError, match="model.solver"):
         s.with_overrides(solver="gurobi")
 
 

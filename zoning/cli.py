@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
-from zoning.errors import CarezonesError, ScenarioError
+from zoning.errors import CarezonesError, InputError, ScenarioError
 
 app = typer.Typer(
     help="carezones: redraw home-care commissioning zones from postcode demand and provider "
@@ -59,41 +62,94 @@ def _main(
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(exc: BaseException) -> None:
+def _fail(exc: BaseException, *, target: Path | None = None) -> NoReturn:
     if _state["verbose"]:
         err.print_exception()
     code = exc.exit_code if isinstance(exc, CarezonesError) else 1
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    if isinstance(exc, InputError) and len(exc.problems) > InputError.SHOWN:
+        _write_problems(exc, target)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _write_problems(exc: InputError, target: Path | None) -> None:
+    """The full list of a long InputError, beside the output folder (or in the temp folder)."""
+    import tempfile
+
+    name = f"{target.name if target else 'carezones'}.problems.txt"
+    for folder in ([target.parent] if target else []) + [Path(tempfile.gettempdir())]:
+        try:
+            exc.write_problems(folder / name)
+            return
+        except OSError:
+            continue
+
+
+class SolverName(StrEnum):
+    """The solvers `carezones run --solver` accepts."""
+
+    highs = "highs"
+    cbc = "cbc"
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"expected a number of seconds greater than 0, got {value:g}")
+    return value
+
+
+def _zone_count(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 200:
+        raise typer.BadParameter(f"expected a whole number of zones from 1 to 200, got {value}")
+    return value
+
+
+def _fraction(value: float | None) -> float | None:
+    if value is not None and not (0.0 <= value < 1.0):
+        raise typer.BadParameter(f"expected a fraction from 0 up to (not including) 1, e.g. 0.1 for ±10%; "
+                                 f"got {value:g}")
+    return value
+
+
+SCENARIO_HELP = ("Scenario TOML file. Default: scenarios/leicestershire.toml (Leicestershire, 14 zones, synthetic "
+                 "demand and providers).")
 
 
 @app.command()
 def run(
-    scenario_file: Annotated[Path | None, typer.Argument(
-        help="Scenario TOML file. Default: scenarios/leicestershire.toml (Leicestershire, 14 zones, "
-        "synthetic demand and providers).", show_default=False)] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: out/<scenario name>/.")] = None,
-    solver: Annotated[str | None, typer.Option(help="Solver: highs (default) or cbc.")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole zone design.")] = None,
-    zones: Annotated[int | None, typer.Option(help="Number of zones (overrides the scenario).")] = None,
-    tolerance: Annotated[float | None, typer.Option(help="Balance tolerance, e.g. 0.1 for ±10% (overrides the scenario).")] = None,
+    scenario_file: Annotated[Path | None, typer.Argument(help=SCENARIO_HELP, show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: out/<scenario name>/. "
+                                                 "It is replaced whole by each run.")] = None,
+    solver: Annotated[SolverName | None, typer.Option(help="Solver: highs (default) or cbc.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", callback=_positive,
+                                                     help="Seconds for the whole zone design (> 0).")] = None,
+    zones: Annotated[int | None, typer.Option(callback=_zone_count,
+                                              help="Number of zones, 1 to 200 (overrides the scenario).")] = None,
+    tolerance: Annotated[float | None, typer.Option(callback=_fraction,
+                                                    help="Balance tolerance, 0 <= t < 1, e.g. 0.1 for ±10% "
+                                                    "(overrides the scenario).")] = None,
     baseline: Annotated[Path | None, typer.Option(
         help="A previous run's output folder: its plan is today's zones (by postcode, with ids and names) and the "
         "design starts from it; outputs say what changed since (a re-opening; also [baseline] run = ...).")] = None,
 ) -> None:
-    """Design zones for a scenario and write map.html, zones.geojson, postcode_zones.csv,
-    summary.json and report.md to the output folder.
+    """Design zones for a scenario and write its outputs to the output folder: map.html,
+    report.md, report.html, summary.json, zones.geojson, zones.gpkg, postcode_zones.csv,
+    postcode_zones.xlsx and manifest.json (SHA-256 of every input and output).
 
     Prints the proposed plan's figures next to the current zones' figures, with the solver's
-    status and gap. Inputs are only read; outputs are written atomically.
+    status and gap. Inputs are only read. The outputs are one set: written beside the folder and
+    swapped in whole, stamped with the run id; a second run into the same folder is refused while
+    one runs. Exit codes: 0 ok, 1 internal error, 2 scenario or option, 3 input, 4 reference data,
+    5 no plan, 6 check failed, 7 output folder.
     """
     from zoning.pipeline import plan_zones
+    from zoning.publish.outputset import OutputSet, new_stamp
     from zoning.publish.writers import write_outputs
     from zoning.scenario import load_scenario
 
     try:
         scenario = load_scenario(scenario_file).with_overrides(
-            solver=solver, time_limit_s=time_limit, zones=zones, tolerance=tolerance
+            solver=solver.value if solver else None, time_limit_s=time_limit, zones=zones, tolerance=tolerance
         )
         if baseline is not None:
             from zoning.planner.overrides import apply_settings
@@ -101,31 +157,30 @@ def run(
             scenario = apply_settings(scenario, {"baseline.run": baseline.resolve()})
     except CarezonesError as exc:
         _fail(exc)
-    except ValueError as exc:
-        _fail(ScenarioError(f"invalid option: {exc}"))
     target = out_dir or Path("out") / scenario.name
     start = time.perf_counter()
     try:
-        with err.status("starting", spinner="dots") as status:
+        with OutputSet(target, stamp=new_stamp(scenario)) as outset, \
+                err.status("starting", spinner="dots") as status:  # folder checked and held before solving
             def progress(message: str) -> None:
                 status.update(f"[{time.perf_counter() - start:5.1f} s] {message}")
                 logging.getLogger("carezones").info(message)
 
             plan = plan_zones(scenario, progress=progress)
             progress("writing outputs")
-            paths = write_outputs(plan, target)
+            paths = write_outputs(plan, target, output_set=outset)
     except CarezonesError as exc:
-        _fail(exc)
-    _print_summary(plan, paths, seconds=time.perf_counter() - start)
+        _fail(exc, target=target)
+    _print_summary(plan, paths, seconds=time.perf_counter() - start, run_id=outset.stamp.run_id)
     if plan.scenario.baseline is not None:
         from zoning.planner.commands import print_since_baseline
 
         print_since_baseline(plan, out)
 
 
-def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> None:
+def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float, run_id: str) -> None:
     from zoning.pipeline import ZonePlan
-    from zoning.publish.writers import provenance_notes
+    from zoning.publish.writers import capacity_shortfall, provenance_notes
 
     assert isinstance(plan, ZonePlan)
     p, c, rep = plan.metrics, plan.current_metrics, plan.result.report
@@ -150,10 +205,15 @@ def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float) -> N
         highlight=False,
     )
     out.print(f"travel: {plan.travel.describe()}", highlight=False, markup=False)
+    shortfall = capacity_shortfall(plan)
     for note in provenance_notes(plan):
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
+        if note == shortfall:
+            err.print(f"[bold yellow]warning:[/] {escape(note.removeprefix('WARNING: '))}", highlight=False)
+        else:
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    out.print(f"run {run_id}", highlight=False)
     for name, path in paths.items():
-        out.print(f"  {name:9s} {path}", highlight=False)
+        out.print(f"  {name:14s} {path}", highlight=False)
     out.print(f"done in {seconds:.1f} s", highlight=False)
 
 
@@ -244,11 +304,24 @@ register_planner_commands(app, fail=_fail, err=err, out=out)
 
 
 def main() -> None:
+    """Entry point: every failure ends with a one-paragraph message and a documented exit code."""
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted; outputs already written are complete, nothing was half-written")
+        err.print("interrupted; the previous output set (if any) is untouched, nothing was half-written")
         sys.exit(130)
+    except Exception as exc:  # a bug: say so, briefly, and how to see more
+        if _state["verbose"]:
+            err.print_exception()
+        where = ""
+        if isinstance(exc, OSError) and exc.filename:
+            where = f" ({exc.strerror or 'I/O error'}: {exc.filename})"
+        err.print(
+            f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}{where}')}\nThis is a bug in carezones, not in "
+            "your files. Rerun with -v (carezones -v run ...) for the full traceback and report it.",
+            markup=True, highlight=False, soft_wrap=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

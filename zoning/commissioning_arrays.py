@@ -14,14 +14,15 @@ entry must carry the name of one of today's zones; with fixed hubs, index ``z`` 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from optimiser.problem import ZoneRow
+from optimiser.problem import DistrictingProblem, ZoneRow
 from zoning.errors import ScenarioError
 from zoning.inputs import COHORTS
 from zoning.postcodes import normalise_postcode
@@ -33,16 +34,50 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ProblemOptions:
-    """What :func:`problem_options` produced: problem keywords and how to start the design."""
+class CommissioningArrays:
+    """The scenario's options as the optional arrays of :class:`DistrictingProblem` (same names,
+    same meaning; None / empty when the option is not in force)."""
 
-    kwargs: dict[str, Any]  # extra DistrictingProblem keyword arguments
+    zone_lower: NDArray[np.float64] | None = None
+    zone_upper: NDArray[np.float64] | None = None
+    rows: tuple[ZoneRow, ...] = ()
+    pinned: NDArray[np.int64] | None = None
+    together: tuple[NDArray[np.int64], ...] = ()
+    reach: NDArray[np.float64] | None = None
+    reach_limit: float | None = None
+    stay: NDArray[np.float64] | None = None
+    max_moved: float | None = None
+    moved_penalty: float = 0.0
+    centre_candidates: NDArray[np.bool_] | None = None
+    centre_capacity: NDArray[np.float64] | None = None
+
+
+@dataclass(frozen=True)
+class ProblemOptions:
+    """What :func:`problem_options` produced: the problem's arrays and how to start the design."""
+
+    arrays: CommissioningArrays  # the optional DistrictingProblem arrays
     initial_centres: dict[int, int]  # zone index -> unit index
     fix_centres: bool
     zone_names: dict[int, str]  # zone index -> name given in the scenario
     isolated: pd.DataFrame  # postcodes beyond the travel limit from every possible centre
     centre_capacity_raw: np.ndarray | None  # (n,) capacity within the radius of each unit (no margin)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def locked_units(self) -> int:
+        """Units locked to a zone."""
+        return 0 if self.arrays.pinned is None else int(np.sum(np.asarray(self.arrays.pinned) >= 0))
+
+    def problem(self, **core: Any) -> DistrictingProblem:
+        """The :class:`DistrictingProblem` of the core arrays (``core``: demand, cost, edges, ...)
+        with these options."""
+        a = self.arrays
+        return DistrictingProblem(
+            **core, zone_lower=a.zone_lower, zone_upper=a.zone_upper, rows=a.rows, pinned=a.pinned,
+            together=a.together, reach=a.reach, reach_limit=a.reach_limit, stay=a.stay, max_moved=a.max_moved,
+            moved_penalty=a.moved_penalty, centre_candidates=a.centre_candidates, centre_capacity=a.centre_capacity,
+        )
 
 
 def provider_units(providers: pd.DataFrame, units: Units) -> np.ndarray:
@@ -106,10 +141,14 @@ class _Context:
     providers: pd.DataFrame
     travel: TravelModel
     unit_demand: np.ndarray
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    arrays: CommissioningArrays = field(default_factory=CommissioningArrays)
     names: dict[int, str] = field(default_factory=dict)
     zone_index: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def set(self, **arrays: Any) -> None:
+        """Record some of the problem's optional arrays (names as in :class:`CommissioningArrays`)."""
+        self.arrays = replace(self.arrays, **arrays)
 
     @property
     def n(self) -> int:
@@ -144,14 +183,14 @@ def problem_options(
     cap_row, centre_capacity_raw, hubs = _capacity(ctx)
     rows += cap_row
     if rows:
-        ctx.kwargs["rows"] = tuple(rows)
+        ctx.set(rows=tuple(rows))
     if hubs:
         initial = hubs
     if scenario.continuity is not None:
         _continuity(ctx, current_names)
     isolated = _travel_limit(ctx)
     return ProblemOptions(
-        kwargs=ctx.kwargs, initial_centres=initial, fix_centres=bool(hubs), zone_names=ctx.names,
+        arrays=ctx.arrays, initial_centres=initial, fix_centres=bool(hubs), zone_names=ctx.names,
         isolated=isolated, centre_capacity_raw=centre_capacity_raw, notes=ctx.notes,
     )
 
@@ -196,7 +235,7 @@ def _bounds_and_locks(ctx: _Context) -> None:
         if spec.max_hours is not None:
             upper[z] = spec.max_hours
     if scenario.model.min_zone_hours or scenario.zone:
-        ctx.kwargs["zone_lower"], ctx.kwargs["zone_upper"] = lower, upper
+        ctx.set(zone_lower=lower, zone_upper=upper)
 
     pinned = np.full(ctx.n, -1, dtype=np.int64)
     for spec in scenario.zone:
@@ -214,11 +253,11 @@ def _bounds_and_locks(ctx: _Context) -> None:
             )
         pinned[members] = z
     if np.any(pinned >= 0):
-        ctx.kwargs["pinned"] = pinned
-    ctx.kwargs["together"] = tuple(
+        ctx.set(pinned=pinned)
+    ctx.set(together=tuple(
         _units_of(scenario, ctx.area, ctx.units, what=f"keep_whole {w.name!r}", wards=w.wards, lsoas=w.lsoas)
         for w in scenario.keep_whole
-    )
+    ))
 
 
 def _cohort_rows(ctx: _Context) -> list[ZoneRow]:
@@ -260,12 +299,12 @@ def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int
     elif cap.rule == "radius":
         in_reach = ctx.travel.minutes(providers[["easting", "northing"]].to_numpy(float), ctx.units.points) <= cap.radius_min
         raw = capacity @ in_reach
-        ctx.kwargs["centre_capacity"] = raw / cap.margin
+        ctx.set(centre_capacity=raw / cap.margin)
     hubs: dict[int, int] = {}
     if cap.centres == "hubs" or cap.hubs:
         cand = np.zeros(n, dtype=bool)
         cand[prov_unit] = True
-        ctx.kwargs["centre_candidates"] = cand
+        ctx.set(centre_candidates=cand)
         ctx.notes.append(f"zone centres restricted to the {int(cand.sum())} units holding a provider branch")
     if cap.hubs:
         ids = providers["provider_id"].astype(str).tolist()
@@ -290,13 +329,13 @@ def _continuity(ctx: _Context, current_names: list[str]) -> None:
     cur_idx = area["current_zone"].map({z: i for i, z in enumerate(current_names)}).to_numpy(int)
     stay = np.zeros((ctx.n, ctx.k))
     np.add.at(stay, (area["unit"].to_numpy(int), cur_idx), area["hours_per_week"].to_numpy(float))
-    ctx.kwargs["stay"] = stay
+    ctx.set(stay=stay)
     total = float(ctx.unit_demand.sum())
     caps = [c for c in (cont.max_moved_hours, None if cont.max_moved_share is None else cont.max_moved_share * total)
             if c is not None]
     if caps:
-        ctx.kwargs["max_moved"] = float(min(caps))
-    ctx.kwargs["moved_penalty"] = float(cont.moved_penalty_min)
+        ctx.set(max_moved=float(min(caps)))
+    ctx.set(moved_penalty=float(cont.moved_penalty_min))
 
 
 def _travel_limit(ctx: _Context) -> pd.DataFrame:
@@ -316,7 +355,7 @@ def _travel_limit(ctx: _Context) -> pd.DataFrame:
     reach = np.zeros((n, n))
     ok = ~far
     np.maximum.at(reach, area["unit"].to_numpy(int)[ok], t[ok])
-    ctx.kwargs["reach"], ctx.kwargs["reach_limit"] = reach, float(limit)
+    ctx.set(reach=reach, reach_limit=float(limit))
     if far.any():
         ctx.notes.append(
             f"{int(far.sum())} postcode(s) ({isolated['hours_per_week'].sum():g} hours/week) are further than "

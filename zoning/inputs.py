@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 
 from zoning.errors import InputError
+from zoning.headers import detect_encoding, normalise_header, normalise_headers
 from zoning.postcodes import normalise_postcode
 
 log = logging.getLogger(__name__)
@@ -42,33 +43,43 @@ class Excluded:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or XLSX as text cells (nothing coerced), with normalised column names."""
+    """A CSV or XLSX as text cells (nothing coerced), with column names from
+    :func:`zoning.headers.normalise_header`; the encoding used is in ``frame.attrs["encoding"]``."""
     if not path.is_file():
         raise InputError(path, ["file not found"], hint="check the path in the scenario file")
     suffix = path.suffix.lower()
+    encoding = "xlsx"
     try:
         if suffix in (".xlsx", ".xlsm"):
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
         elif suffix in (".csv", ".txt"):
-            try:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            except UnicodeDecodeError:
-                log.warning("%s is not UTF-8; reading it as Windows-1252", path)
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+            encoding = detect_encoding(path)
+            if encoding != "utf-8-sig":
+                log.warning("%s is not UTF-8; reading it as %s", path, "Windows-1252" if encoding == "cp1252" else encoding)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
         else:
             raise InputError(path, [f"unsupported file type {suffix!r}"], hint="save it as .csv or .xlsx")
     except InputError:
         raise
+    except OSError as exc:
+        raise InputError(path, [f"could not be opened: {exc.strerror or exc}"], hint="check the file's permissions") from exc
     except Exception as exc:  # pandas/openpyxl parse errors: report them as input problems
         raise InputError(path, [f"could not be read: {exc}"], hint="save it as UTF-8 CSV or .xlsx") from exc
     raw = [str(c) for c in frame.columns]
-    frame.columns = [c.strip().lower().replace(" ", "_") for c in raw]
-    mangled = [c for c in frame.columns if re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in frame.columns]
+    frame.columns = normalise_headers(list(frame.columns))
+    # pandas renames a repeated header "x" to "x.1": a repeat as well
+    mangled = [normalise_header(m.group(1)) for r in raw if (m := re.fullmatch(r"(.+)\.\d+", r)) and m.group(1) in raw]
     dups = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1} | set(mangled))
     if dups:
-        raise InputError(path, [f"column names repeat after ignoring case and spaces: {dups} (header: {raw})"],
-                         hint="give every column a distinct name")
+        raise InputError(path, [f"column names repeat after ignoring case, spaces and punctuation: {dups} "
+                                f"(header: {raw})"], hint="give every column a distinct name")
+    frame.attrs["encoding"] = encoding
     return frame
+
+
+def read_header(path: Path) -> list[str]:
+    """The normalised column names of a table, read exactly as :func:`read_table` reads them."""
+    return list(read_table(path).columns)
 
 
 def _require(path: Path, frame: pd.DataFrame, required: Sequence[str]) -> None:
@@ -81,76 +92,108 @@ def _require(path: Path, frame: pd.DataFrame, required: Sequence[str]) -> None:
         )
 
 
-def parse_hours(value: str) -> float | None:
-    """Parse a number such as ``12.5`` or ``1,234``; ``None`` if it is not one."""
+def parse_number(value: object, *, limit: float = MAX_HOURS) -> tuple[float | None, str]:
+    """``(number, "")`` for text such as ``12.5`` or ``1,234``; ``(None, why)`` otherwise."""
     text = str(value).strip()
     if not _NUMBER.match(text):
-        return None
+        return None, "is not a number (expected e.g. 7.5)"
     number = float(text.replace(",", ""))
-    return number if math.isfinite(number) and abs(number) <= MAX_HOURS else None
+    if not math.isfinite(number):
+        return None, "is not a finite number"
+    if abs(number) > limit:
+        return None, f"is larger than the limit of {limit:,.0f} per cell"
+    return number, ""
+
+
+def parse_hours(value: str) -> float | None:
+    """Parse a number such as ``12.5`` or ``1,234``; ``None`` if it is not one (see :func:`parse_number`)."""
+    return parse_number(value)[0]
 
 
 def _row(i: int) -> str:
     return f"row {i + 2}"  # as a spreadsheet shows it: header is row 1
 
 
-def read_demand(path: Path, reference: pd.DataFrame, *, on_unmatched: str = "error") -> tuple[pd.DataFrame, Excluded]:
-    """Demand rows: ``postcode, hours_per_week[, cohort]`` -> validated frame.
+def _unmatched_reason(pc: str, reference: pd.DataFrame) -> str:
+    if pc in reference.index:
+        return f"is outside the area (a live postcode in {reference.at[pc, 'district_name']})"
+    return ("is not in the postcode data, which holds the area and its neighbours only: a postcode "
+            "elsewhere in the country, or not a live (Code-Point Open) postcode")
 
-    Returns the rows kept (columns ``row, postcode, hours_per_week, cohort``) and what was
-    excluded. Unknown or out-of-area postcodes stop the run unless ``on_unmatched="exclude"``.
+
+def _cohort(raw: object) -> str | None:
+    text = str(raw).strip().lower()
+    text = _COHORT_ALIASES.get(text, text)
+    if text == "":
+        return "adults"
+    return text if text in COHORTS else None
+
+
+def _client_count(raw: object) -> float | None:
+    number, _ = parse_number(raw, limit=1e6)
+    return number if number is not None and number >= 0 and number == int(number) else None
+
+
+def read_demand(path: Path, reference: pd.DataFrame, *, on_unmatched: str = "error") -> tuple[pd.DataFrame, Excluded]:
+    """Demand rows: ``postcode, hours_per_week[, cohort][, clients]`` -> validated frame.
+
+    Returns the rows kept (columns ``row, postcode, hours_per_week, cohort`` and ``clients`` when
+    the file gives a client count per row) and what was excluded. Every problem, unknown or
+    out-of-area postcodes included, is reported in one error; with ``on_unmatched="exclude"``
+    those postcodes are left out instead (counted in every output). Numbers written with
+    thousands separators (``1,234``) are read and counted in a warning.
     """
     frame = read_table(path)
     _require(path, frame, ["postcode", "hours_per_week"])
+    if frame.empty:
+        raise InputError(path, ["holds a header but no demand rows"],
+                         hint="add one row per client (or per postcode) with its weekly hours")
     problems: list[str] = []
     unmatched: list[tuple[int, str, float]] = []
     rows = []
-    has_cohort = "cohort" in frame.columns
-    for i, rec in enumerate(frame.itertuples(index=False)):
-        raw_pc = rec.postcode
-        raw_h = rec.hours_per_week
-        hours = parse_hours(raw_h)
-        if hours is None:
-            problems.append(f"{_row(i)}: hours_per_week {raw_h!r} is not a number")
-        elif hours < 0:
-            problems.append(f"{_row(i)}: hours_per_week {raw_h!r} is negative")
-        cohort = "adults"
-        if has_cohort:
-            raw_c = str(rec.cohort).strip().lower()
-            raw_c = _COHORT_ALIASES.get(raw_c, raw_c)
-            if raw_c == "":
-                cohort = "adults"
-            elif raw_c not in COHORTS:
-                problems.append(f"{_row(i)}: cohort {rec.cohort!r} is not one of {list(COHORTS)}")
-            else:
-                cohort = raw_c
+    separators = 0
+    n = len(frame)
+    cohorts = frame["cohort"] if "cohort" in frame.columns else pd.Series([""] * n)
+    clients = frame["clients"] if "clients" in frame.columns else None
+    for i, (raw_pc, raw_h, raw_c) in enumerate(zip(frame["postcode"], frame["hours_per_week"], cohorts, strict=True)):
+        hours, why = parse_number(raw_h)
+        if hours is None or hours < 0:
+            problems.append(f"{_row(i)}: hours_per_week {raw_h!r} {why or 'is negative'}")
+        separators += "," in str(raw_h)
+        cohort = _cohort(raw_c)
+        if cohort is None:
+            problems.append(f"{_row(i)}: cohort {raw_c!r} is not one of {list(COHORTS)}")
+        count = 1.0 if clients is None else _client_count(clients.iloc[i])
+        if count is None:
+            problems.append(f"{_row(i)}: clients {clients.iloc[i]!r} is not a whole number >= 0")  # type: ignore[union-attr]
         pc = normalise_postcode(raw_pc)
         if pc is None:
             problems.append(f"{_row(i)}: postcode {raw_pc!r} is not a valid UK postcode")
             continue
         if pc not in reference.index or not bool(reference.at[pc, "in_area"]):
-            where = "unknown (not a live Code-Point Open postcode)" if pc not in reference.index else (
-                f"outside the area (in {reference.at[pc, 'district_name']})"
-            )
-            unmatched.append((i, f"{pc} {where}", hours or 0.0))
+            unmatched.append((i, f"{pc} {_unmatched_reason(pc, reference)}", hours or 0.0))
             continue
-        if hours is not None and hours >= 0:
-            rows.append((i + 2, pc, hours, cohort))
-    if problems:
-        raise InputError(path, problems, hint="fix these cells; hours are weekly numbers such as 7.5")
-    if unmatched:
-        lines = [f"{_row(i)}: postcode {what} ({h:g} hours/week)" for i, what, h in unmatched]
-        if on_unmatched == "error":
+        if hours is not None and hours >= 0 and cohort is not None and count is not None:
+            rows.append((i + 2, pc, hours, cohort, count))
+    lines = [f"{_row(i)}: postcode {what} ({h:g} hours/week)" for i, what, h in unmatched]
+    stopping = lines if on_unmatched == "error" else []
+    if problems or stopping:
+        hint = "fix these cells; hours are weekly numbers such as 7.5"
+        if stopping:
             total = sum(h for _, _, h in unmatched)
-            raise InputError(
-                path,
-                lines,
-                hint=f"{len(unmatched)} row(s) with {total:g} hours/week do not match a postcode in the area. "
-                "Correct them, or set demand.on_unmatched = \"exclude\" in the scenario to run without them "
-                "(they are then counted in every output)",
-            )
+            hint += (f". {len(unmatched)} row(s) with {total:g} hours/week do not match a postcode in the area: "
+                     "correct them, or set demand.on_unmatched = \"exclude\" in the scenario to run without them "
+                     "(they are then counted in every output)")
+        ordered = sorted([*problems, *stopping], key=lambda t: int(t.split(":", 1)[0].split()[1]))
+        raise InputError(path, ordered, hint=hint)
+    if unmatched:
         log.warning("%d demand row(s) excluded: %s", len(unmatched), "; ".join(lines[:5]))
-    kept = pd.DataFrame(rows, columns=["row", "postcode", "hours_per_week", "cohort"])
+    if separators:
+        log.warning("%s: %d hours_per_week value(s) written with thousands separators (e.g. 1,234) were read "
+                    "as whole numbers; check they are not decimal commas", path.name, separators)
+    kept = pd.DataFrame(rows, columns=["row", "postcode", "hours_per_week", "cohort", "clients"])
+    if clients is None:
+        kept = kept.drop(columns="clients")
     excluded = Excluded(
         rows=len(unmatched),
         hours=float(sum(h for _, _, h in unmatched)),
@@ -168,26 +211,26 @@ def read_providers(path: Path, reference: pd.DataFrame) -> pd.DataFrame:
     problems: list[str] = []
     rows = []
     seen: dict[str, int] = {}
-    for i, rec in enumerate(frame.itertuples(index=False)):
-        pid = str(rec.provider_id).strip()
+    for i, (raw_id, raw_name, raw_pc, cap_raw) in enumerate(zip(
+            frame["provider_id"], frame["name"], frame["postcode"], frame["capacity_hours_per_week"], strict=True)):
+        pid = str(raw_id).strip()
         if not pid:
             problems.append(f"{_row(i)}: provider_id is empty")
         elif pid in seen:
             problems.append(f"{_row(i)}: provider_id {pid!r} repeats {_row(seen[pid])}")
         seen.setdefault(pid, i)
-        cap_raw = rec.capacity_hours_per_week
-        cap = parse_hours(cap_raw)
+        cap, why = parse_number(cap_raw)
         if cap is None or cap < 0:
-            problems.append(f"{_row(i)}: capacity_hours_per_week {cap_raw!r} is not a number >= 0")
-        raw_pc = rec.postcode
+            problems.append(f"{_row(i)}: capacity_hours_per_week {cap_raw!r} "
+                            f"{why if cap is None else 'is negative'} (expected a number >= 0)")
         pc = normalise_postcode(raw_pc)
         if pc is None:
             problems.append(f"{_row(i)}: postcode {raw_pc!r} is not a valid UK postcode")
         elif pc not in reference.index:
-            problems.append(f"{_row(i)}: postcode {pc} is not in the postcode data (area and neighbours)")
+            problems.append(f"{_row(i)}: postcode {pc} {_unmatched_reason(pc, reference)}")
         elif cap is not None and cap >= 0:
             ref = reference.loc[pc]
-            rows.append((pid, str(rec.name).strip(), pc, cap, int(ref["easting"]),
+            rows.append((pid, str(raw_name).strip(), pc, cap, int(ref["easting"]),
                          int(ref["northing"]), bool(ref["in_area"]), ref["lsoa11cd"]))
     if problems:
         raise InputError(path, problems, hint="each branch needs a unique id, a live postcode and weekly capacity hours")
@@ -217,6 +260,7 @@ def read_current_zones(
         zones = _zones_from_polygons(path, area, zone_column, layer=layer, boundaries=boundaries)
     else:
         frame = read_table(path)
+        zone_column = normalise_header(zone_column)
         _require(path, frame, [key, zone_column])
         keys = frame[key].map(normalise_postcode) if key == "postcode" else frame[key].str.strip().str.upper()
         bad = [f"{_row(i)}: {key} {raw!r} is not valid" for i, (raw, k) in enumerate(zip(frame[key], keys, strict=True))
@@ -225,7 +269,7 @@ def read_current_zones(
             raise InputError(path, bad, hint=f"every row needs a {key}")
         dup = keys[keys.duplicated()]
         if len(dup):
-            raise InputError(path, [f"{key} {v!r} is listed more than once" for v in dup.unique()[:50]],
+            raise InputError(path, [f"{key} {v!r} is listed more than once" for v in dup.unique()],
                              hint="give each key one zone")
         lookup = dict(zip(keys, frame[zone_column].str.strip(), strict=True))
         col = area["postcode"] if key == "postcode" else area[key]
@@ -237,7 +281,7 @@ def read_current_zones(
             names = area.loc[gaps.index].groupby(key)["ward_name" if key == "ward_code" else "district_name"].first()
             lines = [f"{k} ({names[k]}) has no zone" for k in missing]
         else:
-            lines = [f"postcode {p} has no zone" for p in gaps.index[:200]]
+            lines = [f"postcode {p} has no zone" for p in gaps.index]
         raise InputError(path, lines, hint=f"every {key} in the area needs a value in column {zone_column!r}")
     log.info("current zones: %d zones over %d postcodes from %s", zones.nunique(), len(zones), path.name)
     return zones.rename("current_zone")

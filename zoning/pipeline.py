@@ -17,7 +17,8 @@ import logging
 import time
 
 from optimiser.bounds import BoundResult, lagrangian_bound
-from optimiser.districting import DistrictingResult, InfeasibleProblemError, design_zones
+from optimiser.districting import DistrictingResult, design_zones
+from optimiser.errors import InfeasibleProblemError
 from zoning.baseline import baseline_identity
 from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids

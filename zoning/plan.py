@@ -77,7 +77,7 @@ class ZonePlan:
             },
             "cohorts": {c: b.model_dump() for c, b in s.cohorts.items()},
             "named_zones": [z.name for z in s.zone],
-            "locked_units": int(np.sum(np.asarray(self.options.kwargs.get("pinned", [])) >= 0)) if self.options else 0,
+            "locked_units": self.options.locked_units if self.options else 0,
             "kept_whole": [w.name for w in s.keep_whole],
             "travel_limit_min": s.model.max_travel_min,
             "isolated_postcodes": int(len(self.options.isolated)) if self.options else 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ import pandas as pd
 from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.commissioning_arrays import ProblemOptions, problem_options
-from zoning.errors import SolveError
+from zoning.errors import ScenarioError, SolveError
 from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
@@ -136,8 +136,8 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
-    if scenario.model.zones > units.n:
-        raise SolveError(
+    if scenario.model.zones > units.n:  # a scenario problem (exit 2), not a solver failure
+        raise ScenarioError(
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
@@ -146,12 +146,13 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
         scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
     )
-    if by_cost and "moved_penalty" in options.kwargs:  # minutes per hour moved -> GBP at the mean travel price
-        options.kwargs["moved_penalty"] *= float(np.average(dem["travel_price_per_min"], weights=dem["hours_per_week"]))
+    if by_cost and options.arrays.moved_penalty:  # minutes per hour moved -> GBP at the mean travel price
+        price = float(np.average(dem["travel_price_per_min"], weights=dem["hours_per_week"]))
+        options = replace(options, arrays=replace(options.arrays, moved_penalty=options.arrays.moved_penalty * price))
     try:
-        problem = DistrictingProblem(
+        problem = options.problem(
             demand=unit_demand, cost=cost, edges=units.edges, n_zones=scenario.model.zones,
-            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids, **options.kwargs,
+            tolerance=scenario.model.tolerance, edge_length=edge_km, unit_ids=units.ids,
         )
     except ValueError as exc:
         raise SolveError(f"the inputs do not make a valid zoning problem: {exc}") from exc

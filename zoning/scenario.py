@@ -5,13 +5,15 @@ Scenario files are TOML. Unknown keys are refused; paths are relative to the sce
 
 from __future__ import annotations
 
-import tomllib
+import json
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zoning.errors import ScenarioError
+from zoning.tomlfile import read_toml, validation_problems
 
 
 def _default_scenario() -> Path:
@@ -242,8 +244,9 @@ class BandOptions(_Frozen):
 class PrivacyOptions(_Frozen):
     """Small-count suppression for shareable outputs (see :mod:`zoning.publish.privacy`).
 
-    ``client_level = "auto"`` treats demand as client by client when the demand file has a
-    ``client_ref`` (or ``client_id``) column.
+    Demand is treated as personal unless ``client_level = "no"`` declares it aggregated *and* the
+    file's ``clients`` column shows at least ``min_count`` clients in every postcode with demand;
+    a column identifying clients (``client_ref``, ``Client Ref``, ``client_id`` ...) always makes it personal.
     """
 
     client_level: Literal["auto", "yes", "no"] = "auto"
@@ -254,7 +257,7 @@ class PrivacyOptions(_Frozen):
 class Scenario(_Frozen):
     """A validated scenario. Build with :func:`load_scenario`."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = Field(description="names the output folder out/<name>/: 1-64 letters, digits, '-', '_', '.'")
     title: str
     area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$")
     area_name: str = ""
@@ -285,37 +288,56 @@ class Scenario(_Frozen):
 
         return baseline_inputs(data)
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_not_a_path(cls, value: str) -> str:
+        if value.strip(".") == "" or value.startswith(".") or any(sep in value for sep in ("/", "\\", "..")):
+            raise ValueError(f"{value!r} looks like a path: the name becomes the output folder out/<name>/, "
+                             "so use letters, digits, '-', '_' and single dots, e.g. 'leicestershire-2026'")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError(f"{value!r}: expected 1 to 64 letters, digits, '-', '_' or '.', starting with a "
+                             "letter or digit (it names the output folder)")
+        return value
+
     @model_validator(mode="after")
     def _check_options(self) -> Scenario:
+        """Every cross-field problem at once, then every missing file."""
+        problems = self._option_problems() + self._file_problems()
+        if problems:
+            raise ValueError("\n    ".join([f"{len(problems)} problem(s) across fields:", *problems]))
+        return self
+
+    def _option_problems(self) -> list[str]:
         from zoning.inputs import (
             COHORTS,  # local: inputs imports nothing from here, but keep the graph flat
         )
 
+        problems = []
         bad = sorted(set(self.cohorts) - set(COHORTS))
         if bad:
-            raise ValueError(f"cohorts: unknown cohort(s) {bad}; expected some of {list(COHORTS)}")
+            problems.append(f"cohorts: unknown cohort(s) {bad}; expected some of {list(COHORTS)}")
         if len(self.zone) > self.model.zones:
-            raise ValueError(f"{len(self.zone)} [[zone]] entries for {self.model.zones} zones")
+            problems.append(f"{len(self.zone)} [[zone]] entries for {self.model.zones} zones (model.zones): "
+                            "give at most one [[zone]] per zone")
         names = [z.name for z in self.zone]
         if len(set(names)) != len(names):
-            raise ValueError(f"[[zone]] names must be distinct, got {names}")
+            problems.append(f"[[zone]] names must be distinct, got {names}")
         if self.capacity.hubs and len(self.capacity.hubs) != self.model.zones:
-            raise ValueError(
+            problems.append(
                 f"capacity.hubs lists {len(self.capacity.hubs)} branches for {self.model.zones} zones: "
                 "give one hub per zone, or none"
             )
         for z in self.zone:
             if z.min_hours is not None and z.max_hours is not None and z.min_hours > z.max_hours:
-                raise ValueError(f"zone {z.name!r}: min_hours {z.min_hours} > max_hours {z.max_hours}")
+                problems.append(f"zone {z.name!r}: min_hours {z.min_hours} > max_hours {z.max_hours}")
         for c, b in self.cohorts.items():
             if b.min_hours is not None and b.max_hours is not None and b.min_hours > b.max_hours:
-                raise ValueError(f"cohorts.{c}: min_hours {b.min_hours} > max_hours {b.max_hours}")
-        return self
+                problems.append(f"cohorts.{c}: min_hours {b.min_hours} > max_hours {b.max_hours}")
+        return problems
 
-    @model_validator(mode="after")
-    def _check_files(self) -> Scenario:
-        missing = [
-            f"{label}: {path}"
+    def _file_problems(self) -> list[str]:
+        return [
+            f"files not found: {label}: {path}"
             for label, path in (
                 ("data.postcodes", self.data.postcodes),
                 ("data.boundaries", self.data.boundaries),
@@ -326,17 +348,23 @@ class Scenario(_Frozen):
             )
             if path is not None and not Path(path).is_file()
         ]
-        if missing:
-            raise ValueError("files not found: " + "; ".join(missing))
-        return self
 
     def with_overrides(self, **model_changes: object) -> Scenario:
-        """A copy with some model options replaced (e.g. from the command line)."""
+        """A copy with some model options replaced (e.g. from the command line), validated again
+        as a whole (``model_copy`` would skip the cross-field checks)."""
         changes = {k: v for k, v in model_changes.items() if v is not None}
         if not changes:
             return self
-        model = ModelOptions.model_validate({**self.model.model_dump(), **changes})
-        return self.model_copy(update={"model": model})
+        dumped = self.model_dump()
+        dumped["model"] = {**dumped["model"], **changes}
+        try:
+            return Scenario.model_validate(dumped)
+        except ValidationError as exc:
+            given = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+            raise ScenarioError(
+                f"{self.source or self.name}: with the options given on the command line ({given}): "
+                + validation_problems(exc)
+            ) from exc
 
 
 def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
@@ -378,10 +406,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, object]:
         raise ScenarioError(f"scenario file not found: {path}{where} (expected a .toml file)")
     if path.resolve() in chain:
         raise ScenarioError(f"{path}: 'extends' loops back on itself: {' -> '.join(map(str, chain))}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path)
     raw = _resolve(raw, path.parent)
     parent = raw.pop("extends", None)
     if parent is None:
@@ -400,14 +425,14 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     raw = _read_raw(path)
     try:
-        return Scenario.model_validate({**raw, "source": path.resolve()})
+        # strict: `zones = "14"` or `synthetic = "yes"` is refused, not coerced (JSON mode still
+        # takes text for paths and lists for tuples)
+        return Scenario.model_validate_json(
+            json.dumps({**raw, "source": path.resolve()}, default=str), strict=True,
+        )
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            + (f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) else "")
-            for err in exc.errors()
-        ]
         raise ScenarioError(
-            f"{path}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems)
-            + "\nHow to fix: compare with scenarios/leicestershire.toml; unknown keys are refused."
+            f"{path}: " + validation_problems(exc)
+            + "\nHow to fix: compare with scenarios/leicestershire.toml; unknown keys are refused and "
+            "values must have the right type (a number unquoted, text in quotes)."
         ) from exc

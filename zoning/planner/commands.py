@@ -131,7 +131,8 @@ def _compare_command(fail: Fail, err: Console, out: Console) -> Callable[..., No
     def compare(
         run_a: Annotated[Path, typer.Argument(help="Output folder of the first run (A).")],
         run_b: Annotated[Path, typer.Argument(help="Output folder of the second run (B).")],
-        out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the comparison. Default: RUN_B/compare/.")] = None,
+        out_dir: Annotated[Path | None, typer.Option(
+            "--out", help="Folder for the comparison. Default: out/compare-<A>-<B>/.")] = None,
     ) -> None:
         """Compare two runs: compare.html (zones side by side, what changes zone, a map of the differences),
         compare_zones.csv and compare_flows.csv. Zones are paired by id; small flows of client-level demand
@@ -140,7 +141,8 @@ def _compare_command(fail: Fail, err: Console, out: Console) -> Callable[..., No
 
         try:
             comparison = compare_runs(run_a, run_b)
-            paths = write_comparison_outputs(comparison, out_dir or run_b / "compare")
+            paths = write_comparison_outputs(
+                comparison, out_dir or Path("out") / f"compare-{run_a.resolve().name}-{run_b.resolve().name}")
         except CarezonesError as exc:
             fail(exc)
         hours = "suppressed" if comparison.hours_changed is None else f"{comparison.hours_changed:,.0f}"

@@ -1,9 +1,11 @@
 """One sweep variant: a full run in its own folder, its comparison row, and the mark that it is done.
 
 :func:`run_variant` is what a Dask worker (or the serial loop) executes. It writes the usual
-outputs to ``DIR/<variant>/`` and, last, ``variant.json`` holding the variant's hash (of its
-settings, its input files and the carezones version) and its row. A variant whose
-``variant.json`` carries the same hash is complete and is not run again.
+outputs to ``DIR/<variant>/`` (one whole output set) and, last, ``DIR/.variants/<variant>.json``
+holding the variant's hash (of its settings, its input files and the carezones version) and its
+row. A variant whose record carries the same hash (and whose folder is still there) is complete
+and is not run again. The record lives outside the variant's folder, which holds carezones
+outputs only (an output set is replaced whole).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from zoning.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
-MARKER = "variant.json"
+MARKERS = ".variants"
 
 #: the measures a commissioner trades off (all smaller-is-better), used for the shortlist
 MEASURES = ("mean_travel_min", "paid_travel_gbp_per_year", "max_min_ratio", "hours_moved")
@@ -109,15 +111,20 @@ def run_variant(task: VariantTask) -> dict[str, object]:
         log.warning("variant %s: %s", task.name, exc)
         row.update(status="no plan", error=str(exc).splitlines()[0][:300], checks_passed=False)
     row["seconds"] = time.perf_counter() - start
-    out.mkdir(parents=True, exist_ok=True)
     record = {"hash": task.digest, "name": task.name, "settings": task.settings, "row": row}
-    atomic.write_text(out / MARKER, json.dumps(record, indent=2, default=str) + "\n")
+    atomic.write_text(marker_path(task), json.dumps(record, indent=2, default=str) + "\n")
     return row
+
+
+def marker_path(task: VariantTask) -> Path:
+    """``DIR/.variants/<variant>.json`` for the variant folder ``DIR/<variant>``."""
+    out = Path(task.out_dir)
+    return out.parent / MARKERS / f"{out.name}.json"
 
 
 def completed_row(task: VariantTask) -> dict[str, object] | None:
     """The stored row when ``task`` already ran with the same hash, else ``None``."""
-    marker = Path(task.out_dir) / MARKER
+    marker = marker_path(task)
     if not marker.is_file():
         return None
     try:
@@ -127,4 +134,8 @@ def completed_row(task: VariantTask) -> dict[str, object] | None:
     if record.get("hash") != task.digest:
         return None
     row = record.get("row")
-    return row if isinstance(row, dict) else None
+    if not isinstance(row, dict):
+        return None
+    if row.get("status") == "ok" and not (Path(task.out_dir) / "summary.json").is_file():
+        return None  # the outputs were removed since: run it again
+    return row

@@ -19,7 +19,7 @@ import pandas as pd
 from zoning.bands import BAND_NAMES
 from zoning.changes import PlanChange, plan_change
 from zoning.plan import ZonePlan
-from zoning.publish.privacy import demand_is_client_level, rule_text, suppress_cells
+from zoning.publish.privacy import demand_privacy, rule_text, suppress_cells
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,16 @@ class PlanLayers:
     towns: gpd.GeoDataFrame
     zone_extras: pd.DataFrame  # zone, band_mix, change, hours_kept, hours_in, clients_kept, clients_in
     band_hours: pd.DataFrame  # band, postcodes, clients, hours_per_week (suppressed where needed)
+    privacy_reason: str = ""  # why demand is (or is not) treated as personal data
 
 
 def _counts_by(demand: pd.DataFrame, postcodes: pd.DataFrame, key: str) -> pd.DataFrame:
-    rows = demand[["postcode", "hours_per_week"]].merge(
+    """Clients (rows, or the ``clients`` column of an aggregated file) and hours per ``key``."""
+    counted = demand.assign(clients=demand["clients"] if "clients" in demand.columns else 1.0)
+    rows = counted[["postcode", "hours_per_week", "clients"]].merge(
         postcodes[["postcode", key]].reset_index(drop=True), on="postcode", how="left", validate="many_to_one"
     )
-    return rows.groupby(key).agg(clients=("hours_per_week", "size"), hours=("hours_per_week", "sum"))
+    return rows.groupby(key).agg(clients=("clients", "sum"), hours=("hours_per_week", "sum"))
 
 
 def unit_table(plan: ZonePlan, change: PlanChange) -> gpd.GeoDataFrame:
@@ -210,13 +213,16 @@ def band_hours(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
 
 def plan_layers(plan: ZonePlan) -> PlanLayers:
     """Everything above for one plan."""
-    client_level = demand_is_client_level(plan.scenario.demand.path, options=plan.scenario.privacy)
+    decision = demand_privacy(plan.scenario.demand.path, options=plan.scenario.privacy, demand=plan.demand)
+    client_level = decision.client_level
+    log.info("demand %s treated as personal: %s", "is" if client_level else "is not", decision.reason)
     change = plan.change if plan.change is not None else plan_change(plan.postcodes, plan.demand, continues=plan.matched)
     units = unit_table(plan, change)
     density, level = density_frame(units, client_level=client_level, plan=plan)
     layers = PlanLayers(
         client_level=client_level,
-        privacy_note=rule_text(plan.scenario.privacy) if client_level else None,
+        privacy_note=f"{rule_text(plan.scenario.privacy)} Why: {decision.reason}." if client_level else None,
+        privacy_reason=decision.reason,
         change=change,
         units=units,
         difference=difference_frame(units),

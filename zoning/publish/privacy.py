@@ -1,9 +1,27 @@
-"""Small-count suppression for shareable outputs when demand is given client by client.
+"""Small-count suppression for shareable outputs, and when demand counts as personal data.
 
-Client-level demand is personal data. When the demand file has one row per client (a
-``client_ref`` or ``client_id`` column, or ``[privacy] client_level = "yes"``), the
-shareable outputs (map, GeoJSON, GeoPackage, report, summary, lookup) carry aggregates only,
-under this rule (ONS practice; ``min_count`` = 10 and ``round_to`` = 5 by default):
+**When demand is personal (the rule).** A demand file is treated as client-level personal data
+(and every shareable output suppressed as below) *unless* the scenario declares it aggregated
+with ``[privacy] client_level = "no"`` **and** its content shows that no published cell could
+reveal fewer than ``min_count`` clients:
+
+- ``client_level = "yes"``: personal.
+- a column that identifies a person (``client_ref``, ``client_id`` and their spellings such as
+  ``Client Ref`` or ``Service User ID``, normalised by :mod:`zoning.headers`): personal, whatever
+  is declared (a declaration of "no" is then overruled, with a warning).
+- ``client_level = "no"`` (declared aggregated): the file must give a ``clients`` column (the
+  number of clients behind each row) and every postcode with demand must hold at least
+  ``min_count`` clients. The finest cell any output publishes is one postcode (the lookup's
+  hours per postcode); every other cell is a union of postcodes and every difference between
+  published cells is a union of postcodes too, so none can then reveal fewer than ``min_count``
+  clients. If the column is missing or a postcode holds fewer, demand is treated as personal
+  and a warning says why.
+- ``client_level = "auto"`` (default) without a client column: personal, since nothing shows
+  the file is aggregated (a postcode-level file with one row per postcode and small hours is
+  as identifying as a client list).
+
+Client-level demand is published under this rule (ONS practice; ``min_count`` = 10 and
+``round_to`` = 5 by default):
 
 1. **Primary suppression.** A cell (an area, a zone x cohort, a histogram bin) counting
    1 to ``min_count - 1`` clients is hidden: its client count *and* every figure derived from
@@ -26,18 +44,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from zoning.headers import CLIENT_COLUMNS
+from zoning.inputs import read_header
 from zoning.scenario import PrivacyOptions
 
-__all__ = ["CLIENT_COLUMNS", "RULE_TEXT", "demand_is_client_level", "round_count", "suppress_cells"]
+__all__ = ["CLIENT_COLUMNS", "RULE_TEXT", "PrivacyDecision", "demand_is_client_level", "demand_privacy",
+           "round_count", "suppress_cells"]
 
 log = logging.getLogger(__name__)
-
-CLIENT_COLUMNS = ("client_ref", "client_id")
 
 
 def rule_text(options: PrivacyOptions) -> str:
@@ -53,18 +73,50 @@ def rule_text(options: PrivacyOptions) -> str:
 RULE_TEXT = rule_text(PrivacyOptions())
 
 
-def demand_is_client_level(path: Path, *, options: PrivacyOptions) -> bool:
-    """True when suppression applies: ``yes``, or ``auto`` and the file has a client column."""
-    if options.client_level != "auto":
-        return options.client_level == "yes"
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        header = pd.read_excel(path, nrows=0, engine="openpyxl")
-    else:
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
-    columns = {str(c).strip().lower() for c in header.columns}
-    found = bool(columns & set(CLIENT_COLUMNS))
-    log.info("demand %s client by client (%s)", "is" if found else "is not", path.name)
-    return found
+@dataclass(frozen=True)
+class PrivacyDecision:
+    """Whether demand is published as personal data, and the reason in words (for every output)."""
+
+    client_level: bool
+    reason: str
+
+
+def demand_privacy(path: Path, *, options: PrivacyOptions, demand: pd.DataFrame | None = None) -> PrivacyDecision:
+    """Apply the module's rule to the demand file at ``path`` (header read exactly as the demand
+    reader read it) and its validated rows ``demand`` (with ``clients`` when the file has them)."""
+    if options.client_level == "yes":
+        return PrivacyDecision(True, "declared client by client ([privacy] client_level = \"yes\")")
+    found = sorted(set(read_header(path)) & set(CLIENT_COLUMNS))
+    if found:
+        reason = f"the demand file has a column identifying clients ({', '.join(found)})"
+        if options.client_level == "no":
+            log.warning("%s: [privacy] client_level = \"no\" is overruled: %s", path.name, reason)
+        return PrivacyDecision(True, reason)
+    if options.client_level == "auto":
+        return PrivacyDecision(True, "not declared aggregated: treated as personal ([privacy] client_level = "
+                                     "\"no\" with a clients column of at least min_count per postcode lifts it)")
+    if demand is None or "clients" not in demand.columns:
+        reason = ("declared aggregated, but the demand file has no 'clients' column (clients behind each row), "
+                  "so nothing shows that a postcode holds at least min_count clients: treated as personal")
+        log.warning("%s: %s", path.name, reason)
+        return PrivacyDecision(True, reason)
+    per_postcode = demand.groupby("postcode")["clients"].sum()
+    per_postcode = per_postcode[demand.groupby("postcode")["hours_per_week"].sum() > 0]
+    small = per_postcode[per_postcode < options.min_count]
+    if len(small):
+        reason = (f"declared aggregated, but {len(small)} of {len(per_postcode)} postcodes with demand hold fewer "
+                  f"than {options.min_count} clients (e.g. {small.index[0]}): treated as personal")
+        log.warning("%s: %s", path.name, reason)
+        return PrivacyDecision(True, reason)
+    return PrivacyDecision(False, f"declared aggregated and every postcode with demand holds at least "
+                                  f"{options.min_count} clients")
+
+
+def demand_is_client_level(path: Path, *, options: PrivacyOptions, demand: pd.DataFrame | None = None) -> bool:
+    """True when suppression applies (see the module's rule)."""
+    decision = demand_privacy(path, options=options, demand=demand)
+    log.info("demand %s treated as personal: %s", "is" if decision.client_level else "is not", decision.reason)
+    return decision.client_level
 
 
 def round_count(count: float, *, base: int) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from zoning import atomic
 from zoning.inputs import COHORTS
@@ -93,8 +94,9 @@ def demand_rows_shown(count: int, plan: ZonePlan, *, client_level: bool) -> int 
 
 
 def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
-                     current: gpd.GeoDataFrame, notes: str) -> None:
-    """``zones.gpkg`` in EPSG:27700: layers ``zones``, ``current_zones``, ``units`` and ``providers``."""
+                     current: gpd.GeoDataFrame, notes: str, metadata: dict[str, str] | None = None) -> None:
+    """``zones.gpkg`` in EPSG:27700: layers ``zones``, ``current_zones``, ``units`` and ``providers``;
+    ``metadata`` (the run stamp) as a one-row attribute table ``run``."""
     zones_out = zones.rename(columns={"zone": "zone_id"}).assign(provenance=notes)
     current_out = current.rename(columns={"zone": "zone_name"}).assign(provenance=notes)
     units = layers.units.copy()
@@ -122,6 +124,8 @@ def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: g
                             ("providers", providers)):
             frame = frame.to_crs(27700)
             frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+        if metadata:  # a table, not GDAL dataset metadata (reading that makes GDAL write a .aux.xml beside it)
+            pyogrio.write_dataframe(pd.DataFrame([metadata]), tmp, layer="run", driver="GPKG", append=True)
 
     atomic.write_with(path, write)
     log.info("GeoPackage: %d zones, %d current zones, %d units, %d providers", len(zones_out), len(current_out),

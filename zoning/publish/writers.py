@@ -29,6 +29,8 @@ from zoning.bands import band_rates
 from zoning.baseline import published_since, since_baseline
 from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
+from zoning.publish.manifest import build_manifest, write_manifest
+from zoning.publish.outputset import OutputSet, RunStamp, new_stamp
 from zoning.publish.shareable import (
     demand_rows_shown,
     published_moves,
@@ -36,6 +38,7 @@ from zoning.publish.shareable import (
     write_geopackage,
     zone_records,
 )
+from zoning.publish.stamp import OUTPUT_FILES, stamp_geojson, stamp_html, stamp_metadata
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,18 @@ def safe_cell(value: object) -> object:
     return value
 
 
+def capacity_shortfall(plan: ZonePlan) -> str | None:
+    """A warning when provider capacity is short of demand, whatever the capacity rule."""
+    capacity = float(plan.providers["capacity_hours_per_week"].sum())
+    demand = float(plan.demand["hours_per_week"].sum())
+    if demand <= 0 or capacity >= demand:
+        return None
+    rule = plan.scenario.capacity.rule
+    return (f"WARNING: provider capacity ({capacity:,.0f} h/week) covers only {100 * capacity / demand:.0f}% of "
+            f"demand ({demand:,.0f} h/week)" + (" and the zones do not take capacity into account ([capacity] "
+                                                "rule = \"none\")" if rule == "none" else "") + ".")
+
+
 def provenance_notes(plan: ZonePlan) -> list[str]:
     """Plain sentences saying what is synthetic or approximate (shown in every output)."""
     s = plan.scenario
@@ -59,6 +74,9 @@ def provenance_notes(plan: ZonePlan) -> list[str]:
         notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
     if s.current_zones.approximate:
         notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
+    shortfall = capacity_shortfall(plan)
+    if shortfall:
+        notes.append(shortfall)
     if plan.excluded.rows:
         notes.append(
             f"{plan.excluded.rows} demand row(s) with {plan.excluded.hours:g} hours/week were EXCLUDED "
@@ -80,6 +98,16 @@ def _clean(value: object) -> object:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def gap_to_bound(objective: float, bound: float | None) -> float | None:
+    """``objective / bound - 1``; 0 when both are 0; ``None`` without a bound or when it is 0
+    under a positive objective (no finite relative gap)."""
+    if bound is None or not math.isfinite(bound):
+        return None
+    if bound > 0:
+        return _clean(objective / bound - 1)  # type: ignore[return-value]
+    return 0.0 if abs(objective) <= 1e-9 else None
 
 
 def _band_rule(plan: ZonePlan) -> str:
@@ -121,8 +149,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "excluded_hours_per_week": plan.excluded.hours if excluded_rows is not None else None,
             "excluded_examples": [] if private else list(plan.excluded.examples),
         },
-        "privacy": {"client_level": private, "rule": layers.privacy_note or "demand is not client by client: "
-                    "no suppression applied"},
+        "privacy": {"client_level": private, "reason": layers.privacy_reason,
+                    "rule": layers.privacy_note or "demand is not personal data: no suppression applied"},
         "providers": {"branches": len(plan.providers),
                       "capacity_hours_per_week": float(plan.providers["capacity_hours_per_week"].sum()),
                       "assignment": "a branch counts towards the zone containing it; branches outside the "
@@ -132,8 +160,7 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
             "objective_hour_minutes": _clean(rep.objective), "best_bound_hour_minutes": _clean(rep.best_bound),
             "objective_units": costs["objective_units"],
             "certified_lower_bound": _clean(plan.bound.value) if plan.bound else None,
-            "gap_to_certified_bound": _clean(r.objective / plan.bound.value - 1) if plan.bound and plan.bound.value > 0
-            else None,
+            "gap_to_certified_bound": gap_to_bound(r.objective, plan.bound.value if plan.bound else None),
             "certified_bound_method": f"{plan.bound.method}, {plan.bound.iterations} iterations, "
             f"{plan.bound.seconds:.1f} s" if plan.bound else None,
             "certified_bound_scope": plan.bound.scope if plan.bound else None,
@@ -203,7 +230,8 @@ def zone_polygons(plan: ZonePlan, *, zones: pd.DataFrame | None = None,
     return proposed, current
 
 
-def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[str]) -> None:
+def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[str],
+                        stamp: RunStamp | None = None) -> None:
     out = proposed.rename(columns={"zone": "zone_id"}).copy()
     out["provenance"] = " ".join(notes) if notes else "real inputs"
     out = out.to_crs(4326)
@@ -213,6 +241,8 @@ def write_zones_geojson(proposed: gpd.GeoDataFrame, path: Path, *, notes: list[s
         lambda tmp: out.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES",
                                                                                          "WRITE_NAME": "NO"}),
     )
+    if stamp is not None:
+        stamp_geojson(path, stamp)
 
 
 def postcode_lookup(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
@@ -329,40 +359,57 @@ def _web(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out[~out.geometry.is_empty]
 
 
-def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None = None) -> dict[str, Path]:
-    """Write every output; returns their paths by name."""
-    run_at = run_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None = None,
+                  output_set: OutputSet | None = None) -> dict[str, Path]:
+    """Write every output and ``manifest.json`` as one set (:mod:`zoning.publish.outputset`):
+    staged beside ``out_dir`` and swapped in whole. Pass ``output_set`` when the caller already
+    holds the folder (the CLI takes it before solving). Returns the final paths by name."""
+    if output_set is not None:
+        return _write_set(plan, output_set)
+    with OutputSet(out_dir, stamp=new_stamp(plan.scenario, run_at=run_at)) as outset:
+        return _write_set(plan, outset)
+
+
+def _write_set(plan: ZonePlan, outset: OutputSet) -> dict[str, Path]:
+    stamp = outset.stamp
+    run_at = stamp.run_at
     notes = provenance_notes(plan)
     layers = plan_layers(plan)
     if layers.privacy_note:
         notes = [*notes, layers.privacy_note]
     zones_table, current_table = zone_records(plan, layers)
     proposed, current = zone_polygons(plan, zones=zones_table, current_zones=current_table)
-    paths = {
-        "zones": out_dir / "zones.geojson",
-        "gpkg": out_dir / "zones.gpkg",
-        "postcodes": out_dir / "postcode_zones.csv",
-        "postcodes_xlsx": out_dir / "postcode_zones.xlsx",
-        "summary": out_dir / "summary.json",
-        "report": out_dir / "report.md",
-        "report_html": out_dir / "report.html",
-        "map": out_dir / "map.html",
-    }
-    write_zones_geojson(proposed, paths["zones"], notes=notes)
+    paths = {name: outset.path(file) for name, file in OUTPUT_FILES.items()}
+    write_zones_geojson(proposed, paths["zones"], notes=notes, stamp=stamp)
+    outset.written("zones")
     write_geopackage(paths["gpkg"], plan, layers, zones=proposed, current=current,
-                     notes=" ".join(notes) if notes else "real inputs")
+                     notes=" ".join(notes) if notes else "real inputs", metadata=stamp_metadata(stamp))
+    outset.written("gpkg")
     lookup = postcode_lookup(plan, client_level=layers.client_level)
-    write_postcode_lookup(lookup, paths["postcodes"])
-    write_postcode_xlsx(lookup, paths["postcodes_xlsx"], notes=notes)
-    summary = build_summary(plan, run_at=run_at, layers=layers)
+    write_postcode_lookup(lookup.assign(run_id=stamp.run_id, scenario_sha256_12=stamp.scenario_short),
+                          paths["postcodes"])
+    outset.written("postcodes")
+    write_postcode_xlsx(lookup, paths["postcodes_xlsx"], notes=[*notes, stamp.line()])
+    outset.written("postcodes_xlsx")
+    summary = {"run": {"run_id": stamp.run_id, "scenario_sha256": stamp.scenario_sha256},
+               **build_summary(plan, run_at=run_at, layers=layers)}
     atomic.write_text(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    atomic.write_text(paths["report"], render_report_md(summary))
-    atomic.write_text(paths["report_html"], render_report_html(summary))
+    outset.written("summary")
+    atomic.write_text(paths["report"], render_report_md(summary) + f"\n---\n\n{stamp.line()}\n")
+    outset.written("report")
+    atomic.write_text(paths["report_html"], stamp_html(render_report_html(summary), stamp))
+    outset.written("report_html")
     outline = None
     if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():
         outline = gpd.read_file(plan.scenario.data.outline)
     view = map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers)
+    view = replace(view, header_lines=(*view.header_lines, stamp.line()))
     atomic.write_text(paths["map"], render_zone_map(view))
-    log.info("wrote %d outputs to %s", len(paths), out_dir)
-    return paths
+    outset.written("map")
+    write_manifest(outset.path("manifest.json"), build_manifest(plan, stamp, paths))
+    outset.written("manifest")
+    outset.commit()
+    final = {name: outset.target / path.name for name, path in paths.items()}
+    final["manifest"] = outset.target / "manifest.json"
+    log.info("wrote %d outputs to %s (run %s)", len(final), outset.target, stamp.run_id)
+    return final
