@@ -24,9 +24,15 @@ def _run(melton_dir: Path, out: Path, **settings: object) -> Path:
 @pytest.fixture(scope="module")
 def runs(melton_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("cmp")
+    # aggregated demand (one row per postcode, declared not client level, >= 10 clients each): hours are published
+    rows = pd.read_csv(melton_dir / "demand.csv").groupby("postcode")["hours_per_week"].agg(["sum", "size"])
+    aggregated = pd.DataFrame({"postcode": rows.index, "hours_per_week": rows["sum"].round(2).to_numpy(),
+                               "clients": rows["size"].clip(lower=10).to_numpy()})
+    aggregated.to_csv(base / "aggregated.csv", index=False)
+    public = {"privacy.client_level": "no", "demand.path": base / "aggregated.csv"}
     return {
-        "three": _run(melton_dir, base / "three", **{"privacy.client_level": "no"}),
-        "four": _run(melton_dir, base / "four", **{"privacy.client_level": "no", "model.zones": 4}),
+        "three": _run(melton_dir, base / "three", **public),
+        "four": _run(melton_dir, base / "four", **public, **{"model.zones": 4}),
         "three_private": _run(melton_dir, base / "three_private"),
         "four_private": _run(melton_dir, base / "four_private", **{"model.zones": 4}),
     }
@@ -42,6 +48,7 @@ def test_flows_add_up_to_the_postcodes_and_hours_whose_zone_differs(runs: dict[s
     res = carezones("compare", str(runs["three"]), str(runs["four"]), "--out", str(tmp_path))
     assert res.returncode == 0, res.stderr
     a = pd.read_csv(runs["three"] / "postcode_zones.csv", dtype={"proposed_zone": str})
+    assert "hours_per_week" in a.columns
     b = pd.read_csv(runs["four"] / "postcode_zones.csv", dtype={"proposed_zone": str})
     both = a.merge(b[["postcode", "proposed_zone"]], on="postcode", suffixes=("_a", "_b"))
     differ = both[both["proposed_zone_a"] != both["proposed_zone_b"]]

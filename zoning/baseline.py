@@ -36,6 +36,8 @@ from zoning.prepare import Prepared
 log = logging.getLogger(__name__)
 
 FILES = ("postcode_zones.csv", "summary.json")
+#: [continuity] as dumped with every option at its default (what a baseline switches on)
+DEFAULT_CONTINUITY = {"max_moved_hours": None, "max_moved_share": None, "moved_penalty_min": 0.0}
 
 
 def _run_folder(run: object) -> Path:
@@ -74,10 +76,12 @@ def baseline_inputs(data: dict[str, object]) -> dict[str, object]:
     zones = len(baseline_names(run))
     model = raw.get("model") or {}
     wanted = model.get("zones", 14) if isinstance(model, dict) else model.zones  # type: ignore[attr-defined]
-    if options.get("continuity", True) and raw.get("continuity") is None:
+    implied = raw.get("continuity") in (None, {}, DEFAULT_CONTINUITY)  # not set by the planner
+    if options.get("continuity", True) and implied:
         if wanted == zones:
             raw["continuity"] = {}
         else:
+            raw["continuity"] = None
             log.warning("baseline has %d zones, the scenario asks for %s: designing afresh (no continuity) and "
                         "matching zones to the baseline's", zones, wanted)
     return raw

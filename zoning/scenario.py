@@ -278,16 +278,6 @@ class Scenario(_Frozen):
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     source: Path | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _baseline_is_today(cls, data: object) -> object:
-        """With ``[baseline]``, today's zones are the baseline run's plan (and continuity is on)."""
-        if not isinstance(data, dict) or not data.get("baseline"):
-            return data
-        from zoning.baseline import baseline_inputs  # local: baseline reads run folders
-
-        return baseline_inputs(data)
-
     @field_validator("name")
     @classmethod
     def _name_is_not_a_path(cls, value: str) -> str:
@@ -416,6 +406,16 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, object]:
     return _merge(_read_raw(path.parent / parent, (*chain, path.resolve())), raw)
 
 
+def with_baseline(raw: dict[str, object]) -> dict[str, object]:
+    """Raw tables with ``[baseline]`` applied: today's zones are the baseline run's plan and
+    continuity is on (:func:`zoning.baseline.baseline_inputs`); unchanged without one."""
+    if not raw.get("baseline"):
+        return raw
+    from zoning.baseline import baseline_inputs  # local: it reads the baseline run's folder
+
+    return baseline_inputs(raw)
+
+
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Read and validate a TOML scenario file (the Leicestershire default when ``None``).
 
@@ -423,7 +423,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     key over the other's (so a variant lists only what it changes).
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = _read_raw(path)
+    raw = with_baseline(_read_raw(path))
     try:
         # strict: `zones = "14"` or `synthetic = "yes"` is refused, not coerced (JSON mode still
         # takes text for paths and lists for tuples)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from zoning.errors import ScenarioError
-from zoning.scenario import Scenario
+from zoning.scenario import Scenario, with_baseline
 
 __all__ = ["Variant", "parse_set", "apply_settings", "expand_variants"]
 
@@ -118,7 +118,7 @@ def apply_settings(scenario: Scenario, settings: dict[str, object]) -> Scenario:
             node = node[part]
         node[parts[-1]] = value
     try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(with_baseline(raw))
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
