@@ -163,3 +163,12 @@ def test_an_unreachable_scheduler_is_a_clear_error(melton_dir: Path, tmp_path: P
     scenario = load_scenario(_sweep_copy(melton_dir, tmp_path))
     with pytest.raises(ScenarioError, match=r"could not reach the Dask scheduler at tcp://127.0.0.1:\d+"):
         run_sweep(scenario, ["model.zones=3"], tmp_path / "out", scheduler=f"tcp://127.0.0.1:{port}")
+
+
+def test_the_sweep_command_refuses_a_bad_key_with_exit_2(melton_dir: Path, tmp_path: Path) -> None:
+    from tests.test_cli import carezones
+
+    res = carezones("sweep", str(melton_dir / "melton.toml"), "--set", "model.zonez=2,3", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert "model has no option 'zonez'" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "o").exists()

@@ -45,11 +45,13 @@ def _sweep_command(fail: Fail, err: Console, out: Console) -> Callable[..., None
             TimeElapsedColumn,
         )
 
+        from zoning.planner.overrides import expand_variants
         from zoning.planner.sweep import SweepEvent, run_sweep
         from zoning.scenario import load_scenario
 
         try:
             scenario = load_scenario(scenario_file)
+            expand_variants(scenario, list(settings or []))  # every variant valid before the bar starts
         except CarezonesError as exc:
             fail(exc)
         target = out_dir or Path("out") / f"{scenario.name}-sweep"
