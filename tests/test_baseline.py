@@ -82,3 +82,23 @@ def test_another_zone_count_matches_zones_to_the_baseline_and_numbers_new_ones(
     for zone, continues in plan.matched.items():
         if continues is not None:
             assert zone == continues and names[zone] == base[zone]  # a continued zone keeps id and name
+
+
+def test_a_baseline_table_in_the_scenario_file_is_relative_to_it(melton_dir: Path, baseline_run: Path,
+                                                                 tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    shutil.copytree(melton_dir, folder)
+    shutil.copytree(baseline_run, folder / "year0")
+    path = folder / "melton.toml"
+    path.write_text(path.read_text() + '\n[baseline]\nrun = "year0"\n')
+    scenario = load_scenario(path)
+    assert scenario.baseline is not None and scenario.baseline.run == (folder / "year0").resolve()
+    assert scenario.current_zones.path == (folder / "year0" / "postcode_zones.csv").resolve()
+    assert scenario.current_zones.key == "postcode" and scenario.continuity is not None
+
+
+def test_a_missing_baseline_folder_says_what_it_needs(melton_dir: Path, tmp_path: Path) -> None:
+    res = carezones("run", str(melton_dir / "melton.toml"), "--baseline", str(tmp_path / "nowhere"),
+                    "--out", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert "missing ['postcode_zones.csv', 'summary.json']" in res.stderr and "Traceback" not in res.stderr

@@ -87,6 +87,11 @@ def baseline_inputs(data: dict[str, object]) -> dict[str, object]:
     return raw
 
 
+def with_baseline(raw: dict[str, object]) -> dict[str, object]:
+    """Raw scenario tables with ``[baseline]`` applied (unchanged without one)."""
+    return baseline_inputs(raw) if raw.get("baseline") else raw
+
+
 def _next_ids(taken: list[str], count: int) -> list[str]:
     """``count`` new ids after the highest ``Znn`` in ``taken``."""
     numbers = [int(t[1:]) for t in taken if t[:1] == "Z" and t[1:].isdigit()]
@@ -173,6 +178,25 @@ def published_since(since: SinceBaseline, *, client_level: bool, min_count: int)
             few = (table[f"demand_rows_{side}"] > 0) & (table[f"demand_rows_{side}"] < min_count)
             table[f"hours_{side}"] = table[f"hours_{side}"].astype(object).where(~few, None)
     return table.drop(columns=["demand_rows_in", "demand_rows_out"])
+
+
+def since_baseline_summary(plan: ZonePlan, *, client_level: bool) -> dict[str, object] | None:
+    """The ``since_baseline`` section of summary.json, or None without a baseline."""
+    since = since_baseline(plan)
+    if since is None:
+        return None
+    zones = published_since(since, client_level=client_level, min_count=plan.scenario.privacy.min_count)
+
+    def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+        return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v.item() if hasattr(v, "item") else v)
+                 for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+    return {
+        "run": str(since.run), "hours_moved": since.hours_moved, "postcodes_moved": since.postcodes_moved,
+        "zones": records(zones), "providers": records(since.providers),
+        "rule": "a postcode moves when its baseline zone is not the one its proposed zone continues; capacity "
+                "before is the baseline run's, after is today's branches in the proposed zone",
+    }
 
 
 def _provider_changes(plan: ZonePlan, old: pd.DataFrame) -> pd.DataFrame:

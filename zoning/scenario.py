@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zoning.errors import ScenarioError
+from zoning.scenario_baseline import BaselineOptions, apply_baseline
 from zoning.tomlfile import read_toml, validation_problems
 
 
@@ -170,14 +171,6 @@ class ContinuityOptions(_Frozen):
     moved_penalty_min: float = Field(
         0.0, ge=0, description="objective charge per hour/week that changes zone, in travel minutes"
     )
-
-
-class BaselineOptions(_Frozen):
-    """A re-opening: the run folder ``run``'s plan is today's zones (see :mod:`zoning.baseline`)."""
-
-    run: Path
-    continuity: bool = Field(True, description="start from the baseline with [continuity] (when the zone count is "
-                             "the same); false: design afresh and only compare with it")
 
 
 class ZoneSpec(_Frozen):
@@ -367,7 +360,6 @@ def _resolve(raw: dict[str, object], base: Path) -> dict[str, object]:
         ("current_zones", ("path",)),
         ("travel", ("network", "cache_dir")),
         ("bands", ("path",)),
-        ("baseline", ("run",)),
     ):
         block = out.get(section)
         if isinstance(block, dict):
@@ -406,16 +398,6 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, object]:
     return _merge(_read_raw(path.parent / parent, (*chain, path.resolve())), raw)
 
 
-def with_baseline(raw: dict[str, object]) -> dict[str, object]:
-    """Raw tables with ``[baseline]`` applied: today's zones are the baseline run's plan and
-    continuity is on (:func:`zoning.baseline.baseline_inputs`); unchanged without one."""
-    if not raw.get("baseline"):
-        return raw
-    from zoning.baseline import baseline_inputs  # local: it reads the baseline run's folder
-
-    return baseline_inputs(raw)
-
-
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Read and validate a TOML scenario file (the Leicestershire default when ``None``).
 
@@ -423,7 +405,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     key over the other's (so a variant lists only what it changes).
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = with_baseline(_read_raw(path))
+    raw = apply_baseline(_read_raw(path), base=path.parent)  # a re-opening: today's zones from a run
     try:
         # strict: `zones = "14"` or `synthetic = "yes"` is refused, not coerced (JSON mode still
         # takes text for paths and lists for tuples)

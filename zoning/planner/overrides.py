@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from zoning.baseline import with_baseline
 from zoning.errors import ScenarioError
-from zoning.scenario import Scenario, with_baseline
+from zoning.scenario import Scenario
 
 __all__ = ["Variant", "parse_set", "apply_settings", "expand_variants"]
 

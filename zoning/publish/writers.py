@@ -26,7 +26,7 @@ from maps.report_html import render_report_html
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
-from zoning.baseline import published_since, since_baseline
+from zoning.baseline import since_baseline_summary
 from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.publish.manifest import build_manifest, write_manifest
@@ -196,22 +196,8 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         },
         "travel_distribution": travel_distribution(plan, client_level=private),
         "density_level": layers.density_level,
-        "since_baseline": _since_baseline(plan, client_level=private),
+        "since_baseline": since_baseline_summary(plan, client_level=private),
         "timings_s": plan.timings,
-    }
-
-
-def _since_baseline(plan: ZonePlan, *, client_level: bool) -> dict[str, object] | None:
-    """What changed since the baseline run (a re-opening), or None."""
-    since = since_baseline(plan)
-    if since is None:
-        return None
-    zones = published_since(since, client_level=client_level, min_count=plan.scenario.privacy.min_count)
-    return {
-        "run": str(since.run), "hours_moved": since.hours_moved, "postcodes_moved": since.postcodes_moved,
-        "zones": _records(zones), "providers": _records(since.providers),
-        "rule": "a postcode moves when its baseline zone is not the one its proposed zone continues; capacity "
-                "before is the baseline run's, after is today's branches in the proposed zone",
     }
 
 
