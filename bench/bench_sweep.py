@@ -10,7 +10,7 @@ plans (postcode -> zone of every variant), and the load average before and after
 may be shared: read the figures with it). Each variant has a modest time limit (``--time-limit``)
 so the whole benchmark stays within minutes.
 
-    .venv/bin/python bench/bench_sweep.py [--time-limit 20] [--certify 5] [--out /tmp/bench_sweep] [--json PATH]
+    .venv/bin/python bench/bench_sweep.py [--time-limit 40] [--certify 5] [--out /tmp/bench_sweep] [--json PATH]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _same(a: dict[str, pd.Series], b: dict[str, pd.Series]) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time-limit", type=float, default=20.0, help="model.time_limit_s of every variant")
+    parser.add_argument("--time-limit", type=float, default=40.0, help="model.time_limit_s of every variant")
     parser.add_argument("--certify", type=float, default=5.0, help="model.certify_s of every variant")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_sweep"))
     parser.add_argument("--json", type=Path, default=None)
