@@ -26,6 +26,7 @@ __all__ = [
     "LAYER_DENSITY",
     "LAYER_DIFFERENCE",
     "LAYER_TOWNS",
+    "LABEL_PANE",
     "SUPPRESSED_COLOUR",
     "add_bands",
     "add_density",
@@ -40,6 +41,8 @@ LAYER_DIFFERENCE = "Areas that change zone (today → proposed)"
 LAYER_BANDS = "Price bands"
 LAYER_DENSITY = "Demand density (hours/week per km²)"
 LAYER_TOWNS = "Town labels"
+#: a pane above the markers (600) and below the tooltips (650) for zone and town labels
+LABEL_PANE = "cz-labels"
 
 DIFFERENCE_COLOUR = "#d7301f"
 SUPPRESSED_COLOUR = "#bdbdbd"
@@ -89,8 +92,8 @@ def add_difference(m: folium.Map, difference: gpd.GeoDataFrame, *, show: bool) -
     if not display.empty:
         folium.GeoJson(
             display,
-            style_function=lambda f: {"color": DIFFERENCE_COLOUR, "weight": 1.5, "fillColor": DIFFERENCE_COLOUR,
-                                      "fillOpacity": 0.45, "dashArray": "3 3"},
+            style_function=lambda f: {"color": DIFFERENCE_COLOUR, "weight": 2, "fillColor": DIFFERENCE_COLOUR,
+                                      "fillOpacity": 0.15, "dashArray": "4 3"},
             tooltip=geojson_tooltip((("move", "Changes zone (today → proposed)"), ("units", "LSOAs"))),
         ).add_to(group)
     group.add_to(m)
@@ -160,14 +163,16 @@ def add_density(m: folium.Map, density: gpd.GeoDataFrame, *, note: str, show: bo
 
 
 def add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> folium.FeatureGroup:
-    """Town names as plain text labels (no tiles needed). Column: ``name``."""
+    """Town names as plain text labels (no tiles needed), largest first. Column: ``name``.
+    Drawn in :data:`LABEL_PANE` (above the provider markers); needs that pane on the map."""
     text = escape_frame(towns, ["name"])
     group = folium.FeatureGroup(name=escape_text(LAYER_TOWNS), show=True)
-    for name, point in zip(text["name"], towns.geometry, strict=True):
-        folium.Marker(
+    for rank, (name, point) in enumerate(zip(text["name"], towns.geometry, strict=True)):
+        folium.Marker(  # rank: larger towns first; the page hides labels that would collide
             location=(point.y, point.x),
-            icon=folium.DivIcon(html=f'<div class="cz-town-label">{name}</div>', icon_size=(120, 14),
-                                icon_anchor=(60, -4), class_name="cz-town-label-icon"),
+            icon=folium.DivIcon(html=f'<div class="cz-town-label" data-rank="{rank}">{name}</div>',
+                                icon_size=(120, 14), icon_anchor=(60, -4), class_name="cz-town-label-icon"),
+            pane=LABEL_PANE,
             interactive=False,
             keyboard=False,
         ).add_to(group)

@@ -14,6 +14,15 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from maps.colours import (
+    PALETTE,
+    blend,
+    colour_zones,
+    delta_e,
+    neighbour_contrast,
+    simulate_deuteranopia,
+    zone_adjacency,
+)
 from maps.escape import escape_frame, escape_text
 from maps.zone_map import (
     LAYER_CURRENT,
@@ -24,7 +33,6 @@ from maps.zone_map import (
     build_zone_map,
     render_zone_map,
     validate_view,
-    zone_colours,
 )
 
 LON, LAT, SIDE = -1.15, 52.60, 0.05
@@ -195,9 +203,10 @@ def test_escape_frame_names_missing_columns() -> None:
 def test_page_shows_zone_ids_and_formatted_figures(page: str, seen: str) -> None:
     for zone_id in ("Z01", "Z02", "Z03"):
         assert f'<div class="cz-zone-label">{zone_id}</div>' in seen
-    for figure in ("1,234", "1,400", "988", "0.88", "0.99", "n/a", "12.3", "9.9",
-                   "+4.2%", "-16.5%", "+12.3%", "120", "95"):  # fmt: skip
-        assert f'"{figure}"' in page, figure
+    for figure in ('"1,234 h/week (+4.2% vs mean)"', '"988 h/week (-16.5% vs mean)"',
+                   '"1,400 h/week; demand \\u00f7 capacity 0.88"', '"1,600 h/week; demand \\u00f7 capacity n/a"',
+                   '"12.3 min to the centre"', '"9.9 min to the centre"', '"12 LSOAs, 120 postcodes"'):  # fmt: skip
+        assert figure in page, figure
     # current zones tooltip figures
     for figure in ("2,100", "1,621", "14.2"):
         assert f'"{figure}"' in page, figure
@@ -243,7 +252,7 @@ def test_layers_and_offline_readability() -> None:
     html = m.get_root().render()
     for name in (LAYER_PROPOSED, LAYER_CURRENT, LAYER_PROVIDERS, "Zone centres", LAYER_TILES):
         assert f'"{name}"' in html, name
-    assert '"collapsed": false' in html
+    assert '"collapsed": true' in html  # the layer control opens on demand
     assert '"dashArray": "6 4"' in html
     assert f"#{m.get_name()} {{ background:" in html
     # OSM is an overlay that starts switched off: no tile layer is added to the map at load
@@ -252,9 +261,53 @@ def test_layers_and_offline_readability() -> None:
     assert "secret" not in html  # outline carries geometry only
 
 
-def test_distinct_colours_for_fourteen_zones() -> None:
-    colours = zone_colours([f"Z{i:02d}" for i in range(1, 15)])
-    assert len(set(colours.values())) == 14
+def _grid_zones(rows: int, cols: int) -> gpd.GeoDataFrame:
+    cells = [box(c, r, c + 1, r + 1) for r in range(rows) for c in range(cols)]
+    return gpd.GeoDataFrame({"zone": [f"Z{i:02d}" for i in range(len(cells))]}, geometry=cells, crs="EPSG:27700")
+
+
+def test_grid_adjacency_counts_edges_and_corners() -> None:
+    adj = zone_adjacency(_grid_zones(3, 3), id_column="zone")
+    # 12 shared edges + 8 shared corners in a 3 x 3 grid; the centre touches all 8 others
+    assert len(adj) == 20 and sum("Z04" in pair for pair in adj) == 8
+
+
+@pytest.mark.parametrize("key", ["district_name", "msoa"])
+def test_no_two_neighbouring_zones_share_a_colour_even_under_deuteranopia(key: str) -> None:
+    """Leicestershire's 9 districts and 125 MSOAs (committed boundaries) as zone maps."""
+    lsoa = gpd.read_file(Path(__file__).parents[1] / "data" / "boundaries" / "E10000018_lsoa2011.geojson").to_crs(27700)
+    lsoa["msoa"] = lsoa["lsoa11nm"].str[:-1]
+    zones = lsoa.dissolve(by=key, as_index=False)
+    adj = zone_adjacency(zones, id_column=key)
+    colours = colour_zones(zones[key], adj)
+    assert set(colours) == set(zones[key]) and set(colours.values()) <= set(PALETTE)
+    assert all(colours[a] != colours[b] for a, b in adj), "two neighbours share a colour"
+    normal, deut = neighbour_contrast(colours, adj)
+    assert normal >= 20 and deut >= 15, (normal, deut)  # CIE76, as drawn at the fill opacity
+    # the old colours (palette by sorted id) fail this: some neighbours shared a colour class
+    by_id = {z: PALETTE[i % len(PALETTE)] for i, z in enumerate(sorted(colours))}
+    assert neighbour_contrast(by_id, adj)[1] < deut
+
+
+def test_deuteranopia_simulation_merges_red_and_green() -> None:
+    red, green = "#d62728", "#2ca02c"
+    assert delta_e(red, green) > 60
+    assert delta_e(simulate_deuteranopia(red), simulate_deuteranopia(green)) < 0.5 * delta_e(red, green)
+    assert simulate_deuteranopia("#808080") == "#808080"  # greys stay grey
+    assert blend("#000000", 0.5, "#ffffff") == "#808080"
+
+
+def test_page_has_a_title_a_collapsed_header_and_print_and_phone_styles(page: str) -> None:
+    assert "<title>Leicestershire home care zones — proposed vs current</title>" in page
+    assert '<details class="cz-details">' in page and "<details open" not in page
+    assert "@media print" in page and "size: A4 landscape" in page and "@media (max-width: 600px)" in page
+    assert 'class="cz-print"' in page
+
+
+def test_headline_figures_show_in_the_collapsed_header() -> None:
+    html = render_zone_map(_view(headline=("Balance 10.82 → 1.22", "Travel -2.7%", "39% <of> care changes zone")))
+    summary = html[html.index('<summary><span class="cz-title">'):html.index("</summary>")]
+    assert "Balance 10.82 → 1.22" in summary and "39% &lt;of&gt; care" in summary
 
 
 def test_fit_bounds_to_proposed_zones(page: str) -> None:

@@ -88,6 +88,15 @@ def test_a_folder_of_other_files_is_refused_not_emptied(tmp_path: Path) -> None:
     assert (tmp_path / "notes.docx").read_text(encoding="utf-8") == "mine"
 
 
+def test_sidecars_that_gis_tools_leave_beside_outputs_do_not_block_a_rerun(tmp_path: Path) -> None:
+    target = tmp_path / "s"
+    _write_set(target, "run1", names=("zones.gpkg",))
+    for sidecar in ("zones.gpkg-wal", "zones.gpkg.aux.xml", ".~lock.postcode_zones.csv#"):
+        (target / sidecar).write_text("x", encoding="utf-8")
+    _write_set(target, "run2")
+    assert sorted(p.name for p in target.iterdir()) == ["map.html", "summary.json"]
+
+
 def test_too_little_room_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "s"
     _write_set(target, "run1")

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from zoning.errors import InputError
+from zoning.inputs import read_table
 from zoning.postcodes import normalise_postcode
 from zoning.scenario import BAND_NAMES, BandOptions
 
@@ -80,8 +81,7 @@ def read_band_file(path: Path, postcodes: pd.DataFrame, *, key: str) -> pd.Serie
     In-area postcodes the file does not cover raise too (a partial banding would silently
     price some clients at the wrong rate); postcodes outside the area may be left out.
     """
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    table.columns = [c.strip().lower() for c in table.columns]
+    table = read_table(path)  # the same encodings and header normalisation as every input
     need = [key, "band"]
     missing = [c for c in need if c not in table.columns]
     if missing:

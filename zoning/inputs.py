@@ -364,3 +364,39 @@ def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str, *, la
             len(outside), path.name, int(near[zone_column].notna().sum()), SNAP_TO_ZONE_M,
         )
     return zones
+
+
+def read_inputs(
+    reference: pd.DataFrame, *, demand: Path, on_unmatched: str, providers: Path, current_zones: Path,
+    current_key: str, zone_column: str, layer: str | None = None, boundaries: gpd.GeoDataFrame | None = None,
+) -> tuple[pd.DataFrame, Excluded, pd.DataFrame, pd.Series]:
+    """Read demand, providers and current zones; the problems of all three files come in one
+    :class:`InputError` (each line prefixed with its file's name), not one file per run."""
+    errors: list[InputError] = []
+    kept: pd.DataFrame | None = None
+    excluded = Excluded(rows=0, hours=0.0, examples=())
+    branches: pd.DataFrame | None = None
+    zones: pd.Series | None = None
+    try:
+        kept, excluded = read_demand(demand, reference, on_unmatched=on_unmatched)
+    except InputError as exc:
+        errors.append(exc)
+    try:
+        branches = read_providers(providers, reference)
+    except InputError as exc:
+        errors.append(exc)
+    try:
+        zones = read_current_zones(current_zones, reference, key=current_key, zone_column=zone_column, layer=layer,
+                                   boundaries=boundaries)
+    except InputError as exc:
+        errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputError(
+            " and ".join(e.path for e in errors),
+            [f"{Path(e.path).name}: {p}" for e in errors for p in e.problems],
+            hint="; ".join(f"{Path(e.path).name}: {e.hint}" for e in errors if e.hint),
+        )
+    assert kept is not None and branches is not None and zones is not None
+    return kept, excluded, branches, zones

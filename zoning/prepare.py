@@ -18,7 +18,7 @@ from optimiser.problem import DistrictingProblem
 from zoning.bands import band_rates, classify_bands
 from zoning.commissioning_arrays import ProblemOptions, problem_options
 from zoning.errors import ScenarioError, SolveError
-from zoning.inputs import Excluded, read_current_zones, read_demand, read_providers
+from zoning.inputs import Excluded, read_inputs
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel, travel_model_from_options
@@ -107,11 +107,11 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     reference = load_reference_postcodes(scenario.data.postcodes)
     boundaries = read_boundaries(scenario.data.boundaries)
     say("validating demand, providers and current zones")
-    demand, excluded = read_demand(scenario.demand.path, reference, on_unmatched=scenario.demand.on_unmatched)
-    providers = read_providers(scenario.providers.path, reference)
-    current_of_postcode = read_current_zones(
-        scenario.current_zones.path, reference, key=scenario.current_zones.key,
-        zone_column=scenario.current_zones.zone_column, layer=scenario.current_zones.layer, boundaries=boundaries,
+    demand, excluded, providers, current_of_postcode = read_inputs(  # every file's problems in one error
+        reference, demand=scenario.demand.path, on_unmatched=scenario.demand.on_unmatched,
+        providers=scenario.providers.path, current_zones=scenario.current_zones.path,
+        current_key=scenario.current_zones.key, zone_column=scenario.current_zones.zone_column,
+        layer=scenario.current_zones.layer, boundaries=boundaries,
     )
     timings["inputs_s"] = time.perf_counter() - t0
 

@@ -17,7 +17,7 @@ import shapely
 from maps.appraisal_page import render_appraisal_page
 from maps.compare_page import render_compare_page
 from maps.plan_svg import Shape
-from maps.zone_map import zone_colours
+from maps.zone_map import map_zone_colours
 from zoning import atomic
 from zoning.scenario import Scenario
 
@@ -46,7 +46,7 @@ def zone_shapes(zones: gpd.GeoDataFrame, *, id_column: str = "zone_id", name_col
                 simplify_m: float = SIMPLIFY_M) -> list[Shape]:
     """One :class:`Shape` per zone, coloured as on the run's own map."""
     frame = zones.to_crs(27700)
-    colours = zone_colours([str(z) for z in frame[id_column]])
+    colours = map_zone_colours(frame.rename(columns={id_column: "zone_id"}))  # as on the run's own map
     shapes = []
     for row in frame.itertuples(index=False):
         zone = str(getattr(row, id_column))
@@ -108,7 +108,7 @@ def write_compare_page(path: Path, comparison: Comparison) -> Path:
     """``compare.html`` for :func:`zoning.planner.compare.compare_runs`."""
     a, b = comparison.a, comparison.b
     units_b = b.units.to_crs(27700).set_index("lsoa11cd")
-    colours = zone_colours([str(z) for z in b.zones["zone_id"]])
+    colours = map_zone_colours(b.zones.to_crs(27700))
     changed = set(comparison.changed_lsoas["lsoa11cd"])
     shapes = []
     for code, row in units_b.iterrows():

@@ -186,7 +186,7 @@ def zone_extras(plan: ZonePlan, change: PlanChange, *, client_level: bool) -> pd
     for zone in figures.index:
         cont = figures.at[zone, "continues"]
         kept, gained = wide.at[zone, ("hours", "kept")], wide.at[zone, ("hours", "in")]
-        head = f"continues {cont}" if cont else "a new zone (continues none of today's)"
+        head = f"continues {cont}" if isinstance(cont, str) and cont else "a new zone (continues none of today's)"
         if pd.isna(kept) or pd.isna(gained):
             body = "hours moved suppressed (fewer than 10 clients)"
         else:

@@ -44,7 +44,9 @@ FAULT_ENV = "CAREZONES_FAULT_AFTER_OUTPUT"
 #: Files a carezones output folder may hold (besides hidden temporary files of older versions).
 KNOWN_OUTPUTS = frozenset({
     "zones.geojson", "zones.gpkg", "postcode_zones.csv", "postcode_zones.xlsx", "summary.json",
-    "report.md", "report.html", "map.html", "manifest.json",
+    "report.md", "report.html", "map.html", "manifest.json", "zones.qml",
+    "report_map_zones.png", "report_map_zones.svg", "report_chart_load.png", "report_chart_load.svg",
+    "report_chart_travel.png", "report_chart_travel.svg",
 })
 #: Room asked for when there is no previous run to measure (bytes).
 MIN_FREE_BYTES = 50 * 1024 * 1024
@@ -107,6 +109,12 @@ def _lock(handle: object) -> bool:
         except OSError:
             return False
         return True
+
+
+def _ours(name: str) -> bool:
+    """A file a carezones output folder may hold: an output, a GIS tool's sidecar of one
+    (``zones.gpkg-wal``, ``zones.gpkg.aux.xml``), or a hidden temporary file."""
+    return name.startswith(".") or any(name.startswith(known) for known in KNOWN_OUTPUTS)
 
 
 def _folder_size(folder: Path) -> int:
@@ -184,8 +192,7 @@ class OutputSet:
                                       "folder. How to fix: choose a folder with --out.")
                 break
         if self.target.is_dir():
-            foreign = sorted(p.name for p in self.target.iterdir()
-                             if p.name not in KNOWN_OUTPUTS and not p.name.startswith("."))
+            foreign = sorted(p.name for p in self.target.iterdir() if not _ours(p.name))
             if foreign:
                 shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
                 raise OutputError(

@@ -8,14 +8,10 @@ counts are rounded and cohort hours from small counts are hidden (see :mod:`zoni
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
-from zoning import atomic
 from zoning.inputs import COHORTS
 from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers
@@ -91,45 +87,6 @@ def demand_rows_shown(count: int, plan: ZonePlan, *, client_level: bool) -> int 
     if 0 < count < options.min_count:
         return None
     return round_count(count, base=options.round_to)
-
-
-def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
-                     current: gpd.GeoDataFrame, notes: str, metadata: dict[str, str] | None = None) -> None:
-    """``zones.gpkg`` in EPSG:27700: layers ``zones``, ``current_zones``, ``units`` and ``providers``;
-    ``metadata`` (the run stamp) as a one-row attribute table ``run``."""
-    zones_out = zones.rename(columns={"zone": "zone_id"}).assign(provenance=notes)
-    current_out = current.rename(columns={"zone": "zone_name"}).assign(provenance=notes)
-    units = layers.units.copy()
-    if layers.client_level:
-        shown = suppress_cells(units["clients"], units[["hours_per_week"]],
-                               groups=[units["proposed_zone"], units["current_zone"]], options=plan.scenario.privacy)
-        units["clients"] = shown["clients"]
-        units["hours_per_week"] = shown["hours_per_week"]
-        units["suppressed"] = shown["suppressed"]
-    else:
-        units["suppressed"] = False
-    units = units.rename(columns={"n_postcodes": "postcodes", "band": "price_band_majority"})
-    prov = plan.providers
-    providers = gpd.GeoDataFrame(
-        {"provider_id": prov["provider_id"].to_numpy(), "name": prov["name"].to_numpy(),
-         "postcode": prov["postcode"].to_numpy(),
-         "capacity_hours_per_week": prov["capacity_hours_per_week"].astype(float).to_numpy(),
-         "in_area": prov["in_area"].astype(bool).to_numpy(),
-         "proposed_zone": prov["proposed_zone"].to_numpy(), "current_zone": prov["current_zone"].astype(str).to_numpy()},
-        geometry=gpd.points_from_xy(prov["easting"], prov["northing"]), crs=27700,
-    )
-
-    def write(tmp: Path) -> None:
-        for name, frame in (("zones", zones_out), ("current_zones", current_out), ("units", units),
-                            ("providers", providers)):
-            frame = frame.to_crs(27700)
-            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
-        if metadata:  # a table, not GDAL dataset metadata (reading that makes GDAL write a .aux.xml beside it)
-            pyogrio.write_dataframe(pd.DataFrame([metadata]), tmp, layer="run", driver="GPKG", append=True)
-
-    atomic.write_with(path, write)
-    log.info("GeoPackage: %d zones, %d current zones, %d units, %d providers", len(zones_out), len(current_out),
-             len(units), len(providers))
 
 
 def published_moves(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:

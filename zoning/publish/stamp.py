@@ -19,6 +19,13 @@ OUTPUT_FILES: dict[str, str] = {
     "report": "report.md",
     "report_html": "report.html",
     "map": "map.html",
+    "zones_qml": "zones.qml",
+    "figure_maps_png": "report_map_zones.png",
+    "figure_maps_svg": "report_map_zones.svg",
+    "figure_load_png": "report_chart_load.png",
+    "figure_load_svg": "report_chart_load.svg",
+    "figure_travel_png": "report_chart_travel.png",
+    "figure_travel_svg": "report_chart_travel.svg",
 }
 
 
