@@ -22,7 +22,7 @@ class Shortfall:
     zone_name: str
     demand_capacity_ratio: float | None  # None: no provider branch in the zone at all
     hours_per_week: float
-    capacity_hours_per_week: float
+    capacity_hours_per_week: float  # inside the zone, or allocated to it under the capacity rule "flow"
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,23 @@ def headline(summary: Summary) -> Headline:
     paid_p = costs["travel_gbp_per_week_proposed"] * WEEKS_PER_YEAR
     paid_c = costs["travel_gbp_per_week_current"] * WEEKS_PER_YEAR if cur and costs["travel_gbp_per_week_current"] \
         is not None else None
-    shortfalls = tuple(
-        Shortfall(zone=z["zone"], zone_name=z["zone_name"], demand_capacity_ratio=z["demand_capacity_ratio"],
-                  hours_per_week=z["hours_per_week"], capacity_hours_per_week=z["capacity_hours_per_week"])
-        for z in summary["zones"]
-        if z["hours_per_week"] > 0 and (z["demand_capacity_ratio"] is None or z["demand_capacity_ratio"] > 1.0)
-    )
+    alloc = summary["constraints"]["capacity_allocation"]
+    if alloc is not None:  # rule "flow": a zone is short when its shared allocation is below margin x demand
+        given = {a["zone"]: a for a in alloc["zones"]}
+        shortfalls = tuple(
+            Shortfall(zone=z["zone"], zone_name=z["zone_name"],
+                      demand_capacity_ratio=given[z["zone"]]["demand_allocated_ratio"],
+                      hours_per_week=z["hours_per_week"],
+                      capacity_hours_per_week=given[z["zone"]]["allocated_hours_per_week"])
+            for z in summary["zones"] if given[z["zone"]]["shortfall_hours_per_week"] > 1e-6
+        )
+    else:
+        shortfalls = tuple(
+            Shortfall(zone=z["zone"], zone_name=z["zone_name"], demand_capacity_ratio=z["demand_capacity_ratio"],
+                      hours_per_week=z["hours_per_week"], capacity_hours_per_week=z["capacity_hours_per_week"])
+            for z in summary["zones"]
+            if z["hours_per_week"] > 0 and (z["demand_capacity_ratio"] is None or z["demand_capacity_ratio"] > 1.0)
+        )
     return Headline(
         zones_proposed=plan["zones"], zones_today=cur["zones"] if cur else None,
         balance_proposed=plan["max_min_ratio"], balance_today=cur["max_min_ratio"] if cur else None,

@@ -198,13 +198,15 @@ def add_providers_clustered(m: folium.Map, providers: gpd.GeoDataFrame, *, name:
                             colour: str) -> InlineMarkerCluster:
     """Provider branches as markers sized by capacity, clustered (cluster size by total capacity).
 
-    Columns: ``provider_id``, ``name``, ``capacity_hours_per_week``, ``zone_id``.
+    Columns: ``provider_id``, ``name``, ``capacity_hours_per_week``, ``zone_id``; optional
+    ``serves_zones`` (the zones the branch's capacity is allocated to).
     """
     cluster = InlineMarkerCluster(
         name=escape_text(name), show=True, icon_create_function=_CLUSTER_ICON,
         options={"showCoverageOnHover": False, "maxClusterRadius": 40, "spiderfyOnMaxZoom": True},
     )
-    text = escape_frame(providers, ["name", "provider_id", "zone_id"])
+    serves = "serves_zones" in providers.columns
+    text = escape_frame(providers, ["name", "provider_id", "zone_id"] + (["serves_zones"] if serves else []))
     caps = [finite_or_none(c) or 0.0 for c in providers["capacity_hours_per_week"]]
     max_cap = max([c for c in caps if c > 0], default=1.0)
     for row, cap, point in zip(text.itertuples(index=False), caps, providers.geometry, strict=True):
@@ -214,6 +216,7 @@ def add_providers_clustered(m: folium.Map, providers: gpd.GeoDataFrame, *, name:
             f"Provider {row.provider_id}<br>"
             f"Capacity: {fmt(row.capacity_hours_per_week, ',.0f')} hours/week<br>"
             f"Proposed zone: {row.zone_id}"
+            + (f"<br>Serves (hours/week): {row.serves_zones or 'none'}" if serves else "")
         )
         folium.Marker(
             location=(point.y, point.x),

@@ -46,6 +46,7 @@ class ReportRows:
     constraints: list[str]
     caveats: list[str]
     shortfall_list: str
+    allocation: list[list[str]]  # rule "flow": capacity allocated to each zone (empty otherwise)
     notes: str  # the SYNTHETIC / APPROXIMATE / privacy caveats as sentences, for the top of page 1
 
 
@@ -89,17 +90,41 @@ def report_rows(s: Summary, h: Headline, f: Format) -> ReportRows:
         caveats=_caveats(s, h, f),
         notes=" ".join(f.t(_sentence(x)) for x in [*s["provenance"]["notes"],
                                                     *([s["privacy"]["rule"]] if s["privacy"]["client_level"] else [])]),
+        allocation=_allocation(s, f),
         shortfall_list=", ".join(f"{f.t(x.zone)} {f.t(x.zone_name)} ({_ratio(x.demand_capacity_ratio)})"
                                  for x in h.shortfalls),
     )
 
 
+def _allocation(s: Summary, f: Format) -> list[list[str]]:
+    """Capacity allocated to each proposed zone (rule "flow"): demand, need, allocation, its branches."""
+    alloc = s["constraints"]["capacity_allocation"]
+    if alloc is None:
+        return []
+    rows = []
+    for z in alloc["zones"]:
+        short = z["shortfall_hours_per_week"]
+        top = sorted(z["from_branches"].items(), key=lambda kv: -kv[1])
+        branches = ", ".join(f"{f.t(b)} {_n(h)}" for b, h in top[:4]) + (f" and {len(top) - 4} more" if len(top) > 4 else "")
+        rows.append([f.t(z["zone"]) + (" ⚠" if short > 1e-6 else ""), _n(z["demand_hours_per_week"]),
+                     _n(z["need_hours_per_week"]), _n(z["allocated_hours_per_week"]), _ratio(z["demand_allocated_ratio"]),
+                     f"short by {_n(short)}" if short > 1e-6 else "covered", branches or "none"])
+    return rows
+
+
 def _constraints(s: Summary, f: Format) -> list[str]:
     con = s["constraints"]
     cap = con["capacity"]
-    rule = ("reported, not imposed" if cap["rule"] == "none" else
-            f"capacity must cover {_n(cap['margin'], 'g')} × demand"
-            + (f" within {_n(cap['radius_min'], 'g')} min of the zone centre" if cap["radius_min"] else " inside the zone"))
+    if cap["rule"] == "none":
+        rule = "reported, not imposed"
+    elif cap["rule"] == "flow":
+        rule = (f"capacity allocated to each zone must cover {_n(cap['margin'], 'g')} × its demand, from branches "
+                f"within {_n(cap['reach_min'], 'g')} min of the zone centre, each branch's capacity shared between "
+                "zones and counted once")
+    else:
+        rule = (f"capacity must cover {_n(cap['margin'], 'g')} × demand"
+                + (f" within {_n(cap['radius_min'], 'g')} min of the zone centre" if cap["radius_min"]
+                   else " inside the zone"))
     lines = [f"Provider capacity: rule {f.t(cap['rule'])} ({rule}); centres {f.t(cap['centres'])}; highest "
              f"demand ÷ capacity {_n(cap['max_demand_capacity_ratio'], '.2f')}."]
     if con["min_zone_hours"]:
@@ -132,6 +157,10 @@ def _caveats(s: Summary, h: Headline, f: Format) -> list[str]:
                    "scenario to use real prices.")
     out.append("Travel is to each zone's centre, one journey per hour of care: a measure for comparing plans, "
                "not a rota. " + f.t(s["travel_model"]) + ".")
-    out.append("Provider capacity counts each branch towards the zone containing it; a shortfall means the zone "
-               "relies on recruitment or on branches elsewhere.")
+    if s["constraints"]["capacity_allocation"] is not None:
+        out.append("Provider capacity is allocated to zones from the branches that can reach each zone's centre, "
+                   "each branch's hours counted once; the allocation is a feasible share-out, not a contract.")
+    else:
+        out.append("Provider capacity counts each branch towards the zone containing it; a shortfall means the zone "
+                   "relies on recruitment or on branches elsewhere.")
     return out

@@ -129,8 +129,39 @@ class CapacityInfo(TypedDict):
     rule: str
     margin: float
     radius_min: float | None
+    reach_min: float | None  # rule "flow": branches within this many minutes of a zone centre serve it
     centres: str
     max_demand_capacity_ratio: float | None
+    max_demand_allocated_ratio: float | None  # rule "flow"
+    zones_short_of_margin: int | None  # rule "flow": zones whose allocation is below margin x demand
+
+
+class AllocatedZone(TypedDict):
+    zone: str
+    demand_hours_per_week: float
+    need_hours_per_week: float  # margin x demand
+    allocated_hours_per_week: float
+    demand_allocated_ratio: float | None
+    shortfall_hours_per_week: float
+    from_branches: dict[str, float]
+
+
+class AllocatedBranch(TypedDict):
+    provider_id: str
+    capacity_hours_per_week: float
+    allocated_hours_per_week: float
+    split: dict[str, float]
+
+
+class CapacityAllocation(TypedDict):
+    """Rule "flow": each branch's capacity shared between the zones it reaches, counted once."""
+
+    rule: str
+    margin: float
+    reach_min: float
+    measured_from: str
+    zones: list[AllocatedZone]
+    branches: list[AllocatedBranch]
 
 
 class Isolated(TypedDict):
@@ -141,6 +172,7 @@ class Isolated(TypedDict):
 class Constraints(TypedDict):
     min_zone_hours: float
     capacity: CapacityInfo
+    capacity_allocation: CapacityAllocation | None
     cohorts: dict[str, dict[str, float | None]]
     named_zones: list[str]
     locked_units: int

@@ -96,6 +96,9 @@ _PROPOSED_FIELDS: tuple[tuple[str, str], ...] = (
     ("size", "Size"),
 )
 _OPTIONAL_PROPOSED: tuple[tuple[str, str], ...] = (
+    ("allocated", "Allocated capacity"),
+    ("allocated_ratio", "Demand ÷ allocated"),
+    ("shortfall", "Capacity shortfall"),
     ("band_mix", "Band mix"),
     ("change", "Change vs today"),
 )
@@ -109,13 +112,14 @@ _CURRENT_FIELDS: tuple[tuple[str, str], ...] = (
 def _proposed_display(proposed: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Only escaped, pre-formatted strings and geometry: nothing else reaches the page."""
     text = escape_frame(proposed, ["zone_id", "zone_name"])
+    allocated = "shortfall" in proposed.columns  # capacity rule "flow": the allocation decides shortfalls
     rows = {
         "zone_id": list(text["zone_id"]),
         "zone": [f"{z} — {n}" for z, n in zip(text["zone_id"], text["zone_name"], strict=True)],
         "hours": [f"{fmt(h, ',.0f')} h/week ({fmt(v, '+.1f', suffix='%')} vs mean)"
                   for h, v in zip(proposed["hours_per_week"], proposed["load_vs_mean_pct"], strict=True)],
-        "capacity": [f"{fmt(c, ',.0f')} h/week; demand ÷ capacity {fmt(r, '.2f')}"
-                     + (" ⚠ shortfall" if (finite_or_none(r) or 0) > 1 else "")
+        "capacity": [f"{fmt(c, ',.0f')} h/week{' inside' if allocated else ''}; demand ÷ capacity {fmt(r, '.2f')}"
+                     + ("" if allocated else (" ⚠ shortfall" if (finite_or_none(r) or 0) > 1 else ""))
                      for c, r in zip(proposed["capacity_hours_per_week"], proposed["demand_capacity_ratio"],
                                      strict=True)],
         "travel": [fmt(v, ".1f", suffix=" min to the centre") for v in proposed["mean_travel_min"]],
@@ -223,7 +227,8 @@ def _add_current(m: folium.Map, view: MapView) -> None:
 
 def _add_providers(m: folium.Map, view: MapView) -> None:
     group = folium.FeatureGroup(name=escape_text(LAYER_PROVIDERS), show=True)
-    providers = escape_frame(view.providers, ["name", "provider_id", "zone_id"])
+    serves = "serves_zones" in view.providers.columns
+    providers = escape_frame(view.providers, ["name", "provider_id", "zone_id"] + (["serves_zones"] if serves else []))
     caps = [finite_or_none(c) or 0.0 for c in providers["capacity_hours_per_week"]]
     max_cap = max([c for c in caps if c > 0], default=1.0)
     for row, cap in zip(providers.itertuples(index=False), caps, strict=True):
@@ -234,6 +239,7 @@ def _add_providers(m: folium.Map, view: MapView) -> None:
             f"Provider {row.provider_id}<br>"
             f"Capacity: {fmt(row.capacity_hours_per_week, ',.0f')} hours/week<br>"
             f"Proposed zone: {row.zone_id}"
+            + (f"<br>Serves (hours/week): {row.serves_zones or 'none'}" if serves else "")
         )
         folium.CircleMarker(
             location=(point.y, point.x),

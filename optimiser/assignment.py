@@ -212,6 +212,9 @@ def solve_assignment(
     if start_labels is not None:
         for (i, z), var in x.items():
             var.setInitialValue(1.0 if int(start_labels[i]) == z else 0.0)
+        for family in present_families(relaxed(problem, relax)):
+            if family.start is not None:  # the family's own variables, so the start is complete
+                family.start(model, problem, start_labels, [int(c) for c in centres])
     report = run_solver(
         model,
         solver=solver,

@@ -85,6 +85,19 @@ def add_flow_rows(
         model += pulp.lpSum(by_zone[z]) - demand >= 0, f"flow_cover_{z}"
 
 
+def flow_start(model: pulp.LpProblem, problem: DistrictingProblem, labels: NDArray[np.int64], centres: list[int]) -> None:
+    """Initial values of ``flow_b_z`` for a MIP start from ``labels``: its allocation when one
+    covers every zone at these centres (else the start stays partial and the solver repairs it)."""
+    alloc = allocate(problem, labels, centres)
+    if alloc is None:
+        return
+    variables = model.variablesDict()
+    for b, z in np.argwhere(alloc.hours > 0):
+        var = variables.get(f"flow_{b}_{z}")
+        if var is not None:
+            var.setInitialValue(float(alloc.hours[b, z]))
+
+
 def allocate(problem: DistrictingProblem, labels: NDArray[np.int64], centres: Sequence[int]) -> Allocation | None:
     """The allocation of the module docstring for a plan, or None when no flow covers every zone."""
     br = _branches(problem)
@@ -135,3 +148,70 @@ def possible_centres(problem: DistrictingProblem) -> NDArray[np.bool_]:
     br = _branches(problem)
     lower, _ = problem.zone_bounds()
     return np.asarray(br.capacity_in_reach() >= br.margin * max(float(lower.min()), 0.0) - 1e-9)
+
+
+def max_cover(
+    capacity: NDArray[np.float64], reach: NDArray[np.bool_], need: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """(B, K) a flow maximising the covered need: ``sum_z f_bz <= cap_b``, ``sum_b f_bz <= need_z``
+    over the pairs in ``reach`` (branches x zones). Measures any plan, with the family or not."""
+    b_n, k = reach.shape
+    pairs = np.argwhere(reach)
+    flow = np.zeros((b_n, k))
+    if pairs.size == 0:
+        return flow
+    cols = np.arange(len(pairs))
+    a_ub = np.zeros((b_n + k, len(pairs)))
+    a_ub[pairs[:, 0], cols] = 1.0
+    a_ub[b_n + pairs[:, 1], cols] = 1.0
+    res = linprog(-np.ones(len(pairs)), A_ub=a_ub, b_ub=np.r_[capacity, need], bounds=(0, None), method="highs")
+    if res.status == 0:
+        flow[pairs[:, 0], pairs[:, 1]] = np.maximum(res.x, 0.0)
+    return flow
+
+
+def covering_centres(
+    problem: DistrictingProblem, centres: Sequence[int], *, fixed: frozenset[int] = frozenset(), max_steps: int = 60
+) -> tuple[int, ...]:
+    """Move centres (of zones not in ``fixed``) until branch capacity in reach can cover a
+    balanced zone at each, as far as a greedy step can: the zone with the largest uncovered
+    need moves its centre to the unit with the most spare capacity in reach (among its
+    ``2n / K`` nearest, else anywhere; nearest first among equals); a zone that cannot gain is
+    left and the next is tried. A seeding heuristic for the MILP, which
+    decides feasibility; centres that already cover are returned unchanged."""
+    br = _branches(problem)
+    n, k = problem.n_units, problem.n_zones
+    lower, upper = problem.zone_bounds()
+    need = br.margin * np.clip(problem.total_demand / k, lower, upper)
+    reach = br.in_reach() & (br.capacity[:, None] > 0)
+    ok = possible_centres(problem)
+    if problem.centre_candidates is not None:
+        ok = ok & np.asarray(problem.centre_candidates, dtype=bool)
+    pinned = np.full(n, -1) if problem.pinned is None else np.asarray(problem.pinned)
+    out = [int(c) for c in centres]
+    span = max(8, 2 * n // k)
+    stuck: set[int] = set()
+    for _ in range(max_steps):
+        flow = max_cover(br.capacity, reach[:, out], need)
+        deficit = need - flow.sum(axis=0)
+        free = [z for z in range(k) if z not in fixed and z not in stuck
+                and deficit[z] > 1e-6 * max(float(need[z]), 1.0)]
+        if not free:
+            break
+        z = max(free, key=lambda zz: (deficit[zz], -zz))
+        spare = br.capacity - (flow.sum(axis=1) - flow[:, z])  # what the other zones leave
+        order = np.argsort(problem.cost[out[z]], kind="stable")  # nearest first among equals
+        moved = False
+        for near in (order[:span], order):  # nearby first, then anywhere
+            near = np.array([j for j in near if ok[j] and pinned[j] in (-1, z) and (j == out[z] or j not in out)],
+                            dtype=np.int64)
+            if near.size == 0:
+                continue
+            gets = np.minimum(spare @ reach[:, near], need[z])
+            best = int(near[int(np.argmax(gets))])
+            if gets.max() > flow[:, z].sum() + 1e-9 and best != out[z]:
+                out[z], moved = best, True
+                break
+        if not moved:
+            stuck.add(z)
+    return tuple(out)

@@ -27,10 +27,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimiser.assignment import AssignmentOutcome, solve_assignment
-from optimiser.capacity_flow import possible_centres
 from optimiser.diagnosis import diagnose, explain_infeasible
 from optimiser.errors import InfeasibleProblemError
-from optimiser.families import polish_breaks, polish_compatible
+from optimiser.families import centre_mask, move_centres, polish_breaks, polish_compatible
 from optimiser.local_search import LocalSearchResult, ResourceBounds, local_search
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import SolverReport, SolveStatus
@@ -85,8 +84,9 @@ def _eligible(problem: DistrictingProblem, members: NDArray[np.int64], zone: int
     ok = np.ones(members.size, dtype=bool)
     if problem.centre_candidates is not None:
         ok &= np.asarray(problem.centre_candidates, dtype=bool)[members]
-    if problem.branches is not None:
-        ok &= possible_centres(problem)[members]
+    mask = centre_mask(problem)
+    if mask is not None:
+        ok &= mask[members]
     if problem.pinned is not None and zone is not None:
         pins = np.asarray(problem.pinned)[members]
         ok &= (pins == -1) | (pins == zone)
@@ -148,8 +148,9 @@ def weighted_kmedoids(
     )
     if problem.pinned is not None:
         cand &= np.asarray(problem.pinned) == -1  # a free zone's centre must not be locked elsewhere
-    if problem.branches is not None:
-        cand &= possible_centres(problem)  # enough branch capacity in reach to cover a zone
+    mask = centre_mask(problem)
+    if mask is not None:
+        cand &= mask  # e.g. enough branch capacity in reach to cover a zone
     cand[list(fixed.values())] = False
     if cand.sum() < len(free_zones):
         raise InfeasibleProblemError(
@@ -254,7 +255,8 @@ def design_zones(
     attempts = 1 if len(given) == problem.n_zones else 4
     centres: tuple[int, ...] = ()
     for attempt in range(attempts):
-        centres = weighted_kmedoids(problem, seed=seed + attempt, fixed=given)
+        centres = move_centres(problem, weighted_kmedoids(problem, seed=seed + attempt, fixed=given),
+                               fixed=frozenset(given))
         say(f"round 1: solving assignment to {len(centres)} {'given' if attempts == 1 else 'seeded'} centres")
         outcome = solve_assignment(
             problem, centres, solver=solver, time_limit_s=min(per_round, max(remaining(), 1.0)),
@@ -275,7 +277,7 @@ def design_zones(
         if fix_centres:
             break
         assert best.labels is not None
-        centres = best_centres(problem, best.labels, previous=best.centres)
+        centres = move_centres(problem, best_centres(problem, best.labels, previous=best.centres))
         if centres in seen:
             log.info("centres repeat after round %d: stopping", r - 1)
             break

@@ -11,6 +11,10 @@ Each :class:`Family` says, in one place,
   check still passes, ``"not kept"`` when plans under it are not polished;
 - **relax**: how the family is left out for diagnosis: the problem without its data, or
   ``None`` when the model builder leaves its rows out (balance, contiguity);
+- **centre_ok** / **move_centres**: for families tied to the centres, which units may centre
+  a zone (a necessary condition) and how seeded or re-centred centres are moved so that the
+  family can be met (zones in the frozen set keep theirs);
+- **start**: values for the family's own variables in a MIP start (the start plan's);
 - **rows**: the MILP rows of a family that writes its own (added after the core rows); the
   core families' rows are written inline by :func:`optimiser.assignment.build_assignment_model`
   in a fixed order, so that the same problem gives the same model and plan.
@@ -31,7 +35,13 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
 from optimiser.capacity_diagnosis import flow_diagnose
-from optimiser.capacity_flow import add_flow_rows, flow_checks
+from optimiser.capacity_flow import (
+    add_flow_rows,
+    covering_centres,
+    flow_checks,
+    flow_start,
+    possible_centres,
+)
 from optimiser.checks import (
     Check,
     all_assigned,
@@ -63,6 +73,9 @@ class Family:
     diagnose: Callable[[DistrictingProblem], list[str]] | None = None
     rows: RowWriter | None = None
     binds: Callable[[DistrictingProblem], bool] | None = None  # can leaving it out give a plan? (default: present)
+    centre_ok: Callable[[DistrictingProblem], NDArray[np.bool_]] | None = None  # (n,) units that may be centres
+    move_centres: Callable[[DistrictingProblem, Centres, frozenset[int]], tuple[int, ...]] | None = None
+    start: Callable[[pulp.LpProblem, DistrictingProblem, Labels, list[int]], None] | None = None  # MIP start values
 
     def may_bind(self, problem: DistrictingProblem) -> bool:
         """Whether leaving the family out could turn an infeasible model feasible."""
@@ -250,7 +263,8 @@ FAMILY_LIST: tuple[Family, ...] = (
     Family(
         "capacity_flow", present=lambda p: p.branches is not None, check=flow_checks, diagnose=flow_diagnose,
         hint="lower the capacity margin, raise reach_min or add providers", local_search="checked",
-        relax=lambda p: replace(p, branches=None), rows=add_flow_rows,
+        relax=lambda p: replace(p, branches=None), rows=add_flow_rows, centre_ok=possible_centres,
+        move_centres=lambda p, c, fixed: covering_centres(p, c, fixed=fixed), start=flow_start,
     ),
     Family(
         "continuity", present=lambda p: p.stay is not None, check=_continuity_check,
@@ -267,6 +281,21 @@ FAMILY_LIST: tuple[Family, ...] = (
 
 #: The families by name, in registry order.
 FAMILIES: dict[str, Family] = {f.name: f for f in FAMILY_LIST}
+
+
+def centre_mask(problem: DistrictingProblem) -> NDArray[np.bool_] | None:
+    """(n,) units that every present family allows as a zone centre (None: no family restricts)."""
+    masks = [f.centre_ok(problem) for f in present_families(problem) if f.centre_ok is not None]
+    return np.logical_and.reduce(masks) if masks else None
+
+
+def move_centres(problem: DistrictingProblem, centres: Centres, *, fixed: frozenset[int] = frozenset()) -> tuple[int, ...]:
+    """``centres`` moved by each present family that needs it (unchanged when none does)."""
+    out = tuple(int(c) for c in centres)
+    for family in present_families(problem):
+        if family.move_centres is not None:
+            out = family.move_centres(problem, out, fixed)
+    return out
 
 
 def present_families(problem: DistrictingProblem) -> list[Family]:

@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from optimiser.problem import DistrictingProblem, ZoneRow
+from optimiser.problem import BranchCapacity, DistrictingProblem, ZoneRow
 from zoning.errors import ScenarioError
 from zoning.inputs import COHORTS
 from zoning.postcodes import normalise_postcode
@@ -50,6 +50,7 @@ class CommissioningArrays:
     moved_penalty: float = 0.0
     centre_candidates: NDArray[np.bool_] | None = None
     centre_capacity: NDArray[np.float64] | None = None
+    branches: BranchCapacity | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ProblemOptions:
             **core, zone_lower=a.zone_lower, zone_upper=a.zone_upper, rows=a.rows, pinned=a.pinned,
             together=a.together, reach=a.reach, reach_limit=a.reach_limit, stay=a.stay, max_moved=a.max_moved,
             moved_penalty=a.moved_penalty, centre_candidates=a.centre_candidates, centre_capacity=a.centre_capacity,
+            branches=a.branches,
         )
 
 
@@ -296,6 +298,8 @@ def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int
             "capacity", unit_capacity - cap.margin * ctx.unit_demand, np.zeros(k), np.full(k, np.inf),
             f"provider capacity minus {cap.margin:g} x demand",
         ))
+    elif cap.rule == "flow":
+        ctx.set(branches=_branch_capacity(ctx, capacity))
     elif cap.rule == "radius":
         in_reach = ctx.travel.minutes(providers[["easting", "northing"]].to_numpy(float), ctx.units.points) <= cap.radius_min
         raw = capacity @ in_reach
@@ -319,6 +323,25 @@ def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int
         hubs = dict(enumerate(hub_units))
         ctx.names.update({z: f"hub {h}" for z, h in enumerate(cap.hubs) if z not in ctx.names})
     return rows, raw, hubs
+
+
+def _branch_capacity(ctx: _Context, capacity: np.ndarray) -> BranchCapacity:
+    """Each branch's capacity and its travel minutes to every unit (a possible zone centre),
+    by the scenario's travel model; each unit's district names the areas in diagnoses."""
+    cap = ctx.scenario.capacity
+    xy = ctx.providers[["easting", "northing"]].to_numpy(float)
+    minutes = ctx.travel.minutes(xy, ctx.units.points)  # (branches, units)
+    district = ctx.units.polygons["district_name"].astype(str).tolist() if "district_name" in ctx.units.polygons else []
+    far = int(np.sum(capacity @ (minutes <= cap.reach_min) <= 0))
+    if far:
+        ctx.notes.append(
+            f"{far} LSOA(s) have no provider branch within {cap.reach_min:g} min; zones are covered from their "
+            "centre, so these LSOAs can only join a zone centred where branches reach"
+        )
+    return BranchCapacity(
+        capacity=capacity.astype(np.float64), minutes=np.asarray(minutes, dtype=np.float64), reach_min=cap.reach_min,
+        margin=cap.margin, ids=tuple(ctx.providers["provider_id"].astype(str)), groups=tuple(district),
+    )
 
 
 def _continuity(ctx: _Context, current_names: list[str]) -> None:

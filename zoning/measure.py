@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from optimiser.bounds import BoundResult
 from optimiser.checks import is_contiguous
 from optimiser.districting import DistrictingResult
+from zoning.allocation import add_allocation_columns, capacity_allocation
 from zoning.changes import PlanChange, change_flows, match_zones, plan_change
 from zoning.commissioning_arrays import provider_units
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
@@ -205,6 +206,9 @@ def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResul
     moves = change_flows(area, prep.demand, change)
     if options.centre_capacity_raw is not None:
         zones["capacity_within_radius"] = options.centre_capacity_raw[centres]
+    allocation = capacity_allocation(problem, result.labels, result.centres, order=order, zone_ids=ids)
+    if allocation is not None:
+        add_allocation_columns(allocation, zones, prov)
 
     metrics = plan_metrics(zones, tolerance=scenario.model.tolerance, contiguous=checks[1].passed,
                            contiguity_detail=checks[1].detail)
@@ -222,5 +226,5 @@ def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResul
         unit_current_zone=unit_current, zones=zones, current=current, result=result,
         checks=tuple(checks), metrics=metrics, current_metrics=current_metrics, excluded=prep.excluded,
         travel=travel, timings=dict(prep.timings), options=options, moves=moves, hours_moved=change.hours_moved,
-        matched=matched, change=change, bound=bound,
+        matched=matched, change=change, bound=bound, allocation=allocation,
     )

@@ -10,6 +10,7 @@ import pandas as pd
 from optimiser.bounds import BoundResult
 from optimiser.checks import Check
 from optimiser.districting import DistrictingResult
+from zoning.allocation import CapacityAllocation, allocation_summary
 from zoning.bands import band_rates
 from zoning.changes import PlanChange
 from zoning.commissioning_arrays import ProblemOptions
@@ -46,6 +47,7 @@ class ZonePlan:
     change: PlanChange | None = None  # today -> proposed, postcode by postcode (computed once, here)
     bound: BoundResult | None = None  # certified lower bound over all balanced plans (any centres)
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
+    allocation: CapacityAllocation | None = None  # branch capacity -> zones (capacity rule "flow")
 
     def cost_summary(self) -> dict[str, object]:
         """Weekly cost at the band rates: care hours (fixed by demand) and paid travel time."""
@@ -71,10 +73,16 @@ class ZonePlan:
             "capacity": {
                 "rule": cap.rule, "margin": cap.margin,
                 "radius_min": cap.radius_min if cap.rule == "radius" else None,
+                "reach_min": cap.reach_min if cap.rule == "flow" else None,
                 "centres": "fixed at hubs " + ", ".join(cap.hubs) if cap.hubs else cap.centres,
                 "max_demand_capacity_ratio": float(self.zones["demand_capacity_ratio"].max(skipna=True))
                 if self.zones["demand_capacity_ratio"].notna().any() else None,
+                "max_demand_allocated_ratio": float(self.zones["demand_allocated_ratio"].max(skipna=True))
+                if "demand_allocated_ratio" in self.zones and self.zones["demand_allocated_ratio"].notna().any() else None,
+                "zones_short_of_margin": int((self.zones["capacity_shortfall_hours_per_week"] > 0).sum())
+                if "capacity_shortfall_hours_per_week" in self.zones else None,
             },
+            "capacity_allocation": allocation_summary(self.allocation) if self.allocation is not None else None,
             "cohorts": {c: b.model_dump() for c, b in s.cohorts.items()},
             "named_zones": [z.name for z in s.zone],
             "locked_units": self.options.locked_units if self.options else 0,

@@ -138,14 +138,15 @@ class TravelOptions(_Frozen):
 
 
 class CapacityOptions(_Frozen):
-    """Provider capacity: zones must hold enough branch capacity for their demand."""
+    """Provider capacity. ``rule = "flow"`` (set by the shipped default): capacity within ``reach_min``
+    of a zone's centre is shared between zones, counted once, and covers ``margin`` x each zone's
+    demand; a scenario that does not say keeps ``"none"``. Defaults and why: README "Capacity balance"."""
 
-    rule: Literal["none", "inside", "radius"] = Field(
-        "none",
-        description="'inside': branches located in the zone must cover margin x the zone's demand; "
-        "'radius': branches within radius_min of the zone's centre must; 'none': report only",
-    )
+    rule: Literal["none", "flow", "inside", "radius"] = Field("none", description=(
+        "'flow': shared capacity within reach_min of the centre; 'inside': branches in the zone; 'radius': "
+        "branches within radius_min of the centre, each counted for every zone it reaches; 'none': report only"))
     margin: float = Field(1.0, gt=0, le=5, description="capacity must cover margin x demand")
+    reach_min: float = Field(20.0, gt=0, description="travel minutes from a branch to a zone centre (rule 'flow')")
     radius_min: float = Field(30.0, gt=0, description="travel minutes from a zone centre (rule 'radius')")
     centres: Literal["free", "hubs"] = Field(
         "free", description="'hubs': zone centres are chosen among units holding a provider branch"

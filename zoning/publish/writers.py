@@ -167,8 +167,14 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
     prop = proposed.rename(columns={"zone": "zone_id"}).to_crs(4326)
     cur = current.rename(columns={"zone": "zone_name"}).to_crs(4326)
     prov = plan.providers
+    served = ["serves_zones"] if "serves_zones" in prov.columns else []
+    if "allocated_capacity_hours_per_week" in prop.columns:  # capacity rule "flow": shown in the zone tooltip
+        prop["allocated"] = [f"{v:,.0f}" for v in prop["allocated_capacity_hours_per_week"]]
+        prop["allocated_ratio"] = [f"{v:.2f}" if v == v else "n/a" for v in prop["demand_allocated_ratio"]]
+        prop["shortfall"] = [f"⚠ SHORT by {v:,.0f} h/week" if v > 1e-6 else "none" for v in
+                             prop["capacity_shortfall_hours_per_week"]]
     providers = gpd.GeoDataFrame(
-        prov[["provider_id", "name", "capacity_hours_per_week"]].assign(zone_id=prov["proposed_zone"]),
+        prov[["provider_id", "name", "capacity_hours_per_week", *served]].assign(zone_id=prov["proposed_zone"]),
         geometry=gpd.points_from_xy(prov["easting"], prov["northing"]), crs=27700,
     ).to_crs(4326)
     centres = gpd.GeoDataFrame(
