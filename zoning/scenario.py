@@ -87,8 +87,7 @@ class ModelOptions(_Frozen):
     travel_rate_per_hour: float | None = Field(
         None, gt=0, lt=1000, description="GBP per hour of travel time; default: the postcode's band rate"
     )
-    certify_s: float = Field(
-        20.0, ge=0, le=3600,
+    certify_s: float = Field(20.0, ge=0, le=3600,
         description="seconds for the certified lower bound (Lagrangian) over every balanced plan with any "
         "centres; 0 skips it",
     )
