@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from maps.escape import format_number
 from maps.headline import Headline
 from maps.summary_types import Pieces, Summary
 
@@ -27,7 +28,7 @@ def n(value: object, spec: str = ",.0f", missing: str = "n/a") -> str:
         return missing
     if not math.isfinite(number):
         return missing
-    return format(int(round(number)), spec) if spec.endswith("d") else format(number, spec)
+    return format(int(round(number)), spec) if spec.endswith("d") else format_number(number, spec)  # no "-0.00"
 
 
 _n = n

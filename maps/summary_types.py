@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: bump the major part when a key is renamed or removed, the minor part when one is added
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.2"  # 1.1: since_baseline (re-openings); 1.2: constraints.pieces, capacity_allocation
 
 
 class RunInfo(TypedDict):
@@ -293,6 +293,38 @@ class Change(TypedDict):
     rule: str
 
 
+class SinceZone(TypedDict):
+    zone: str
+    zone_name: str
+    continues: str
+    hours_before: float
+    hours_after: float
+    hours_in: float | None  # None: hidden (few clients)
+    hours_out: float | None
+    postcodes_in: int
+    postcodes_out: int
+    capacity_before: float
+    capacity_after: float
+
+
+class SinceProvider(TypedDict):
+    provider_id: str
+    name: str
+    change: str  # joined / left / capacity changed
+    zone: str
+    capacity_before: float
+    capacity_after: float
+
+
+class SinceBaseline(TypedDict):
+    run: str
+    hours_moved: float
+    postcodes_moved: int
+    zones: list[SinceZone]
+    providers: list[SinceProvider]
+    rule: str
+
+
 class BandRow(TypedDict):
     band: str
     postcodes: int
@@ -338,4 +370,5 @@ class Summary(TypedDict):
     bands: Bands
     travel_distribution: TravelDistribution
     density_level: str
+    since_baseline: SinceBaseline | None  # a re-opening: what changed since the baseline run
     timings_s: dict[str, float]

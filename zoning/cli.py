@@ -128,6 +128,9 @@ def run(
     tolerance: Annotated[float | None, typer.Option(callback=_fraction,
                                                     help="Balance tolerance, 0 <= t < 1, e.g. 0.1 for ±10% "
                                                     "(overrides the scenario).")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="A previous run's output folder: its plan is today's zones (by postcode, with ids and names) and the "
+        "design starts from it; outputs say what changed since (a re-opening; also [baseline] run = ...).")] = None,
 ) -> None:
     """Design zones for a scenario and write its outputs to the output folder: map.html,
     report.md, report.html, summary.json, zones.geojson, zones.gpkg, postcode_zones.csv,
@@ -148,6 +151,10 @@ def run(
         scenario = load_scenario(scenario_file).with_overrides(
             solver=solver.value if solver else None, time_limit_s=time_limit, zones=zones, tolerance=tolerance
         )
+        if baseline is not None:
+            from zoning.planner.overrides import apply_settings
+
+            scenario = apply_settings(scenario, {"baseline.run": baseline.resolve()})
     except CarezonesError as exc:
         _fail(exc)
     target = out_dir or Path("out") / scenario.name
@@ -165,6 +172,10 @@ def run(
     except CarezonesError as exc:
         _fail(exc, target=target)
     _print_summary(plan, paths, seconds=time.perf_counter() - start, run_id=outset.stamp.run_id)
+    if plan.scenario.baseline is not None:
+        from zoning.planner.commands import print_since_baseline
+
+        print_since_baseline(plan, out)
 
 
 def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float, run_id: str) -> None:
@@ -371,6 +382,11 @@ def roads_build(
         out.print(f"  {key:9s} {path}", highlight=False)
     out.print(f'use it with [travel] mode = "road", network = "{report.paths["routing"]}"', highlight=False,
               markup=False)
+
+
+from zoning.planner.commands import register_planner_commands  # noqa: E402  (after _fail, err, out)
+
+register_planner_commands(app, fail=_fail, err=err, out=out)
 
 
 def main() -> None:

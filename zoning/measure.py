@@ -9,6 +9,7 @@ are measured by the same code.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,23 @@ def _zone_order(units: Units, centres: tuple[int, ...]) -> tuple[np.ndarray, np.
     return order, relabel
 
 
+@dataclass(frozen=True)
+class ZoneIdentity:
+    """Ids and names a plan's zones must keep (a given plan, or zones continuing a baseline's):
+    ``ids[z]`` and ``names[z]`` belong to the result's zone index ``z``. Zones are then listed in
+    id order instead of north to south."""
+
+    ids: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def _identity_order(identity: ZoneIdentity) -> tuple[np.ndarray, np.ndarray]:
+    order = np.array(sorted(range(len(identity.ids)), key=lambda z: identity.ids[z]), dtype=np.int64)
+    relabel = np.empty_like(order)
+    relabel[order] = np.arange(len(order))
+    return order, relabel
+
+
 def _majority_current(area: pd.DataFrame, units: Units) -> pd.Series:
     """Each LSOA's majority current zone (for drawing and for judging contiguity)."""
     return (
@@ -117,19 +135,26 @@ def _current_metrics(prep: Prepared, current: pd.DataFrame, filled: pd.Series) -
                         contiguity_detail=contig.detail + " (LSOAs drawn in their majority current zone)")
 
 
-def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResult | None = None) -> ZonePlan:
+def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResult | None = None,
+                 identity: ZoneIdentity | None = None) -> ZonePlan:
     """Measure ``result``'s plan over ``prep``'s inputs and return the :class:`ZonePlan` the
-    outputs are written from. Every named check is computed (failures are not raised here)."""
+    outputs are written from. Every named check is computed (failures are not raised here).
+    With ``identity`` the zones keep the ids and names given; otherwise ``Z01``.. north to south."""
     scenario, units, problem, options, travel = prep.scenario, prep.units, prep.problem, prep.options, prep.travel
     area = prep.area
-    checks = plan_checks(problem, result.labels, result.centres)
-    order, relabel = _zone_order(units, result.centres)
+    checks = plan_checks(problem, result.labels, result.centres,
+                         zone_names=list(identity.ids) if identity is not None else ())
+    order, relabel = _zone_order(units, result.centres) if identity is None else _identity_order(identity)
     unit_zone = relabel[result.labels]
     centres = [result.centres[k] for k in order]
     area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
-    names = name_zones(area, zone_column="proposed_index", n_zones=problem.n_zones)
-    names = [options.zone_names.get(int(old), name) for old, name in zip(order, names, strict=True)]
-    ids = zone_ids(problem.n_zones)
+    if identity is None:
+        names = name_zones(area, zone_column="proposed_index", n_zones=problem.n_zones)
+        names = [options.zone_names.get(int(old), name) for old, name in zip(order, names, strict=True)]
+        ids = zone_ids(problem.n_zones)
+    else:
+        names = [identity.names[int(old)] for old in order]
+        ids = [identity.ids[int(old)] for old in order]
     area["proposed_zone"] = [ids[z] for z in area["proposed_index"]]
     xy = area[["easting", "northing"]].to_numpy(float)
     centre_pts = units.points[centres]

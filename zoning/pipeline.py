@@ -19,6 +19,7 @@ import time
 from optimiser.bounds import BoundResult, lagrangian_bound
 from optimiser.districting import DistrictingResult, design_zones
 from optimiser.errors import InfeasibleProblemError
+from zoning.baseline import baseline_identity
 from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
 from zoning.plan import ZonePlan
@@ -92,7 +93,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     result = design(prep, progress=say)
     bound = certify(prep, result, progress=say)
     say("checking the plan and computing figures")
-    plan = measure_plan(prep, result, bound=bound)
+    plan = measure_plan(prep, result, bound=bound, identity=baseline_identity(prep, result))
     require_checks(plan)
     plan.timings["total_s"] = time.perf_counter() - t0
     m, c = plan.metrics, plan.current_metrics

@@ -115,6 +115,7 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
         reference, demand=scenario.demand.path, on_unmatched=scenario.demand.on_unmatched,
         providers=scenario.providers.path, current_zones=cz.path if cz else None,
         current_key=cz.key if cz else "postcode", zone_column=cz.zone_column if cz else "zone",
+        layer=cz.layer if cz else None, boundaries=boundaries,
     )
     timings["inputs_s"] = time.perf_counter() - t0
 

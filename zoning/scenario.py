@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from zoning.errors import ScenarioError
+from zoning.scenario_baseline import BaselineOptions, apply_baseline
 from zoning.scenario_parts import (
     BAND_NAMES,
     DEFAULT_BAND_RATES,
@@ -75,6 +76,7 @@ class CurrentZonesInput(_Frozen):
     path: Path
     key: Literal["ward_code", "postcode", "lsoa11cd", "polygon"] = "ward_code"
     zone_column: str = "zone"
+    layer: str | None = Field(None, description="GeoPackage layer (key = \"polygon\"); default: 'zones' if present")
     approximate: bool = False
     description: str = ""
 
@@ -96,8 +98,7 @@ class ModelOptions(_Frozen):
     travel_rate_per_hour: float | None = Field(
         None, gt=0, lt=1000, description="GBP per hour of travel time; default: the postcode's band rate"
     )
-    certify_s: float = Field(
-        20.0, ge=0, le=3600,
+    certify_s: float = Field(20.0, ge=0, le=3600,
         description="seconds for the certified lower bound (Lagrangian) over every balanced plan with any "
         "centres; 0 skips it",
     )
@@ -223,6 +224,7 @@ class Scenario(_Frozen):
     capacity: CapacityOptions = Field(default_factory=CapacityOptions)
     cohorts: dict[str, CohortBound] = Field(default_factory=dict)
     continuity: ContinuityOptions | None = None
+    baseline: BaselineOptions | None = Field(None, description="[baseline] run = previous run folder (a re-opening)")
     zone: tuple[ZoneSpec, ...] = Field((), description="[[zone]] entries: named zones with locks/bounds")
     keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
     link: tuple[LinkSpec, ...] = Field((), description="[[link]] entries: declared crossings between pieces")
@@ -365,7 +367,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     key over the other's (so a variant lists only what it changes).
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = _read_raw(path)
+    raw = apply_baseline(_read_raw(path), base=path.parent)  # a re-opening: today's zones from a run
     try:
         # strict: `zones = "14"` or `synthetic = "yes"` is refused, not coerced (JSON mode still
         # takes text for paths and lists for tuples)

@@ -31,6 +31,7 @@ from maps.summary_types import (
 )
 from zoning import __version__
 from zoning.bands import band_rates
+from zoning.baseline import since_baseline_summary
 from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.publish.shareable import (
@@ -260,5 +261,6 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
                "table": cast(list[BandRow], _records(layers.band_hours, BandRow.__annotations__))},
         travel_distribution=cast(Any, travel_distribution(plan, client_level=private)),
         density_level=layers.density_level,
+        since_baseline=cast(Any, since_baseline_summary(plan, client_level=private)),
         timings_s={k: float(v) for k, v in plan.timings.items()},
     )
