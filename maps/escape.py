@@ -69,3 +69,12 @@ def escape_frame(gdf: gpd.GeoDataFrame, columns: Iterable[str]) -> gpd.GeoDataFr
         out[col] = ["" if _is_missing(v) else escape_text(v) for v in gdf[col]]
     logger.debug("escaped %d column(s) over %d row(s)", len(cols), len(out))
     return out
+
+
+def format_number(number: float, spec: str) -> str:
+    """``format(number, spec)`` without a minus on a figure that rounds to zero ("-0.00 min"):
+    such a figure reads "0.00" (or "+0.00" when the spec asks for a sign)."""
+    text = format(number, spec)
+    if text.startswith("-") and not any(ch in "123456789" for ch in text):
+        return ("+" if "+" in spec else "") + text[1:]
+    return text

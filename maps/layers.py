@@ -15,7 +15,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from maps.escape import escape_frame, escape_text
+from maps.escape import escape_frame, escape_text, format_number
 from maps.offline import InlineMarkerCluster
 
 __all__ = [
@@ -63,7 +63,7 @@ def finite_or_none(value: object) -> float | None:
 def fmt(value: object, spec: str, *, suffix: str = "", missing: str = "n/a") -> str:
     """Format a number with ``spec``; ``missing`` for None/NaN/inf."""
     number = finite_or_none(value)
-    return missing if number is None else f"{number:{spec}}{suffix}"
+    return missing if number is None else f"{format_number(number, spec)}{suffix}"
 
 
 def geojson_tooltip(fields: tuple[tuple[str, str], ...]) -> folium.GeoJsonTooltip:

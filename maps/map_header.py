@@ -20,7 +20,7 @@ from jinja2 import Template
 
 from maps.colours import FILL_OPACITY, blend
 from maps.escape import escape_text
-from maps.search import SEARCH_HTML
+from maps.search import search_html
 
 __all__ = ["HeaderBox", "header_html", "legend_rows", "print_html"]
 
@@ -157,8 +157,9 @@ def _figures_html(headline: Sequence[str]) -> str:
 
 
 def header_html(*, title: str, headline: Sequence[str], lines: Sequence[str], legend: str, extra_legend: str,
-                search: bool) -> str:
-    """The collapsed header box; everything below the summary line opens on demand."""
+                search: bool, search_example: str = "") -> str:
+    """The collapsed header box; everything below the summary line opens on demand.
+    ``search_example``: a postcode of the area itself, the search box's hint."""
     items = "".join(f"<li>{escape_text(line)}</li>" for line in lines)
     more = (f'<details class="cz-more"><summary>Legend for the other layers</summary><table>{extra_legend}</table>'
             "</details>" if extra_legend else "")
@@ -166,7 +167,7 @@ def header_html(*, title: str, headline: Sequence[str], lines: Sequence[str], le
         '<div class="cz-box"><details class="cz-details">'
         f'<summary><span class="cz-title">{escape_text(title)}</span> <span class="cz-open">details ▾</span>'
         f'<span class="cz-figs">{_figures_html(headline)}</span></summary>'
-        f"{SEARCH_HTML if search else ''}<table>{legend}</table>{more}<ul>{items}</ul>"
+        f"{search_html(search_example) if search else ''}<table>{legend}</table>{more}<ul>{items}</ul>"
         "</details></div>"
     )
 

@@ -23,6 +23,7 @@ import jinja2
 
 from maps.escape import escape_text
 from maps.headline import WEEKS_PER_YEAR, headline
+from maps.report_baseline import baseline_rows
 from maps.report_rows import n, report_rows
 from maps.summary_types import Summary
 
@@ -155,6 +156,7 @@ def render_report(summary: Summary, *, fmt: MarkdownFormat | HtmlFormat,
     h = headline(summary)
     body = _ENV.get_template("report.j2").render(
         s=summary, h=h, f=fmt, n=n, figs=figures or {}, weeks=WEEKS_PER_YEAR, rows=report_rows(summary, h, fmt),
+        since=baseline_rows(summary.get("since_baseline"), fmt),
     )
     if isinstance(fmt, MarkdownFormat):
         while "\n\n\n" in body:

@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from maps.escape import format_number
 from maps.headline import Headline
-from maps.summary_types import Summary
+from maps.summary_types import Pieces, Summary
 
 
 class Format(Protocol):
@@ -27,7 +28,7 @@ def n(value: object, spec: str = ",.0f", missing: str = "n/a") -> str:
         return missing
     if not math.isfinite(number):
         return missing
-    return format(int(round(number)), spec) if spec.endswith("d") else format(number, spec)
+    return format(int(round(number)), spec) if spec.endswith("d") else format_number(number, spec)  # no "-0.00"
 
 
 _n = n
@@ -144,7 +145,29 @@ def _constraints(s: Summary, f: Format) -> list[str]:
         lines.append("Continuity with today's zones: " + ", ".join(
             f"{f.t(k)} {_n(v, 'g')}" for k, v in con["continuity"].items() if v is not None) + ".")
     lines += [f"{f.t(note)}." for note in con["notes"]]
+    lines += _pieces(con.get("pieces"), f)
     return lines or ["No commissioning constraints beyond balance and contiguity."]
+
+
+def _pieces(pieces: Pieces | None, f: Format) -> list[str]:
+    """Separate pieces of the adjacency (islands, estuaries) and every link added to join them."""
+    if not pieces or (pieces["pieces_before_joining"] <= 1 and not pieces["links"]):
+        return []
+    lines = [f"Separate pieces: the LSOAs' shared boundaries form {pieces['pieces_before_joining']} piece(s) (main "
+             f"piece {pieces['main_piece_units']} LSOAs); {len(pieces['links'])} link(s) added so zones can cross "
+             "the water."]
+    for p in pieces["pieces"]:
+        road = "; no road reaches it (joined by the nearest gap)" if p["road_reached"] is False else ""
+        own = "; a zone of its own" if p["own_zone"] else ""
+        label = f"{f.t(p['name'])}: " if p["name"] else ""
+        units = ", ".join(p["units"][:4]) + (" ..." if len(p["units"]) > 4 else "")
+        lines.append(f"Piece {label}{len(p['units'])} LSOA(s) ({f.t(units)}), {_n(p['hours_per_week'], ',.1f')} "
+                     f"hours/week{road}{own}.")
+    for k in pieces["links"]:
+        note = f"; {f.t(k['note'])}" if k["note"] else ""
+        lines.append(f"Link {f.t(k['a'])} – {f.t(k['b'])}: {_n(k['gap_km'], '.2f')} km gap, {_n(k['minutes'], '.1f')} "
+                     f"min ({f.t(k['how'])}){note}.")
+    return lines
 
 
 def _caveats(s: Summary, h: Headline, f: Format) -> list[str]:

@@ -68,6 +68,7 @@ def encode_lookup(table: pd.DataFrame, *, zone_ids: list[str]) -> dict[str, obje
         "w": width,
         "z": [escape_text(z) for z in zone_ids],
         "c": [escape_text(c) for c in current],
+        "e": escape_text(example_postcode(table)),
         "p": {out: "".join(sorted(items)) for out, items in sorted(groups.items())},
         "n": int(len(table)),
     }
@@ -119,7 +120,7 @@ class SearchBox(MacroElement):
             result.className = "cz-search-result";
             if (r.bad) {
               result.className += " cz-miss";
-              result.innerHTML = "Not a postcode: type e.g. LE13 0AA (spaces and case do not matter).";
+              result.innerHTML = "Not a postcode: type e.g. " + data.e + " (spaces and case do not matter).";
               return false;
             }
             if (r.missing) {
@@ -132,7 +133,7 @@ class SearchBox(MacroElement):
             var zid = data.z[r.zone];
             result.className += " cz-hit";
             result.innerHTML = "<b>" + r.pc + "</b>: proposed zone <b>" + zid + "</b> " + (names[zid] || "") +
-              "<br>today: " + data.c[r.cur];
+              (data.c[r.cur] ? "<br>today: " + data.c[r.cur] : "");
             result.setAttribute("data-zone", zid);
             highlight(zid);
             return false;
@@ -153,11 +154,20 @@ class SearchBox(MacroElement):
         self.map_name = map_name
 
 
-SEARCH_HTML = (
-    '<form id="cz-search-form" class="cz-search" autocomplete="off">'
-    '<label for="cz-search-input">Find a postcode\'s zone</label><br>'
-    '<input id="cz-search-input" type="search" placeholder="e.g. LE13 0AA" size="12">'
-    '<button type="submit" id="cz-search-button">Find</button>'
-    '<div id="cz-search-result" class="cz-search-result" role="status" aria-live="polite"></div>'
-    "</form>"
-)
+def example_postcode(table: pd.DataFrame) -> str:
+    """A postcode of the area itself for the search box's hint (the middle one in sorted order)."""
+    pcs = sorted(map(str, table["postcode"]))
+    return pcs[len(pcs) // 2] if pcs else ""
+
+
+def search_html(example: str) -> str:
+    """The search form; ``example`` (a postcode of the area) is the hint."""
+    hint = escape_text(f"e.g. {example}") if example else ""
+    return (
+        '<form id="cz-search-form" class="cz-search" autocomplete="off">'
+        '<label for="cz-search-input">Find a postcode\'s zone</label><br>'
+        f'<input id="cz-search-input" type="search" placeholder="{hint}" size="12">'
+        '<button type="submit" id="cz-search-button">Find</button>'
+        '<div id="cz-search-result" class="cz-search-result" role="status" aria-live="polite"></div>'
+        "</form>"
+    )

@@ -18,12 +18,12 @@ from typing import TypedDict
 __all__ = [
     "SCHEMA_VERSION", "Summary", "RunInfo", "ScenarioInfo", "Provenance", "UnitsInfo", "DemandInfo", "PrivacyInfo",
     "ProvidersInfo", "SolverRound", "SolverInfo", "PlanFigures", "Check", "CapacityInfo", "Isolated",
-    "Constraints", "Costs", "Move", "ZoneRecord", "CurrentZoneRecord", "Change", "BandRow", "Bands",
+    "Constraints", "Pieces", "PieceInfo", "LinkInfo", "Costs", "Move", "ZoneRecord", "CurrentZoneRecord", "Change", "BandRow", "Bands",
     "TravelDistribution",
 ]
 
 #: bump the major part when a key is renamed or removed, the minor part when one is added
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.2"  # 1.1: since_baseline (re-openings); 1.2: constraints.pieces, capacity_allocation
 
 
 class RunInfo(TypedDict):
@@ -45,6 +45,7 @@ class Provenance(TypedDict):
     demand_synthetic: bool
     providers_synthetic: bool
     current_zones_approximate: bool
+    current_zones_given: bool
     notes: list[str]
     data_vintage: str
 
@@ -169,6 +170,32 @@ class Isolated(TypedDict):
     nearest_centre_min: float
 
 
+class PieceInfo(TypedDict):
+    name: str
+    units: list[str]
+    hours_per_week: float
+    road_reached: bool | None
+    own_zone: bool
+
+
+class LinkInfo(TypedDict):
+    a: str
+    b: str
+    gap_km: float
+    minutes: float
+    how: str  # "declared", "nearest" or "road"
+    note: str
+
+
+class Pieces(TypedDict):
+    """Separate pieces of the adjacency and the links that joined them (zoning.pieces)."""
+
+    pieces_before_joining: int
+    main_piece_units: int
+    pieces: list[PieceInfo]
+    links: list[LinkInfo]
+
+
 class Constraints(TypedDict):
     min_zone_hours: float
     capacity: CapacityInfo
@@ -182,10 +209,11 @@ class Constraints(TypedDict):
     isolated_hours_per_week: float
     isolated: list[Isolated]
     continuity: dict[str, float | None] | None
-    hours_changing_zone: float
-    share_changing_zone: float
+    hours_changing_zone: float | None  # None when no current zones were given
+    share_changing_zone: float | None
     zone_matching: str
     notes: list[str]
+    pieces: Pieces | None
 
 
 class Costs(TypedDict):
@@ -265,6 +293,38 @@ class Change(TypedDict):
     rule: str
 
 
+class SinceZone(TypedDict):
+    zone: str
+    zone_name: str
+    continues: str
+    hours_before: float
+    hours_after: float
+    hours_in: float | None  # None: hidden (few clients)
+    hours_out: float | None
+    postcodes_in: int
+    postcodes_out: int
+    capacity_before: float
+    capacity_after: float
+
+
+class SinceProvider(TypedDict):
+    provider_id: str
+    name: str
+    change: str  # joined / left / capacity changed
+    zone: str
+    capacity_before: float
+    capacity_after: float
+
+
+class SinceBaseline(TypedDict):
+    run: str
+    hours_moved: float
+    postcodes_moved: int
+    zones: list[SinceZone]
+    providers: list[SinceProvider]
+    rule: str
+
+
 class BandRow(TypedDict):
     band: str
     postcodes: int
@@ -310,4 +370,5 @@ class Summary(TypedDict):
     bands: Bands
     travel_distribution: TravelDistribution
     density_level: str
+    since_baseline: SinceBaseline | None  # a re-opening: what changed since the baseline run
     timings_s: dict[str, float]

@@ -48,7 +48,7 @@ from maps.layers import (
 from maps.map_header import HeaderBox, header_html, legend_rows, print_html
 from maps.map_view import MapView, validate_view
 from maps.offline import OfflineMap
-from maps.search import SearchBox, encode_lookup
+from maps.search import SearchBox, encode_lookup, example_postcode
 
 __all__ = [
     "BACKGROUND",
@@ -328,7 +328,8 @@ def build_zone_map(view: MapView) -> OfflineMap:
     bounds = [[miny, minx], [maxy, maxx]]
     m.add_child(HeaderBox(
         box_html=header_html(title=view.title, headline=view.headline, lines=view.header_lines, legend=legend,
-                             extra_legend=_extra_legend(view, breaks), search=view.search is not None),
+                             extra_legend=_extra_legend(view, breaks), search=view.search is not None,
+                             search_example=example_postcode(view.search) if view.search is not None else ""),
         print_html=print_html(title=view.title, headline=view.headline, caveats=view.caveats, lines=view.header_lines,
                               legend=legend),
         map_name=m.get_name(), background=BACKGROUND, bounds=bounds,

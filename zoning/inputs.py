@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyogrio
+import shapely
 
 from zoning.errors import InputError
 from zoning.headers import detect_encoding, normalise_header, normalise_headers
@@ -239,17 +242,22 @@ def read_providers(path: Path, reference: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_current_zones(
-    path: Path, reference: pd.DataFrame, *, key: str, zone_column: str = "zone"
+    path: Path, reference: pd.DataFrame, *, key: str, zone_column: str = "zone", layer: str | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
 ) -> pd.Series:
     """Today's zone of every in-area postcode (a Series indexed by postcode).
 
     ``key`` says how the file maps to postcodes: a ``ward_code``, ``postcode`` or ``lsoa11cd``
-    column with a zone column, or ``polygon`` (GeoJSON/GeoPackage with a CRS and a zone column).
+    column with a zone column, or ``polygon`` (GeoJSON/GeoPackage with a CRS and a zone column;
+    ``layer`` names the GeoPackage layer). With ``boundaries`` (the LSOA polygons), an LSOA lying
+    wholly inside one zone polygon gives all its postcodes that zone, so zones drawn from whole
+    LSOAs (such as carezones' own ``zones.gpkg``) are read back losslessly even where a postcode's
+    point lies just outside its LSOA's polygon.
     Every in-area postcode must get a zone; gaps are an error naming the wards/LSOAs/postcodes.
     """
     area = reference[reference["in_area"]]
     if key == "polygon":
-        zones = _zones_from_polygons(path, area, zone_column)
+        zones = _zones_from_polygons(path, area, zone_column, layer=layer, boundaries=boundaries)
     else:
         frame = read_table(path)
         zone_column = normalise_header(zone_column)
@@ -284,11 +292,48 @@ def read_current_zones(
 SNAP_TO_ZONE_M = 250.0
 
 
-def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str) -> pd.Series:
+#: share of an LSOA's area inside one zone polygon for the whole LSOA to take that zone
+WHOLE_LSOA_SHARE = 0.98
+
+
+def _zones_of_whole_lsoas(area: pd.DataFrame, shapes: gpd.GeoDataFrame, zone_column: str,
+                          boundaries: gpd.GeoDataFrame) -> pd.Series:
+    """Zone of each postcode whose LSOA lies (at least :data:`WHOLE_LSOA_SHARE`) in one polygon."""
+    lsoa = boundaries[boundaries["lsoa11cd"].isin(set(area["lsoa11cd"]))][["lsoa11cd", "geometry"]].to_crs(27700)
+    inside = gpd.sjoin(gpd.GeoDataFrame(lsoa[["lsoa11cd"]], geometry=lsoa.geometry.representative_point(), crs=27700),
+                       shapes, how="inner", predicate="within")
+    inside = inside[~inside.index.duplicated(keep="first")]
+    geoms = lsoa.geometry.loc[inside.index].to_numpy()
+    zone_geoms = shapes.geometry.to_numpy()[inside["index_right"].to_numpy()]
+    share = shapely.area(shapely.intersection(geoms, zone_geoms)) / np.maximum(shapely.area(geoms), 1e-9)
+    whole = inside[share >= WHOLE_LSOA_SHARE]
+    lookup = dict(zip(whole["lsoa11cd"], whole[zone_column].astype(str), strict=True))
+    return area["lsoa11cd"].map(lookup).astype("string")
+
+
+def read_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """A polygon file's layer: the one named, else ``zones`` when a GeoPackage has it, else the first."""
     try:
-        polys = gpd.read_file(path)
+        if layer is None and path.suffix.lower() == ".gpkg":
+            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+            layer = "zones" if "zones" in names and len(names) > 1 else None
+            if layer:
+                log.info("%s: reading layer 'zones' (of %s)", path.name, names)
+        elif layer is not None and path.suffix.lower() == ".gpkg":
+            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+            if layer not in names:
+                raise InputError(path, [f"has no layer {layer!r}; its layers are {names}"],
+                                 hint="set layer = one of those")
+        return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, [f"could not be read as a polygon file: {exc}"]) from exc
+
+
+def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str, *, layer: str | None = None,
+                         boundaries: gpd.GeoDataFrame | None = None) -> pd.Series:
+    polys = read_layer(path, layer)
     if polys.crs is None:
         raise InputError(path, ["has no CRS"], hint="save it with a CRS (EPSG:27700 or EPSG:4326)")
     if zone_column not in polys.columns:
@@ -299,10 +344,16 @@ def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str) -> pd
         index=pd.Index(area.index.to_numpy()),
         crs=27700,
     )
-    shapes = polys[[zone_column, "geometry"]].to_crs(27700)
+    shapes = polys[[zone_column, "geometry"]].to_crs(27700).reset_index(drop=True)
     joined = gpd.sjoin(points, shapes, how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")]
     zones = joined[zone_column].astype("string").reindex(area.index)
+    if boundaries is not None:
+        whole = _zones_of_whole_lsoas(area, shapes, zone_column, boundaries)
+        differs = int((whole.notna() & (whole != zones).fillna(True)).sum())
+        zones = whole.fillna(zones)
+        log.info("%s: %d postcode(s) in LSOAs wholly inside one zone take that zone (%d differ from their "
+                 "point's polygon)", path.name, int(whole.notna().sum()), differs)
     outside = zones.index[zones.isna()]
     if len(outside):
         near = gpd.sjoin_nearest(points.loc[outside], shapes, how="left", max_distance=SNAP_TO_ZONE_M)
@@ -316,11 +367,12 @@ def _zones_from_polygons(path: Path, area: pd.DataFrame, zone_column: str) -> pd
 
 
 def read_inputs(
-    reference: pd.DataFrame, *, demand: Path, on_unmatched: str, providers: Path, current_zones: Path,
-    current_key: str, zone_column: str,
+    reference: pd.DataFrame, *, demand: Path, on_unmatched: str, providers: Path, current_zones: Path | None,
+    current_key: str, zone_column: str, layer: str | None = None, boundaries: gpd.GeoDataFrame | None = None,
 ) -> tuple[pd.DataFrame, Excluded, pd.DataFrame, pd.Series]:
     """Read demand, providers and current zones; the problems of all three files come in one
-    :class:`InputError` (each line prefixed with its file's name), not one file per run."""
+    :class:`InputError` (each line prefixed with its file's name), not one file per run. Without
+    ``current_zones`` (optional) every postcode's current zone is missing (NaN)."""
     errors: list[InputError] = []
     kept: pd.DataFrame | None = None
     excluded = Excluded(rows=0, hours=0.0, examples=())
@@ -335,7 +387,9 @@ def read_inputs(
     except InputError as exc:
         errors.append(exc)
     try:
-        zones = read_current_zones(current_zones, reference, key=current_key, zone_column=zone_column)
+        zones = read_current_zones(current_zones, reference, key=current_key, zone_column=zone_column, layer=layer,
+                                   boundaries=boundaries) \
+            if current_zones is not None else pd.Series(np.nan, index=reference.index, dtype=object)
     except InputError as exc:
         errors.append(exc)
     if len(errors) == 1:

@@ -9,6 +9,7 @@ are measured by the same code.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from zoning.allocation import add_allocation_columns, capacity_allocation
 from zoning.changes import PlanChange, change_flows, match_zones, plan_change
 from zoning.commissioning_arrays import provider_units
 from zoning.metrics import PlanMetrics, plan_metrics, zone_table
+from zoning.places import name_zones
 from zoning.plan import ZonePlan
 from zoning.plan_checks import objective_check, plan_checks
 from zoning.prepare import Prepared
@@ -33,23 +35,6 @@ def zone_ids(n_zones: int) -> list[str]:
     """``Z01``..``Znn``, zero-padded so that text order is numeric order for any K."""
     width = max(2, len(str(n_zones)))
     return [f"Z{z + 1:0{width}d}" for z in range(n_zones)]
-
-
-
-def _zone_names(postcodes: pd.DataFrame, centre_lsoas: list[str]) -> list[str]:
-    """Name each zone after the ward at its centre (the centre LSOA's most common ward);
-    the district is added when two zones would share a name."""
-    wards = (
-        postcodes.groupby(["lsoa11cd", "ward_name", "district_name"]).size().rename("n").reset_index()
-        .sort_values(["lsoa11cd", "n", "ward_name"], ascending=[True, False, True])
-        .groupby("lsoa11cd").first()
-    )
-    names = [str(wards.loc[c, "ward_name"]) if c in wards.index else c for c in centre_lsoas]
-    counts = pd.Series(names).value_counts()
-    return [
-        f"{n} ({wards.loc[c, 'district_name']})" if counts[n] > 1 and c in wards.index else n
-        for n, c in zip(names, centre_lsoas, strict=True)
-    ]
 
 
 
@@ -81,6 +66,23 @@ def _zone_order(units: Units, centres: tuple[int, ...]) -> tuple[np.ndarray, np.
     zone j becomes ``relabel[j]``."""
     centre_xy = units.points[list(centres)]
     order = np.lexsort((centre_xy[:, 0], -centre_xy[:, 1]))
+    relabel = np.empty_like(order)
+    relabel[order] = np.arange(len(order))
+    return order, relabel
+
+
+@dataclass(frozen=True)
+class ZoneIdentity:
+    """Ids and names a plan's zones must keep (a given plan, or zones continuing a baseline's):
+    ``ids[z]`` and ``names[z]`` belong to the result's zone index ``z``. Zones are then listed in
+    id order instead of north to south."""
+
+    ids: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def _identity_order(identity: ZoneIdentity) -> tuple[np.ndarray, np.ndarray]:
+    order = np.array(sorted(range(len(identity.ids)), key=lambda z: identity.ids[z]), dtype=np.int64)
     relabel = np.empty_like(order)
     relabel[order] = np.arange(len(order))
     return order, relabel
@@ -133,27 +135,38 @@ def _current_metrics(prep: Prepared, current: pd.DataFrame, filled: pd.Series) -
                         contiguity_detail=contig.detail + " (LSOAs drawn in their majority current zone)")
 
 
-def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResult | None = None) -> ZonePlan:
+def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResult | None = None,
+                 identity: ZoneIdentity | None = None) -> ZonePlan:
     """Measure ``result``'s plan over ``prep``'s inputs and return the :class:`ZonePlan` the
-    outputs are written from. Every named check is computed (failures are not raised here)."""
+    outputs are written from. Every named check is computed (failures are not raised here).
+    With ``identity`` the zones keep the ids and names given; otherwise ``Z01``.. north to south."""
     scenario, units, problem, options, travel = prep.scenario, prep.units, prep.problem, prep.options, prep.travel
     area = prep.area
-    checks = plan_checks(problem, result.labels, result.centres)
-    order, relabel = _zone_order(units, result.centres)
+    checks = plan_checks(problem, result.labels, result.centres,
+                         zone_names=list(identity.ids) if identity is not None else ())
+    order, relabel = _zone_order(units, result.centres) if identity is None else _identity_order(identity)
     unit_zone = relabel[result.labels]
     centres = [result.centres[k] for k in order]
     area["proposed_index"] = unit_zone[area["unit"].to_numpy()]
-    names = _zone_names(area, [units.ids[c] for c in centres])
-    names = [options.zone_names.get(int(old), name) for old, name in zip(order, names, strict=True)]
-    ids = zone_ids(problem.n_zones)
+    if identity is None:
+        names = name_zones(area, zone_column="proposed_index", n_zones=problem.n_zones)
+        names = [options.zone_names.get(int(old), name) for old, name in zip(order, names, strict=True)]
+        ids = zone_ids(problem.n_zones)
+    else:
+        names = [identity.names[int(old)] for old in order]
+        ids = [identity.ids[int(old)] for old in order]
     area["proposed_zone"] = [ids[z] for z in area["proposed_index"]]
     xy = area[["easting", "northing"]].to_numpy(float)
     centre_pts = units.points[centres]
     area["travel_min_proposed"] = travel.minutes(xy, centre_pts)[np.arange(len(area)), area["proposed_index"]]
 
+    current_names, current_centre = prep.current_names, prep.current_centre
+    if scenario.current_zones is None:  # none given: "today" mirrors the plan and no output compares with it
+        area["current_zone"] = area["proposed_zone"]
+        current_names, current_centre = list(ids), {z: int(c) for z, c in zip(ids, centres, strict=True)}
     # current zones: each served from its best central unit, measured the same way
-    cur_pts = units.points[[prep.current_centre[z] for z in prep.current_names]]
-    cur_idx = area["current_zone"].map({z: k for k, z in enumerate(prep.current_names)}).to_numpy()
+    cur_pts = units.points[[current_centre[z] for z in current_names]]
+    cur_idx = area["current_zone"].map({z: k for k, z in enumerate(current_names)}).to_numpy()
     area["travel_min_current"] = travel.minutes(xy, cur_pts)[np.arange(len(area)), cur_idx]
     unit_current = _majority_current(area, units)
 
@@ -169,12 +182,12 @@ def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResul
     zones["centre_northing"] = centre_pts[:, 1]
     current = zone_table(area, prep.demand, prov, zone_column="current_zone", travel_column="travel_min_current",
                          providers_zone_column="current_zone")
-    current["centre_lsoa"] = [units.ids[prep.current_centre[z]] for z in current["zone"]]
+    current["centre_lsoa"] = [units.ids[current_centre[z]] for z in current["zone"]]
     current["n_units_majority"] = [int((unit_current == z).sum()) for z in current["zone"]]
 
     matched: dict[str, str | None]
     if scenario.continuity is not None:  # zone identity: proposed zone k grew from today's zone order[k]
-        matched = {ids[k]: prep.current_names[int(order[k])] for k in range(problem.n_zones)}
+        matched = {ids[k]: current_names[int(order[k])] for k in range(problem.n_zones)}
     else:
         matched = match_zones(area)
     change: PlanChange = plan_change(area, prep.demand, continues=matched)
@@ -201,5 +214,5 @@ def measure_plan(prep: Prepared, result: DistrictingResult, *, bound: BoundResul
         unit_current_zone=unit_current, zones=zones, current=current, result=result,
         checks=tuple(checks), metrics=metrics, current_metrics=current_metrics, excluded=prep.excluded,
         travel=travel, timings=dict(prep.timings), options=options, moves=moves, hours_moved=change.hours_moved,
-        matched=matched, change=change, bound=bound, allocation=allocation,
+        matched=matched, change=change, bound=bound, allocation=allocation, pieces=prep.pieces,
     )

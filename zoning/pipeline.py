@@ -21,6 +21,7 @@ from optimiser.budget import STRATEGIES
 from optimiser.districting import DistrictingResult, design_zones
 from optimiser.errors import InfeasibleProblemError
 from optimiser.isolated import Background
+from zoning.baseline import baseline_identity
 from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
 from zoning.plan import ZonePlan
@@ -126,7 +127,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     bound = certify(prep, result, progress=say, job=job,
                     wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0) + 2.0)
     say("checking the plan and computing figures")
-    plan = measure_plan(prep, result, bound=bound)
+    plan = measure_plan(prep, result, bound=bound, identity=baseline_identity(prep, result))
     require_checks(plan)
     plan.timings["total_s"] = time.perf_counter() - t0
     m, c = plan.metrics, plan.current_metrics

@@ -16,6 +16,7 @@ from zoning.changes import PlanChange
 from zoning.commissioning_arrays import ProblemOptions
 from zoning.inputs import Excluded
 from zoning.metrics import PlanMetrics
+from zoning.pieces import PieceJoin
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel
 from zoning.units import Units
@@ -48,6 +49,13 @@ class ZonePlan:
     bound: BoundResult | None = None  # certified lower bound over all balanced plans (any centres)
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
     allocation: CapacityAllocation | None = None  # branch capacity -> zones (capacity rule "flow")
+    pieces: PieceJoin | None = None  # separate pieces of the adjacency and the links that joined them
+
+    @property
+    def has_current(self) -> bool:
+        """Whether today's zones were given; without them ``current`` mirrors the plan and no
+        output compares with it."""
+        return self.scenario.current_zones is not None
 
     def cost_summary(self) -> dict[str, object]:
         """Weekly cost at the band rates: care hours (fixed by demand) and paid travel time."""
@@ -61,7 +69,7 @@ class ZonePlan:
             else f"GBP {m.travel_rate_per_hour:g} per hour",
             "care_gbp_per_week": float(pcs["care_cost"].sum()),
             "travel_gbp_per_week_proposed": float(pcs["travel_cost_proposed"].sum()),
-            "travel_gbp_per_week_current": float(pcs["travel_cost_current"].sum()),
+            "travel_gbp_per_week_current": float(pcs["travel_cost_current"].sum()) if self.has_current else None,
         }
 
     def constraints_summary(self) -> dict[str, object]:
@@ -96,10 +104,12 @@ class ZonePlan:
                 for r in self.options.isolated.itertuples()
             ] if self.options else [],
             "continuity": s.continuity.model_dump() if s.continuity else None,
-            "hours_changing_zone": self.hours_moved,
-            "share_changing_zone": self.hours_moved / max(self.metrics.total_hours, 1e-9),
-            "zone_matching": "proposed zone k grew from today's zone k (continuity)" if s.continuity
+            "hours_changing_zone": self.hours_moved if self.has_current else None,
+            "share_changing_zone": self.hours_moved / max(self.metrics.total_hours, 1e-9) if self.has_current else None,
+            "zone_matching": "no current zones given" if not self.has_current
+            else "proposed zone k grew from today's zone k (continuity)" if s.continuity
             else "each proposed zone is paired with the current zone it overlaps most (Hungarian method)",
             "notes": list(self.options.notes) if self.options else [],
+            "pieces": self.pieces.summary() if self.pieces else None,
         }
         return out

@@ -19,9 +19,10 @@ from zoning.bands import band_rates, classify_bands
 from zoning.commissioning_arrays import ProblemOptions, problem_options
 from zoning.errors import ScenarioError, SolveError
 from zoning.inputs import Excluded, read_inputs
+from zoning.pieces import PieceJoin, join_for_scenario
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
-from zoning.travel import TravelModel, travel_model_from_options
+from zoning.travel import TravelModel, scenario_travel_options, travel_model_from_options
 from zoning.units import Units, build_units, read_boundaries
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def travel_model_for(scenario: Scenario) -> TravelModel:
-    """The scenario's travel model (straight line, road network, or the stated fallback)."""
-    return travel_model_from_options(scenario.travel)
+def travel_model_for(scenario: Scenario, *, in_area_lsoas: set[str] | None = None) -> TravelModel:
+    """The scenario's travel model (straight line, road network, or the stated fallback); without
+    coefficients in ``[travel]`` the area's own fit (see :func:`zoning.travel.scenario_travel_options`)."""
+    return travel_model_from_options(scenario_travel_options(scenario, in_area_lsoas=in_area_lsoas))
 
 
 
@@ -95,6 +97,7 @@ class Prepared:
     current_names: list[str]
     current_centre: dict[str, int]
     timings: dict[str, float]
+    pieces: PieceJoin | None = None  # separate pieces of the adjacency and the links that joined them
 
 
 def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> Prepared:
@@ -107,10 +110,12 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     reference = load_reference_postcodes(scenario.data.postcodes)
     boundaries = read_boundaries(scenario.data.boundaries)
     say("validating demand, providers and current zones")
+    cz = scenario.current_zones
     demand, excluded, providers, current_of_postcode = read_inputs(  # every file's problems in one error
         reference, demand=scenario.demand.path, on_unmatched=scenario.demand.on_unmatched,
-        providers=scenario.providers.path, current_zones=scenario.current_zones.path,
-        current_key=scenario.current_zones.key, zone_column=scenario.current_zones.zone_column,
+        providers=scenario.providers.path, current_zones=cz.path if cz else None,
+        current_key=cz.key if cz else "postcode", zone_column=cz.zone_column if cz else "zone",
+        layer=cz.layer if cz else None, boundaries=boundaries,
     )
     timings["inputs_s"] = time.perf_counter() - t0
 
@@ -126,8 +131,9 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     area["rate_per_hour"] = area["band"].map(band_rates(scenario.bands)).astype(float)
     travel_rate = scenario.model.travel_rate_per_hour
     area["travel_price_per_min"] = (area["rate_per_hour"] if travel_rate is None else travel_rate) / 60.0
+    travel = travel_model_for(scenario, in_area_lsoas=set(units.ids))
+    units, pieces, solve_scenario = join_for_scenario(scenario, units, area, travel)
     dem = area[area["hours_per_week"] > 0]
-    travel = travel_model_for(scenario)
     dem_t = travel.minutes(dem[["easting", "northing"]].to_numpy(float), units.points)  # (demand postcodes, units)
     by_cost = scenario.model.objective == "cost"
     cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel,
@@ -140,9 +146,12 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
             f"asked for {scenario.model.zones} zones but the area has only {units.n} units (LSOAs): "
             f"use at most {units.n} zones"
         )
-    current_names, current_centre = _current_centres(area, dem, dem_t)
+    if cz is None and scenario.continuity is not None:
+        raise ScenarioError("[continuity] starts from today's zones, but the scenario has no [current_zones]: "
+                            "add [current_zones] or drop [continuity]")
+    current_names, current_centre = _current_centres(area, dem, dem_t) if cz else ([], {})
     options = problem_options(
-        scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
+        solve_scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
     )
     if by_cost and options.arrays.moved_penalty:  # minutes per hour moved -> GBP at the mean travel price
@@ -159,5 +168,5 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     return Prepared(
         scenario=scenario, demand=demand, excluded=excluded, providers=providers, units=units, area=area, dem=dem,
         dem_t=dem_t, travel=travel, problem=problem, options=options, current_names=current_names,
-        current_centre=current_centre, timings=timings,
+        current_centre=current_centre, timings=timings, pieces=pieces,
     )

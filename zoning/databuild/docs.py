@@ -9,7 +9,7 @@ from zoning.atomic import write_text
 from zoning.databuild import sources as src
 
 if TYPE_CHECKING:
-    from zoning.databuild.build import AreaBuildReport
+    from zoning.databuild.areas import AreaBuildReport
 
 OGL = "Open Government Licence v3.0 (https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/)"
 ATTRIBUTION_OS = (
@@ -177,9 +177,10 @@ Road travel minutes from each LSOA of the area and context areas to each hospita
 National Grid coordinates), `road_minutes`. {report.travel_pairs:,} pairs.
 
 ## Straight-line fit
-Least squares over all rows: **minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} × km**,
+Least squares over the rows of the area's own LSOAs (context areas left out): **minutes = {f.intercept_min:.2f} + {f.slope_min_per_km:.3f} × km**,
 R² = {f.r2:.3f}, RMSE = {f.rmse_min:.2f} min (n = {f.n:,}).
-Recompute with `zoning.databuild.calibration.fit_straight_line(path)` → `(a, b, r2, rmse)`.
+Recompute with `zoning.databuild.calibration.fit_line(km, minutes)` on the rows whose `lsoa11cd` has
+`in_area = 1` in the boundaries file (`fit_straight_line(path)` fits every row, context included).
 
 These are calibrated journeys to hospitals (mostly by main roads), not care-worker trips
 between homes: use the fit to check the shape of a straight-line fallback travel model,
@@ -203,4 +204,16 @@ def write_readmes(report: AreaBuildReport, *, out_dir: Path, wheels: object) -> 
         "population": _population(report, wheels),
         "travel": _travel(report, wheels),
     }
-    return [write_text(Path(out_dir) / sub / "README.md", text) for sub, text in texts.items()]
+    return [write_text(readme_path(Path(out_dir) / sub, report.area_code), text) for sub, text in texts.items()]
+
+
+def readme_path(folder: Path, area: str) -> Path:
+    """``README.md``, unless it documents another area's files: then ``<area>_README.md``, so a
+    build never overwrites another area's README."""
+    shared = folder / "README.md"
+    if not shared.is_file():
+        return shared
+    head = shared.read_text(encoding="utf-8", errors="replace")[:4000]
+    if f"`{area}`" in head or f"{area}_" in head:
+        return shared
+    return folder / f"{area}_README.md"

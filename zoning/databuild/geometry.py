@@ -29,9 +29,15 @@ class District:
     """A district (or unitary) of a requested area, with the name its LSOAs carry."""
 
     code: str
-    name: str
+    name: str  # as in LSOA 2011 names ("Shepway")
     area_code: str
     in_area: bool
+    label: str = ""  # the current name when renamed since 2011 ("Folkestone and Hythe")
+
+    @property
+    def display(self) -> str:
+        """The name written to the data files: the current one."""
+        return self.label or self.name
 
 
 def lsoa_prefix(names: pd.Series) -> pd.Series:
@@ -54,22 +60,39 @@ def name_candidates(raw_name: str, *, extra: Sequence[str] = ()) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+#: Districts renamed since 2011 whose LSOA 2011 names still carry the old name.
+RENAMED_SINCE_2011: Mapping[str, tuple[str, ...]] = {
+    "E07000112": ("Shepway",),  # Folkestone and Hythe (renamed 2018)
+}
+
+
 def resolve_district_names(
     district_codes: Mapping[str, tuple[str, bool]],
     *,
     codelist: Mapping[str, str],
     age_names: Mapping[str, str],
     lsoa_prefixes: set[str],
+    unmatched: list[District] | None = None,
 ) -> list[District]:
-    """Match every district code to the district name used in LSOA names; report all misses."""
+    """Match every district code to the district name used in LSOA names; report all misses.
+
+    Names are tried as in the code list, cleaned, and from :data:`RENAMED_SINCE_2011`. With
+    ``unmatched`` (a list) the districts no LSOA name matches are appended there instead of
+    raising (councils created since 2011 -- Cumberland, North Yorkshire, Buckinghamshire... --
+    whose LSOAs carry their predecessors' names): the caller finds their LSOAs from postcodes."""
     districts: list[District] = []
     problems: list[str] = []
     for code, (area_code, in_area) in district_codes.items():
         raw = codelist.get(code, "")
-        candidates = name_candidates(raw, extra=[age_names.get(code, "")]) if raw else []
+        extra = [age_names.get(code, ""), *RENAMED_SINCE_2011.get(code, ())]
+        candidates = name_candidates(raw, extra=extra) if raw else []
         if not raw and age_names.get(code):
             candidates = name_candidates(age_names[code])
         match = next((c for c in candidates if c in lsoa_prefixes), None)
+        if match is None and unmatched is not None:
+            name = candidates[0] if candidates else code
+            unmatched.append(District(code=code, name=name, area_code=area_code, in_area=in_area))
+            continue
         if match is None:
             problems.append(
                 f"district {code} (code list name {raw!r}; tried {candidates}) matches no "
@@ -78,7 +101,8 @@ def resolve_district_names(
             continue
         if raw and match != candidates[0]:
             log.info("district %s: code-list name %r matched LSOA names as %r", code, raw, match)
-        districts.append(District(code=code, name=match, area_code=area_code, in_area=in_area))
+        renamed = candidates[0] if match in RENAMED_SINCE_2011.get(code, ()) else ""
+        districts.append(District(code=code, name=match, area_code=area_code, in_area=in_area, label=renamed))
     if problems:
         raise DataError(
             "Cannot find the LSOAs of some districts:\n  - "

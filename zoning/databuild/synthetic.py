@@ -1,4 +1,4 @@
-"""Seeded synthetic stand-ins for the confidential inputs of the Leicestershire default.
+"""Seeded synthetic stand-ins for the confidential inputs (demand, providers) of any area.
 
 Client demand is personal data and no offline list of home-care branches exists, so the
 default scenario uses stand-ins built from *real structure*:
@@ -12,6 +12,11 @@ default scenario uses stand-ins built from *real structure*:
   postcodes in the centres of real towns of the county, Leicester city and Rutland: the
   densest residential postcodes of the wards that carry the town's name; capacity is
   drawn so total capacity is about 115% of total demand.
+
+Any other area: demand the same way (its own districts' 65+ population); about one branch
+per 29 clients (Leicestershire's ratio) at the area's own towns, found from the data as dense
+residential postcode clusters named from their wards (:mod:`zoning.places`). The children's
+share (a joint adults' and children's framework) and the prevalence are parameters.
 
 Everything here is SYNTHETIC and every output that uses it says so. Rebuild with
 ``carezones data synthetic`` (same seed -> identical files).
@@ -45,6 +50,9 @@ COHORTS: dict[str, tuple[float, float, float]] = {
     "live_in": (0.03, 40.0, 70.0),
 }
 CAPACITY_MARGIN = 1.15
+#: Leicestershire: 2,465 synthetic clients and 86 framework branches (March 2023).
+CLIENTS_PER_BRANCH = 2465 / 86
+LEICESTERSHIRE = "E10000018"
 
 #: (area or district name, ward-name pattern, branches). Town-centre postcodes are taken from
 #: the wards whose names match; Leicester city branches are spread over its wards.
@@ -82,23 +90,42 @@ class SyntheticFiles:
     capacity: float
 
 
-def synthetic_demand(postcodes: pd.DataFrame, population: pd.DataFrame, *, seed: int) -> pd.DataFrame:
-    """One row per synthetic client: ``client_ref, postcode, hours_per_week, cohort``."""
+def cohort_mix(*, children_share: float | None = None) -> dict[str, tuple[float, float, float]]:
+    """:data:`COHORTS` with the children's share set (a joint adults' and children's framework)
+    and the other cohorts scaled to keep their proportions; ``None`` leaves the default."""
+    if children_share is None:
+        return dict(COHORTS)
+    if not 0.0 <= children_share < 1.0:
+        raise ValueError(f"children's share must be in [0, 1), got {children_share}")
+    rest = sum(v[0] for k, v in COHORTS.items() if k != "children")
+    return {k: ((children_share if k == "children" else v[0] * (1 - children_share) / rest), v[1], v[2])
+            for k, v in COHORTS.items()}
+
+
+def synthetic_demand(
+    postcodes: pd.DataFrame, population: pd.DataFrame, *, seed: int,
+    cohorts: dict[str, tuple[float, float, float]] | None = None, prevalence: float = PREVALENCE_65_PLUS,
+) -> pd.DataFrame:
+    """One row per synthetic client: ``client_ref, postcode, hours_per_week, cohort``.
+
+    ``cohorts`` maps cohort -> (share, gamma shape, mean hours/week) (default :data:`COHORTS`);
+    ``prevalence`` is the share of residents aged 65+ who are clients."""
     rng = np.random.default_rng(seed)
+    cohorts = COHORTS if cohorts is None else cohorts
     area = postcodes[postcodes["in_area"] & ~postcodes["large_user"]]
-    names = list(COHORTS)
-    shares = np.array([COHORTS[c][0] for c in names])
+    names = list(cohorts)
+    shares = np.array([cohorts[c][0] for c in names])
     frames = []
     for district, group in area.groupby("district_name", sort=True):
         pop = population.loc[population["district_name"] == district, "pop_65_plus"]
         if pop.empty:
             raise ValueError(f"no 65+ population for district {district!r}")
-        clients = int(round(PREVALENCE_65_PLUS * float(pop.iloc[0])))
+        clients = int(round(prevalence * float(pop.iloc[0])))
         where = rng.choice(group["postcode"].to_numpy(), size=clients, replace=True)
         cohort = rng.choice(len(names), size=clients, p=shares / shares.sum())
         hours = np.empty(clients)
         for k, name in enumerate(names):
-            _, shape, mean = COHORTS[name]
+            _, shape, mean = cohorts[name]
             sel = cohort == k
             hours[sel] = rng.gamma(shape, mean / shape, size=int(sel.sum()))
         hours = np.clip(np.round(hours * 4) / 4, 1.75, 140.0)  # quarter hours, a 1.75 h floor
@@ -136,6 +163,11 @@ def synthetic_providers(postcodes: pd.DataFrame, *, total_demand: float, seed: i
         town = "Leicester" if place == "Leicester" else _town_label(pattern)
         for pc in chosen["postcode"]:
             rows.append((town, pc))
+    return _branch_table(rows, rng=rng, total_demand=total_demand)
+
+
+def _branch_table(rows: list[tuple[str, str]], *, rng: np.random.Generator, total_demand: float) -> pd.DataFrame:
+    """(town, postcode) rows -> the providers table, capacity about CAPACITY_MARGIN x demand."""
     n = len(rows)
     weights = rng.gamma(2.0, 1.0, n)
     capacity = np.round(weights / weights.sum() * CAPACITY_MARGIN * total_demand / 10) * 10
@@ -152,14 +184,56 @@ def synthetic_providers(postcodes: pd.DataFrame, *, total_demand: float, seed: i
     )
 
 
+def providers_at_towns(
+    postcodes: pd.DataFrame, *, total_demand: float, clients: int, seed: int,
+    clients_per_branch: float = CLIENTS_PER_BRANCH,
+) -> pd.DataFrame:
+    """Branches at the area's own towns, found from the data (:func:`zoning.places.find_towns`):
+    about one branch per ``clients_per_branch`` clients (at least 3), shared among the towns in
+    proportion to their size (largest remainder; the largest towns first when there are more
+    towns than branches), each at distinct residential postcodes near the town centre."""
+    from zoning.places import find_towns
+
+    rng = np.random.default_rng(seed + 1)
+    homes = postcodes[postcodes["in_area"] & ~postcodes["large_user"]].reset_index(drop=True)
+    towns = find_towns(homes)
+    if not towns:
+        raise ValueError("no residential postcodes in the area to place provider branches at")
+    n = max(3, int(round(clients / clients_per_branch)))
+    towns = towns[:n]
+    size = np.array([t.postcodes for t in towns], dtype=float)
+    quota = n * size / size.sum()
+    count = np.maximum(np.floor(quota).astype(int), 1)
+    for i in np.argsort(-(quota - np.floor(quota)), kind="stable"):
+        if count.sum() >= n:
+            break
+        count[i] += 1
+    xy = homes[["easting", "northing"]].to_numpy(float)
+    rows = []
+    for town, k in zip(towns, count.tolist(), strict=True):
+        dist = np.hypot(xy[:, 0] - town.easting, xy[:, 1] - town.northing)
+        for i in np.argsort(dist, kind="stable")[: 4 * k : 4]:
+            rows.append((town.place or town.name, str(homes.at[int(i), "postcode"])))
+    return _branch_table(rows, rng=rng, total_demand=total_demand)
+
+
 def build_synthetic(
-    *, postcodes_path: Path, population_path: Path, out_dir: Path, area_code: str, seed: int = DEFAULT_SEED
+    *, postcodes_path: Path, population_path: Path, out_dir: Path, area_code: str, seed: int = DEFAULT_SEED,
+    children_share: float | None = None, prevalence: float = PREVALENCE_65_PLUS,
 ) -> SyntheticFiles:
-    """Write ``<area>_demand.csv`` and ``<area>_providers.csv`` (synthetic) to ``out_dir``."""
+    """Write ``<area>_demand.csv`` and ``<area>_providers.csv`` (synthetic) to ``out_dir``.
+
+    Leicestershire (``E10000018``) keeps its documented town table (:data:`TOWNS`, byte for
+    byte as shipped); every other area gets branches at its own towns found from the data."""
     postcodes = load_reference_postcodes(postcodes_path).reset_index(drop=True)
     population = pd.read_csv(population_path)
-    demand = synthetic_demand(postcodes, population, seed=seed)
-    providers = synthetic_providers(postcodes, total_demand=float(demand["hours_per_week"].sum()), seed=seed)
+    demand = synthetic_demand(postcodes, population, seed=seed, cohorts=cohort_mix(children_share=children_share),
+                              prevalence=prevalence)
+    total = float(demand["hours_per_week"].sum())
+    if area_code == LEICESTERSHIRE:
+        providers = synthetic_providers(postcodes, total_demand=total, seed=seed)
+    else:
+        providers = providers_at_towns(postcodes, total_demand=total, clients=len(demand), seed=seed)
     demand_path = out_dir / f"{area_code}_demand.csv"
     providers_path = out_dir / f"{area_code}_providers.csv"
     atomic.write_text(demand_path, demand.to_csv(index=False, float_format="%.2f"))

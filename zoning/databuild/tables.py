@@ -39,7 +39,7 @@ def population_table(
         bands = {k: float(rec[cols].astype(float).sum()) for k, cols in AGE_BANDS.items()}
         rows.append(
             {
-                "district_code": d.code, "district_name": d.name, "pop_all": float(rec["all"]),
+                "district_code": d.code, "district_name": d.display, "pop_all": float(rec["all"]),
                 **bands, "pop_65_plus": sum(bands.values()), "area_code": d.area_code,
                 "in_area": int(d.in_area),
             }

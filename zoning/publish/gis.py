@@ -99,6 +99,8 @@ def _layers(plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
     current_out.insert(0, "zone_id", current_out["zone_name"].astype(str).map(ids))
     current_out = round_columns(current_out)
     units = layers.units.copy()
+    if not plan.has_current:  # no current zones given: nothing of "today" in the layers
+        units["current_zone"] = ""
     if layers.client_level:
         shown = suppress_cells(units["clients"], units[["hours_per_week"]],
                                groups=[units["proposed_zone"], units["current_zone"]], options=plan.scenario.privacy)
@@ -116,10 +118,17 @@ def _layers(plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,
          "postcode": prov["postcode"].to_numpy(),
          "capacity_hours_per_week": prov["capacity_hours_per_week"].astype(float).round(2).to_numpy(),
          "in_area": prov["in_area"].astype(bool).to_numpy(),
-         "proposed_zone": prov["proposed_zone"].to_numpy(), "current_zone": prov["current_zone"].astype(str).to_numpy()},
+         "proposed_zone": prov["proposed_zone"].to_numpy(),
+         "current_zone": prov["current_zone"].astype(str).to_numpy() if plan.has_current else ""},
         geometry=gpd.points_from_xy(prov["easting"], prov["northing"]), crs=27700,
     )
-    return {"zones": zones_out, "current_zones": current_out, "units": units, "providers": providers}
+    out = {"zones": zones_out, "current_zones": current_out, "units": units, "providers": providers}
+    if not plan.has_current:  # no layer of today's zones, no change columns
+        del out["current_zones"]
+        out["units"] = units.drop(columns=[c for c in ("current_zone", "current_zone_id", "changes_zone")
+                                           if c in units.columns])
+        out["providers"] = providers.drop(columns="current_zone")
+    return out
 
 
 def write_geopackage(path: Path, plan: ZonePlan, layers: PlanLayers, *, zones: gpd.GeoDataFrame,

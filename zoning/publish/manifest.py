@@ -44,7 +44,7 @@ def _inputs(plan: ZonePlan) -> list[dict[str, object]]:
     s = plan.scenario
     files = [
         ("scenario", s.source), ("demand", s.demand.path), ("providers", s.providers.path),
-        ("current_zones", s.current_zones.path), ("postcodes", s.data.postcodes), ("boundaries", s.data.boundaries),
+        ("current_zones", s.current_zones.path if s.current_zones else None), ("postcodes", s.data.postcodes), ("boundaries", s.data.boundaries),
         ("outline", s.data.outline), ("bands", s.bands.path), ("road_network", s.travel.network),
     ]
     out: list[dict[str, object]] = []

@@ -31,6 +31,7 @@ from maps.summary_types import (
 )
 from zoning import __version__
 from zoning.bands import band_rates
+from zoning.baseline import since_baseline_summary
 from zoning.plan import ZonePlan
 from zoning.publish.layers import PlanLayers, plan_layers
 from zoning.publish.shareable import (
@@ -72,6 +73,10 @@ def gap_to_bound(objective: float, bound: float | None) -> float | None:
     return 0.0 if abs(objective) <= 1e-9 else None
 
 
+NO_CURRENT_NOTE = ("No current zones were given: the proposed plan is presented alone, with no comparison "
+                   "with today's zones.")
+
+
 def provenance_notes(plan: ZonePlan) -> list[str]:
     """Plain sentences saying what is synthetic or approximate (shown in every output)."""
     s = plan.scenario
@@ -80,7 +85,9 @@ def provenance_notes(plan: ZonePlan) -> list[str]:
         notes.append(s.demand.description or "Demand is SYNTHETIC (not real client data).")
     if s.providers.synthetic:
         notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
-    if s.current_zones.approximate:
+    if s.current_zones is None:
+        notes.append(NO_CURRENT_NOTE)
+    elif s.current_zones.approximate:
         notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
     if plan.result.time_limited:
         notes.append(
@@ -219,12 +226,13 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         scenario={"name": s.name, "title": s.title, "area_code": s.area_code, "area_name": s.area_name,
                   "file": s.source.name if s.source else None,
                   "inputs": {"demand": _relative(s.demand.path, s), "providers": _relative(s.providers.path, s),
-                             "current_zones": _relative(s.current_zones.path, s),
+                             "current_zones": _relative(s.current_zones.path, s) if s.current_zones else None,
                              "postcodes": _relative(s.data.postcodes, s), "boundaries": _relative(s.data.boundaries, s)},
                   "seed": int(s.seed)},
         run_at=summary_run_at(run_at),
         provenance={"demand_synthetic": s.demand.synthetic, "providers_synthetic": s.providers.synthetic,
-                    "current_zones_approximate": s.current_zones.approximate, "notes": provenance_notes(plan),
+                    "current_zones_approximate": bool(s.current_zones and s.current_zones.approximate),
+                    "current_zones_given": plan.has_current, "notes": provenance_notes(plan),
                     "data_vintage": s.data.vintage},
         travel_model=plan.travel.describe(),
         units={"kind": "ONS LSOA 2011", "count": int(plan.units.n), "adjacencies": int(len(plan.units.edges))},
@@ -241,18 +249,19 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
         providers={"branches": int(len(plan.providers)),
                    "capacity_hours_per_week": float(plan.providers["capacity_hours_per_week"].sum()),
                    "assignment": "a branch counts towards the zone containing it; branches outside the "
-                                 "area (e.g. Leicester city) count towards the nearest zone"},
+                                 "area (in a context area) count towards the nearest zone"},
         solver=_solver(plan, costs),
         model=cast(dict[str, object], _clean(s.model.model_dump())),
         plan=cast(PlanFigures, _clean(plan.metrics.as_dict())),
-        current=cast(PlanFigures, _clean(plan.current_metrics.as_dict())),
+        current=cast(PlanFigures, _clean(plan.current_metrics.as_dict())) if plan.has_current else None,
         checks=[{"name": c.name, "passed": bool(c.passed), "detail": c.detail} for c in plan.checks],
         constraints=cast(Any, _clean(plan.constraints_summary())),
         costs=costs,
-        moves=cast(list[Move], _records(moves, Move.__annotations__)),
+        moves=cast(list[Move], _records(moves, Move.__annotations__)) if plan.has_current else [],
         zones=cast(list[ZoneRecord], _records(zones, ZoneRecord.__annotations__)),
-        current_zones=cast(list[CurrentZoneRecord], _records(current, CurrentZoneRecord.__annotations__)),
-        change={
+        current_zones=cast(list[CurrentZoneRecord], _records(current, CurrentZoneRecord.__annotations__))
+        if plan.has_current else [],
+        change=None if not plan.has_current else {
             "zones_changed": int(change.zones_changed), "hours_moved": float(change.hours_moved),
             "clients_moved": demand_rows_shown(change.clients_moved, plan, client_level=private),
             "postcodes_moved": int(change.postcodes_moved), "continues": dict(change.continues),
@@ -263,5 +272,6 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
                "table": cast(list[BandRow], _records(layers.band_hours, BandRow.__annotations__))},
         travel_distribution=cast(Any, travel_distribution(plan, client_level=private)),
         density_level=layers.density_level,
+        since_baseline=cast(Any, since_baseline_summary(plan, client_level=private)),
         timings_s={k: float(v) for k, v in plan.timings.items()},
     )

@@ -55,4 +55,4 @@ def plan_map(plan: ZonePlan, *, run_at: dt.datetime | None = None) -> OfflineMap
     view = map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers)
     notes = [*provenance_notes(plan), *([layers.privacy_note] if layers.privacy_note else [])]
     return build_zone_map(replace(view, headline=headline(build_summary(plan, run_at=run_at, layers=layers)).figures(),
-                                  current_approximate=plan.scenario.current_zones.approximate, caveats=tuple(notes)))
+                                  current_approximate=bool(plan.scenario.current_zones and plan.scenario.current_zones.approximate), caveats=tuple(notes)))

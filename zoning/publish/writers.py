@@ -103,8 +103,11 @@ def postcode_lookup(plan: ZonePlan, *, client_level: bool) -> pd.DataFrame:
     ).sort_values("postcode")
     if client_level:
         table = table.drop(columns="hours_per_week")
+    if not plan.has_current:
+        table = table.drop(columns=["current_zone", "changes_zone", "travel_min_current"])
     for col in ("proposed_zone_name", "current_zone", "district_name", "ward_name", "band"):
-        table[col] = table[col].map(safe_cell)
+        if col in table.columns:
+            table[col] = table[col].map(safe_cell)
     return table
 
 
@@ -160,12 +163,15 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
         f"Data: {s.data.vintage}",
         f"Travel: {plan.travel.describe()}",
         f"Solver: {rep.solver} {rep.status.value} ({rep.solver_status}), gap {gap} for the {plan.result.bound_scope}",
-        f"Mean travel {plan.metrics.mean_travel_min:.1f} min proposed vs {plan.current_metrics.mean_travel_min:.1f} min current",
+        f"Mean travel {plan.metrics.mean_travel_min:.1f} min proposed vs {plan.current_metrics.mean_travel_min:.1f} min current"
+        if plan.has_current else f"Mean travel {plan.metrics.mean_travel_min:.1f} min (no current zones given)",
         *provenance_notes(plan),
         *([layers.privacy_note] if layers is not None and layers.privacy_note else []),
     )
     prop = proposed.rename(columns={"zone": "zone_id"}).to_crs(4326)
     cur = current.rename(columns={"zone": "zone_name"}).to_crs(4326)
+    if not plan.has_current:
+        cur = cur.iloc[0:0]
     prov = plan.providers
     served = ["serves_zones"] if "serves_zones" in prov.columns else []
     if "allocated_capacity_hours_per_week" in prop.columns:  # capacity rule "flow": shown in the zone tooltip
@@ -187,12 +193,15 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
         return view
     extras = layers.zone_extras.set_index("zone")
     prop["band_mix"] = prop["zone_id"].map(extras["band_mix"])
-    prop["change"] = prop["zone_id"].map(extras["change"])
+    if plan.has_current:  # no current zones: no "change vs today" anywhere
+        prop["change"] = prop["zone_id"].map(extras["change"])
     search = plan.postcodes[["postcode", "proposed_zone", "current_zone"]].rename(columns={"proposed_zone": "zone_id"})
+    if not plan.has_current:
+        search = search.assign(current_zone="")
     density_note = "suppressed (fewer than " f"{s.privacy.min_count} clients)" if layers.client_level else "no demand"
     return replace(
         view, proposed=prop,
-        difference=_web(layers.difference), bands=_web(layers.bands), band_rates=band_rates(s.bands),
+        difference=_web(layers.difference) if plan.has_current else None, bands=_web(layers.bands), band_rates=band_rates(s.bands),
         density=_web(layers.density), density_note=density_note, towns=layers.towns.to_crs(4326),
         search=search.reset_index(drop=True),
     )
@@ -249,7 +258,7 @@ def _write_set(plan: ZonePlan, outset: OutputSet) -> dict[str, Path]:
     for name in ("report", "report_html"):
         outset.written(name)
     view = replace(map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers),
-                   headline=headline(summary).figures(), current_approximate=plan.scenario.current_zones.approximate,
+                   headline=headline(summary).figures(), current_approximate=bool(plan.scenario.current_zones and plan.scenario.current_zones.approximate),
                    caveats=tuple(notes))
     view = replace(view, header_lines=(*view.header_lines, stamp.line()))
     atomic.write_text(paths["map"], render_zone_map(view))
