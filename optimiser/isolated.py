@@ -44,6 +44,12 @@ def _context() -> Any:
     return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
 
+def can_isolate() -> bool:
+    """False inside a daemonic process (e.g. a Dask or multiprocessing pool worker), which may
+    not start children: there the work runs in-process, under the solver's own time limit."""
+    return not mp.current_process().daemon
+
+
 def solve_assignment_stoppable(
     problem: DistrictingProblem,
     centres: Sequence[int],
@@ -55,9 +61,11 @@ def solve_assignment_stoppable(
 ) -> AssignmentOutcome:
     """:func:`optimiser.assignment.solve_assignment` in a child process stopped after
     ``time_limit_s + grace_s`` seconds (see the module docstring)."""
+    kwargs = {**kwargs, "solver": solver, "time_limit_s": time_limit_s, "limit_includes_build": True}
+    if not can_isolate():
+        return solve_assignment(problem, centres, **kwargs)
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    kwargs = {**kwargs, "solver": solver, "time_limit_s": time_limit_s, "limit_includes_build": True}
     proc = ctx.Process(target=_worker, args=(send, problem, tuple(int(c) for c in centres), kwargs), daemon=True)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -109,6 +117,10 @@ class Background:
     for it at most ``wait_s`` seconds, then stops it and returns None."""
 
     def __init__(self, fn: Callable[..., Any], **kwargs: Any) -> None:
+        self._inline: tuple[Callable[..., Any], dict[str, Any]] | None = None
+        if not can_isolate():  # run at result() time, in-process
+            self._inline = (fn, kwargs)
+            return
         ctx = _context()
         self._receive, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_call, args=(send, fn, kwargs), daemon=True)
@@ -119,12 +131,19 @@ class Background:
 
     def stop(self) -> None:
         """Stop the job without waiting and without raising what it may have raised."""
+        if self._inline is not None:
+            self._inline = None
+            return
         try:
             self.result(wait_s=0.0)
         except Exception as exc:  # noqa: BLE001 - the caller is already handling its own error
             log.debug("background job stopped; it had failed: %s", exc)
 
     def result(self, *, wait_s: float) -> Any:
+        if self._inline is not None:
+            fn, kwargs = self._inline
+            self._inline = None
+            return fn(**kwargs)
         try:
             kind, payload = self._receive.recv() if self._receive.poll(max(wait_s, 0.0)) else ("stopped", None)
         except EOFError:

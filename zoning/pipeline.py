@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from optimiser.bounds import BoundResult, lagrangian_bound, start_bound
 from optimiser.budget import STRATEGIES
@@ -89,6 +90,8 @@ def certify(
             target=result.objective, time_limit_s=m.certify_s,
         )
     prep.timings["bound_s"] = bound.seconds if job is not None else time.perf_counter() - t2
+    if result.objective < bound.value <= result.objective * (1 + 1e-7) + 1e-9:  # rounding: the bound met the plan
+        bound = replace(bound, value=result.objective)
     log.info("certified lower bound %.6g (%s, %d iterations): plan is %.2f%% above it", bound.value,
              bound.method, bound.iterations, 100 * (result.objective / bound.value - 1) if bound.value > 0 else 0)
     return bound
