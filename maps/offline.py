@@ -79,12 +79,6 @@ class OfflineMap(folium.Map):
         return self.get_root().render()
 
 
-def strip_cdn_assets(m: folium.Map) -> None:
-    """Let the map load only Leaflet, from placeholders :func:`inline_assets` fills in."""
-    m.default_js = [("leaflet", _PREFIX + "leaflet.js")]
-    m.default_css = [("leaflet_css", _PREFIX + "leaflet.css")]
-
-
 def inline_assets(html: str) -> str:
     """Replace every placeholder ``<script src>``/``<link href>`` with the vendored file."""
     found: set[str] = set()

@@ -19,6 +19,7 @@ from maps.compare_page import render_compare_page
 from maps.plan_svg import Shape
 from maps.zone_map import map_zone_colours
 from zoning import atomic
+from zoning.publish.summary import input_notes
 from zoning.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -65,18 +66,6 @@ def run_zone_shapes(run_dir: Path) -> list[Shape] | None:
     return zone_shapes(gpd.read_file(path, layer="zones"))
 
 
-def scenario_notes(scenario: Scenario) -> list[str]:
-    """What is SYNTHETIC or APPROXIMATE in the scenario's inputs."""
-    notes = []
-    if scenario.demand.synthetic:
-        notes.append(scenario.demand.description or "Demand is SYNTHETIC (not real client data).")
-    if scenario.providers.synthetic:
-        notes.append(scenario.providers.description or "Provider branches are SYNTHETIC.")
-    if scenario.current_zones is not None and scenario.current_zones.approximate:
-        notes.append(scenario.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
-    return notes
-
-
 def write_appraisal_page(path: Path, rows: Sequence[dict[str, object]], *, out_dir: Path, scenario: Scenario,
                          keys: list[str], engine: str) -> Path:
     """``comparison.html``: table, trade-off charts and a small map of every variant's plan."""
@@ -91,7 +80,7 @@ def write_appraisal_page(path: Path, rows: Sequence[dict[str, object]], *, out_d
              f"each a full carezones run in its own folder; run on {engine}. Hours moving zone are against "
              "today's zones; paid travel is at the band rates (illustrative unless set by the council).")
     html = render_appraisal_page(title=f"{scenario.title}: options appraisal", rows=rows, keys=keys, shapes=shapes,
-                                 notes=scenario_notes(scenario), intro=intro)
+                                 notes=input_notes(scenario, no_current_note=False), intro=intro)
     atomic.write_text(path, html)
     log.info("comparison page with %d plan map(s): %s", len(shapes), path)
     return path

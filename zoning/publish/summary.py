@@ -77,18 +77,26 @@ NO_CURRENT_NOTE = ("No current zones were given: the proposed plan is presented 
                    "with today's zones.")
 
 
-def provenance_notes(plan: ZonePlan) -> list[str]:
-    """Plain sentences saying what is synthetic or approximate (shown in every output)."""
-    s = plan.scenario
+def input_notes(s: Scenario, *, no_current_note: bool = True) -> list[str]:
+    """What is SYNTHETIC or APPROXIMATE in a scenario's inputs (and, with ``no_current_note``,
+    that no current zones were given), as plain sentences."""
     notes = []
     if s.demand.synthetic:
         notes.append(s.demand.description or "Demand is SYNTHETIC (not real client data).")
     if s.providers.synthetic:
         notes.append(s.providers.description or "Provider branches are SYNTHETIC.")
     if s.current_zones is None:
-        notes.append(NO_CURRENT_NOTE)
+        if no_current_note:
+            notes.append(NO_CURRENT_NOTE)
     elif s.current_zones.approximate:
         notes.append(s.current_zones.description or "Current zones are an APPROXIMATE reconstruction.")
+    return notes
+
+
+def provenance_notes(plan: ZonePlan) -> list[str]:
+    """Plain sentences saying what is synthetic or approximate (shown in every output)."""
+    s = plan.scenario
+    notes = input_notes(s)
     if plan.result.time_limited:
         notes.append(
             "TIME LIMIT: the clock, not the method's work limits, ended " + ", ".join(plan.result.time_limited)
@@ -208,13 +216,15 @@ def _solver(plan: ZonePlan, costs: Costs) -> SolverInfo:
 
 
 def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | None = None,
-                  run: RunInfo | None = None) -> Summary:
+                  run: RunInfo | None = None,
+                  records: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Summary:
     """The whole summary, typed; ``json.dumps`` of it is ``summary.json``. ``run``: the run's id
-    and scenario hash (:mod:`zoning.publish.outputset`), ``None`` outside an output set."""
+    and scenario hash (:mod:`zoning.publish.outputset`), ``None`` outside an output set;
+    ``records``: :func:`zone_records` of ``layers`` when the caller has them already."""
     s = plan.scenario
     layers = layers or plan_layers(plan)
     private = layers.client_level
-    zones, current = zone_records(plan, layers)
+    zones, current = records if records is not None else zone_records(plan, layers)
     change = layers.change
     costs = _costs(plan)
     excluded_rows = demand_rows_shown(plan.excluded.rows, plan, client_level=private)

@@ -5,18 +5,16 @@ with the same privacy rules applied."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 import geopandas as gpd
 
-from maps.headline import headline
 from maps.offline import OfflineMap
 from maps.zone_map import build_zone_map
 from zoning.plan import ZonePlan
 from zoning.publish.layers import plan_layers
 from zoning.publish.shareable import zone_records
 from zoning.publish.summary import build_summary, provenance_notes
-from zoning.publish.writers import map_view, postcode_lookup, zone_polygons
+from zoning.publish.writers import full_map_view, postcode_lookup, read_outline, zone_polygons
 
 
 def zone_frames(plan: ZonePlan) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -49,10 +47,8 @@ def plan_map(plan: ZonePlan, *, run_at: dt.datetime | None = None) -> OfflineMap
     layers = plan_layers(plan)
     zones_table, current_table = zone_records(plan, layers)
     proposed, current = zone_polygons(plan, zones=zones_table, current_zones=current_table)
-    outline = None
-    if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():
-        outline = gpd.read_file(plan.scenario.data.outline)
-    view = map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers)
     notes = [*provenance_notes(plan), *([layers.privacy_note] if layers.privacy_note else [])]
-    return build_zone_map(replace(view, headline=headline(build_summary(plan, run_at=run_at, layers=layers)).figures(),
-                                  current_approximate=bool(plan.scenario.current_zones and plan.scenario.current_zones.approximate), caveats=tuple(notes)))
+    return build_zone_map(full_map_view(plan, proposed, current, run_at=run_at, outline=read_outline(plan),
+                                        layers=layers, summary=build_summary(plan, run_at=run_at, layers=layers,
+                                                                    records=(zones_table, current_table)),
+                                        notes=notes))

@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from pyproj import Transformer
 
 from maps.headline import headline
+from maps.summary_types import Summary
 from maps.zone_map import MapView, render_zone_map
 from zoning import __version__, atomic
 from zoning.bands import band_rates
@@ -225,6 +226,22 @@ def write_outputs(plan: ZonePlan, out_dir: Path, *, run_at: dt.datetime | None =
         return _write_set(plan, outset)
 
 
+def read_outline(plan: ZonePlan) -> gpd.GeoDataFrame | None:
+    """The scenario's district outlines (drawn on the map and the report), when it has them."""
+    path = plan.scenario.data.outline
+    return gpd.read_file(path) if path is not None and path.is_file() else None
+
+
+def full_map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFrame, *, run_at: dt.datetime,
+                  outline: gpd.GeoDataFrame | None, layers: PlanLayers, summary: Summary,
+                  notes: list[str]) -> MapView:
+    """The map of ``map.html`` (and of the notebook API): layers, headline figures and caveats."""
+    return replace(map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers),
+                   headline=headline(summary).figures(),
+                   current_approximate=bool(plan.scenario.current_zones and plan.scenario.current_zones.approximate),
+                   caveats=tuple(notes))
+
+
 def _write_set(plan: ZonePlan, outset: OutputSet) -> dict[str, Path]:
     stamp = outset.stamp
     run_at = stamp.run_at
@@ -247,19 +264,17 @@ def _write_set(plan: ZonePlan, outset: OutputSet) -> dict[str, Path]:
     write_postcode_xlsx(lookup, paths["postcodes_xlsx"], notes=[*notes, stamp.line()])
     outset.written("postcodes_xlsx")
     summary = build_summary(plan, run_at=run_at, layers=layers,
-                            run={"run_id": stamp.run_id, "scenario_sha256": stamp.scenario_sha256})
+                            run={"run_id": stamp.run_id, "scenario_sha256": stamp.scenario_sha256},
+                            records=(zones_table, current_table))
     atomic.write_text(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     outset.written("summary")
-    outline = None
-    if plan.scenario.data.outline is not None and plan.scenario.data.outline.is_file():
-        outline = gpd.read_file(plan.scenario.data.outline)
+    outline = read_outline(plan)
     paths.update(write_report_files(summary, paths["report"].parent, proposed=proposed, current=current,
                                     outline=outline, stamp=stamp))
     for name in ("report", "report_html"):
         outset.written(name)
-    view = replace(map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers),
-                   headline=headline(summary).figures(), current_approximate=bool(plan.scenario.current_zones and plan.scenario.current_zones.approximate),
-                   caveats=tuple(notes))
+    view = full_map_view(plan, proposed, current, run_at=run_at, outline=outline, layers=layers, summary=summary,
+                         notes=notes)
     view = replace(view, header_lines=(*view.header_lines, stamp.line()))
     atomic.write_text(paths["map"], render_zone_map(view))
     outset.written("map")
