@@ -7,7 +7,7 @@ Method
    its cheapest unclaimed neighbour (travel to its seed). Units may only join zones they are
    allowed in (locks, travel limit); a kept-whole group joins as one. Units no zone reached
    (enclosed by full zones) join a neighbouring zone. Every zone is connected by construction.
-2. **Repair.** :func:`optimiser.local_search.repair_bounds` moves boundary units until every
+2. **Repair.** :func:`optimiser.repair.repair_bounds` moves boundary units until every
    zone is within its resource bounds (demand and the per-zone rows), keeping zones connected.
 3. **Improve.** :func:`optimiser.local_search.local_search` (moves, swaps, re-centring).
 
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.checks import is_contiguous
 from optimiser.families import plan_checks
 from optimiser.local_search import local_search
 from optimiser.problem import DistrictingProblem
@@ -77,8 +76,6 @@ def meets_constraints(problem: DistrictingProblem, labels: NDArray[np.int64], ce
     if labels.shape != (problem.n_units,) or labels.min() < 0 or labels.max() >= k or np.unique(labels).size != k:
         return False
     if len(centres) != k or any(int(labels[c]) != z for z, c in enumerate(centres)):
-        return False
-    if not is_contiguous(labels, problem.edges).passed:
         return False
     if not problem.allowed(centres)[np.arange(problem.n_units), labels].all():
         return False  # locks and the travel limit
@@ -169,7 +166,8 @@ def construct_start(
                                bounds=bounds, centres=out_centres, movable=movable, allowed=allowed)
     except ValueError as exc:
         log.debug("constructive start (seed %d): repair failed: %s", seed, exc)
-    if polish and meets_constraints(problem, labels, out_centres):
+    feasible = meets_constraints(problem, labels, out_centres)
+    if polish and feasible:
         try:
             res = local_search(labels, weights=problem.demand, cost=problem.cost, edges=problem.edges,
                                bounds=bounds, centres=out_centres, movable=movable,
@@ -179,9 +177,9 @@ def construct_start(
                 labels, out_centres = res.labels, res.centres
         except ValueError as exc:
             log.debug("constructive start (seed %d): local search skipped: %s", seed, exc)
-    feasible = meets_constraints(problem, labels, out_centres)
-    objective = float(np.sum(problem.demand * problem.cost[np.arange(problem.n_units), np.asarray(out_centres)[labels]]))
-    objective += problem.moved_penalty * problem.moved(labels)
+    from optimiser.districting import plan_objective  # districting's loop imports this module
+
+    objective = plan_objective(problem, labels, out_centres)
     return Start(labels=labels, centres=out_centres, objective=objective, feasible=feasible, seed=seed,
                  seconds=time.perf_counter() - start)
 

@@ -31,15 +31,6 @@ GRACE_S = 2.0
 STOPPED = "stopped by carezones: the solver ran past its time limit"
 
 
-def _worker(conn: Connection, problem: DistrictingProblem, centres: Sequence[int], kwargs: dict[str, Any]) -> None:
-    try:
-        conn.send(("ok", solve_assignment(problem, centres, **kwargs)))
-    except Exception as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
-        conn.send(("error", exc))
-    finally:
-        conn.close()
-
-
 def _context() -> Any:
     return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
@@ -66,7 +57,7 @@ def solve_assignment_stoppable(
         return solve_assignment(problem, centres, **kwargs)
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(send, problem, tuple(int(c) for c in centres), kwargs), daemon=True)
+    proc = ctx.Process(target=_call, args=(send, solve_assignment, {"problem": problem, "centres": tuple(int(c) for c in centres), **kwargs}), daemon=True)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork from a threaded process (numpy's pools)

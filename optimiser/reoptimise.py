@@ -54,18 +54,14 @@ def pair_problem(problem: DistrictingProblem, labels: NDArray[np.int64], a: int,
     return sub, units
 
 
-def _pair_cost(sub: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
-    return float(np.sum(sub.demand * sub.cost[np.arange(sub.n_units), np.asarray(centres)[labels]]))
-
-
 def improve_pair(
     sub: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, int], *, solver: str,
     time_limit_s: float, seed: int, seedings: int = 4, max_rounds: int = 3,
 ) -> tuple[NDArray[np.int64], tuple[int, ...], float] | None:
     """A better plan for the pair (labels, centres, travel), or None."""
-    from optimiser.districting import best_centres, weighted_kmedoids
+    from optimiser.districting import best_centres, plan_travel, weighted_kmedoids
 
-    best_obj = _pair_cost(sub, labels, centres)
+    best_obj = plan_travel(sub, labels, centres)
     best: tuple[NDArray[np.int64], tuple[int, ...], float] | None = None
     tried = {tuple(sorted(centres))}
     starts = [weighted_kmedoids(sub, seed=seed + s, restarts=2) for s in range(seedings)]
@@ -81,7 +77,7 @@ def improve_pair(
             out = solve_assignment(sub, cand, solver=solver, time_limit_s=time_limit_s, seed=seed, mip_rel_gap=1e-4)
             if out.labels is None:
                 break
-            obj = _pair_cost(sub, out.labels, out.centres)
+            obj = plan_travel(sub, out.labels, out.centres)
             if obj < best_obj - 1e-9 * abs(best_obj):
                 best_obj, best = obj, (out.labels, out.centres, obj)
             nxt = best_centres(sub, out.labels, previous=out.centres)

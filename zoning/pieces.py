@@ -171,24 +171,26 @@ def join_pieces(
         )
     polys = units.polygons.geometry.reset_index(drop=True)
     while len(comps) > 1:
-        best: tuple[float, int, int, str] | None = None
+        best: tuple[float, int, int, str, float | None] | None = None
         for c in comps[1:]:
             inside = np.array([order[u] for u in c])
             outside = np.setdiff1d(np.arange(units.n), inside)
             pairs = _nearest_pairs(polys, inside, outside, ROAD_CANDIDATES if far is not None else 1)
-            how = "nearest"
-            pick = pairs[0]
+            how, pick, pick_min = "nearest", pairs[0], None
             if far is not None and not far[inside].all() and len(pairs) > 1:
-                minutes = [float(travel.minutes(pts[[i]], pts[[j]])[0, 0]) for i, j, _ in pairs]
-                pick = pairs[int(np.argmin(minutes))]
-                how = "road"
+                # one travel-time call for the piece's candidate pairs (a road network routes them together)
+                minutes = np.diag(travel.minutes(pts[[i for i, _, _ in pairs]], pts[[j for _, j, _ in pairs]]))
+                k = int(np.argmin(minutes))
+                pick, pick_min, how = pairs[k], float(minutes[k]), "road"
             if best is None or pick[2] < best[0]:
-                best = (pick[2], pick[0], pick[1], how)
+                best = (pick[2], pick[0], pick[1], how, pick_min)
         assert best is not None
-        gap, i, j, how = best
+        gap, i, j, how, link_min = best
         a, b = units.ids[i], units.ids[j]
         g.add_edge(a, b)
-        links.append(Link(a, b, gap, float(travel.minutes(pts[[i]], pts[[j]])[0, 0]), how))
+        if link_min is None:
+            link_min = float(travel.minutes(pts[[i]], pts[[j]])[0, 0])
+        links.append(Link(a, b, gap, link_min, how))
         comps = _components(g, order)
     # the pieces as they were before any link
     base = _components(units.graph(), order)

@@ -19,7 +19,7 @@ from zoning.bands import band_rates, classify_bands
 from zoning.commissioning_arrays import ProblemOptions, problem_options
 from zoning.errors import ScenarioError, SolveError
 from zoning.inputs import Excluded, read_inputs
-from zoning.pieces import PieceJoin, join_for_scenario
+from zoning.pieces import PieceJoin, join_for_scenario, unit_hours_of
 from zoning.postcodes import load_reference_postcodes
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel, scenario_travel_options, travel_model_from_options
@@ -138,7 +138,7 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     by_cost = scenario.model.objective == "cost"
     cost = unit_cost_matrix(units, dem_t, dem["hours_per_week"].to_numpy(), dem["unit"].to_numpy(), travel,
                             price=dem["travel_price_per_min"].to_numpy() if by_cost else None)
-    unit_demand = np.bincount(area["unit"], weights=area["hours_per_week"], minlength=units.n).astype(np.float64)
+    unit_demand = unit_hours_of(area, units.n)
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0
     if scenario.model.zones > units.n:  # a scenario problem (exit 2), not a solver failure

@@ -6,8 +6,7 @@ ordered rule table: the first rule whose district matches and whose ward-name pa
 matches wins. Every rule carries a short ``basis`` note that is written next to the ward.
 
 The result is a reproducible, documented approximation, not the council's map. Rebuild with
-:func:`write_current_zones` (called by ``carezones data build``) or from a built postcodes
-file with :func:`write_current_zones_from_csv`.
+:func:`write_current_zones` (called by ``carezones data build``).
 """
 
 from __future__ import annotations
@@ -220,10 +219,3 @@ def write_current_zones(
     log.info("current zones (approx.): %d wards in %d zones -> %s", len(table), n_zones, path)
     return path, len(table)
 
-
-def write_current_zones_from_csv(
-    postcodes_csv: Path, *, area_code: str, out_dir: Path
-) -> tuple[Path, int]:
-    """Same as :func:`write_current_zones`, reading a built postcodes CSV."""
-    frame = pd.read_csv(postcodes_csv, dtype={"ward_code": str, "ward_name": str})
-    return write_current_zones(frame, area_code=area_code, out_dir=out_dir)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoning.atomic import write_text
-from zoning.databuild.build import AreaBuildReport, area_key, build_area
+from zoning.databuild.build import TYPICAL_FIT, AreaBuildReport, area_key, build_area
 from zoning.databuild.sources import SourceWheels
 from zoning.databuild.synthetic import DEFAULT_SEED, SyntheticFiles, build_synthetic
 from zoning.errors import ScenarioError
@@ -31,8 +31,6 @@ MIN_LSOAS_PER_ZONE = 25  # Leicestershire: 396 LSOAs in 14 zones, 28 each
 MAX_SUGGESTED_ZONES = 20
 #: A straight-line fit outside this range (minutes per km) does not describe driving within the area.
 PLAUSIBLE_MIN_PER_KM = (0.5, 2.0)
-#: Typical county coefficients (intercept minutes, minutes per km) used when the area's fit is implausible.
-TYPICAL_FIT = (9.84, 0.873)
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,7 @@ def scenario_toml(report: AreaBuildReport, synthetic: SyntheticFiles, *, zones: 
         fit_text = (f"typical English county coefficients; {name}'s own fit of hospital journeys ({f.intercept_min:.2f} + "
                     f"{slope:.3f} min per km, R2 {f.r2:.3f}) is outside {PLAUSIBLE_MIN_PER_KM[0]}-"
                     f"{PLAUSIBLE_MIN_PER_KM[1]} min per km")
-        intercept, slope = TYPICAL_FIT
+        intercept, slope = TYPICAL_FIT.intercept_min, TYPICAL_FIT.slope_min_per_km
     context = ", ".join(report.context_codes) or "none"
     capacity_note, capacity_lines = _capacity_section(reach_min, reach_why)
     return f"""# {name} ({key}): scenario written by `carezones init`. Paths are relative to this file.

@@ -63,10 +63,10 @@ class SweepResult:
 def plan_tasks(scenario: Scenario, settings: list[str], out_dir: Path) -> list[VariantTask]:
     """Validate every variant and give each its folder and hash (nothing runs yet)."""
     variants: list[Variant] = expand_variants(scenario, settings)
-    digests = input_digests(scenario)
+    cache: dict[str, str] = {}  # each file hashed once; each variant hashes the files it reads
     return [
         VariantTask(name=v.name, settings=v.settings, scenario=v.scenario, out_dir=str(out_dir / v.name),
-                    digest=variant_hash(v.scenario, digests=digests))
+                    digest=variant_hash(v.scenario, digests=input_digests(v.scenario, cache=cache)))
         for v in variants
     ]
 

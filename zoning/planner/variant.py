@@ -20,6 +20,7 @@ from pathlib import Path
 
 from zoning import __version__, atomic
 from zoning.errors import CarezonesError
+from zoning.publish.outputset import file_sha256
 from zoning.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,6 @@ MARKERS = ".variants"
 
 #: the measures a commissioner trades off (all smaller-is-better), used for the shortlist
 MEASURES = ("mean_travel_min", "paid_travel_gbp_per_year", "max_min_ratio", "hours_moved")
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_paths(scenario: Scenario) -> list[Path]:
@@ -48,14 +41,17 @@ def input_paths(scenario: Scenario) -> list[Path]:
 def variant_hash(scenario: Scenario, *, digests: dict[str, str] | None = None) -> str:
     """sha256 of the validated settings, the input files' contents and the carezones version."""
     settings = scenario.model_dump(mode="json", exclude={"source"})
-    files = digests if digests is not None else {str(p): _file_digest(p) for p in input_paths(scenario)}
+    files = digests if digests is not None else input_digests(scenario)
     blob = json.dumps({"settings": settings, "files": files, "version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def input_digests(scenario: Scenario) -> dict[str, str]:
-    """Digests of the input files, computed once per sweep and shared by its variants."""
-    return {str(p): _file_digest(p) for p in input_paths(scenario)}
+def input_digests(scenario: Scenario, *, cache: dict[str, str] | None = None) -> dict[str, str]:
+    """Digests of the scenario's own input files; ``cache`` (path -> digest) lets the variants of
+    one sweep hash each file once, while a variant that names other files gets their digests."""
+    cache = {} if cache is None else cache
+    return {str(p): cache[str(p)] if str(p) in cache else cache.setdefault(str(p), file_sha256(p))
+            for p in input_paths(scenario)}
 
 
 @dataclass(frozen=True)
