@@ -60,6 +60,11 @@ class Strategy:
     exact_rounds: int = 3
     reoptimise: bool = True
     exact_small: bool = True
+    share_capacity: bool = False
+    triples: bool = False
+    capacity_polish: bool = False
+    kicks: int = 0
+    screen: int = 0
 
 
 FAST = Strategy("constructive start + fast rounds + local search + exact rounds")

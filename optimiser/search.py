@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +46,9 @@ from optimiser.exact import exact_applicable, solve_exact
 from optimiser.families import move_centres, plan_checks, polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
+from optimiser.perturb import polish_within_capacity
 from optimiser.problem import DistrictingProblem
+from optimiser.reoptimise import GroupCache, adjacent_triples, reoptimise_groups
 from optimiser.solve import SolverReport, SolveStatus
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class Search:
     rounds: list[RoundLog]
     best: Found | None = None
     alternatives: tuple[Start, ...] = ()  # further feasible constructive starts, next best first
+    cache: GroupCache = field(default_factory=GroupCache)  # group re-optimisation results by key
 
     def solve(self, centres: tuple[int, ...], *, gap: float, cap_s: float | None, stage: str,
               start: NDArray[np.int64] | None = None) -> AssignmentOutcome:
@@ -112,7 +115,9 @@ class Search:
         obj = plan_objective(self.problem, labels, centres)
         milp_obj, moves = None, 0
         if self.strategy.local_search and polish_compatible(self.problem) and self.budget.remaining() > 0.2:
-            res = polish(self.problem, labels, centres, time_limit_s=max(0.2, min(30.0, self.budget.remaining())))
+            limit = max(0.2, min(30.0, self.budget.remaining()))
+            res = (polish_within_capacity(self.problem, labels, centres, time_limit_s=limit)
+                   if self.strategy.capacity_polish else polish(self.problem, labels, centres, time_limit_s=limit))
             if (res is not None and res.objective < obj - 1e-9 * abs(obj)
                     and meets_constraints(self.problem, res.labels, res.centres)):
                 milp_obj, moves = obj, res.moves + res.swaps
@@ -150,7 +155,10 @@ def run_design(
     if strategy.start == "kmedoids":  # the method before issue 12: exact rounds until no improvement
         _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
         return s.best, s.rounds
+    if strategy.screen > 1 and improve_starts(problem) == 1:
+        s = _screen(s)
     _improve(s)
+    assert s.best is not None
     for alt in s.alternatives[: improve_starts(problem) - 1]:  # small problems: improve several starts
         if budget.remaining() < 2.0:
             budget.bind("further starts")
@@ -178,6 +186,34 @@ def improve_starts(problem: DistrictingProblem) -> int:
     """How many constructive starts are improved in full: one at county scale (and when the exact
     model settles the problem), up to 8 on small problems."""
     return 1 if exact_applicable(problem) else max(1, min(8, 300 // max(problem.n_units, 1)))
+
+
+def _screen(s: Search) -> Search:
+    """Step 2b: the first plan and up to ``strategy.screen - 1`` further constructive starts, each
+    through one fast round and the pairs; the search goes on from the best of them."""
+    _pairs(s)
+    kept = s
+    fast_gap = max(s.strategy.fast_gap or s.mip_rel_gap, s.mip_rel_gap)
+    for alt in s.alternatives[: s.strategy.screen - 1]:
+        if s.budget.remaining() < 2.0:
+            s.budget.bind("screening starts")
+            break
+        other = Search(s.problem, s.strategy, s.budget, s.solver, s.seed, s.threads, s.mip_rel_gap, s.say, s.rounds,
+                       cache=s.cache)
+        other.best = Found(alt.labels, alt.centres, alt.objective,
+                           heuristic_report(s.problem, alt.objective, "constructive start"), source="start")
+        s.say(f"screening a further start (objective {alt.objective:,.0f})")
+        out = other.solve(alt.centres, gap=fast_gap, cap_s=s.strategy.round_cap_s, stage="screening starts",
+                          start=alt.labels)
+        if out.labels is not None:
+            other.offer(out.labels, out.centres, out.report, "milp")
+        log.info("screening: start %.0f -> round %.0f", alt.objective, other.best.objective if other.best else -1)
+        _pairs(other)
+        assert other.best is not None and kept.best is not None
+        log.info("screening: start %.0f -> %.0f (kept %.0f)", alt.objective, other.best.objective, kept.best.objective)
+        if other.best.objective < kept.best.objective - 1e-9 * abs(kept.best.objective):
+            kept = other
+    return kept
 
 
 def _improve(s: Search) -> None:
@@ -223,13 +259,19 @@ def _pairs(s: Search) -> None:
     if s.budget.remaining() < 2.0:
         s.budget.bind("pair re-optimisation")
         return
-    from optimiser.reoptimise import reoptimise_pairs
-
     assert s.best is not None
     s.say("re-optimising pairs of adjacent zones exactly")
-    labels, centres = reoptimise_pairs(s.problem, s.best.labels, s.best.centres, solver=s.solver, budget=s.budget,
-                                       seed=s.seed, accept=lambda lab, cen: meets_constraints(s.problem, lab, cen))
+    accept = lambda lab, cen: meets_constraints(s.problem, lab, cen)  # noqa: E731
+    labels, centres = reoptimise_groups(s.problem, s.best.labels, s.best.centres, solver=s.solver, budget=s.budget,
+                                        seed=s.seed, share_capacity=s.strategy.share_capacity, cache=s.cache,
+                                        accept=accept)
     s.offer(labels, centres, s.best.report, s.best.source)
+    if s.strategy.triples:
+        s.say("re-optimising triples of adjacent zones exactly")
+        labels, centres = reoptimise_groups(s.problem, s.best.labels, s.best.centres, solver=s.solver,
+                                            budget=s.budget, groups=adjacent_triples, seed=s.seed, passes=2,
+                                            share_capacity=s.strategy.share_capacity, cache=s.cache, accept=accept)
+        s.offer(labels, centres, s.best.report, s.best.source)
 
 
 def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> None:
