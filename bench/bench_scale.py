@@ -1,24 +1,26 @@
-"""Issue 12 benchmark: the new design method ("fast") beside today's ("classic"), per instance,
-a seed table for the default, and whether `carezones run --time-limit T` keeps its limit.
+"""Issue 12 benchmark: the design methods side by side ("fast-previous" = "fast" before the
+robust search, "fast" = today's default; "classic" on request), per instance, a seed table for
+the default, and whether `carezones run --time-limit T` keeps its limit.
 
 Instances:
   * Leicestershire: the shipped default scenario's LSOA problem (396 units, 14 zones, +/-10%,
-    SYNTHETIC demand), exactly as the pipeline builds it (bench/instance.py);
+    capacity flow, SYNTHETIC demand), exactly as the pipeline builds it (bench/instance.py);
   * Lancashire (with --lancashire DIR, a folder written by `carezones data build --area
     E10000017 --out DIR`): 756 LSOAs, 25 zones, +/-10%, straight-line travel, and a bench-only
     SYNTHETIC demand (each LSOA's residential postcodes x its district's 65+ share, seeded
-    gamma noise; the data build's synthetic step is Leicestershire-only until the councils
-    branch lands). No current zones or providers are needed: the optimiser alone is measured.
+    gamma noise). No current zones or providers are needed: the optimiser alone is measured;
+  * any scenario file (--scenario NAME=PATH, repeatable), built as the pipeline builds it
+    (`zoning.prepare.prepare_problem(load_scenario(path))`), e.g. Kent at 25 zones.
 
 For each instance and method: units, zones, plan objective / certified bound (one Lagrangian
-bound per instance, 3,000 iterations or --bound-s, shared by both methods), bound iterations,
-design wall, peak memory of the solver processes, and whether the time limit bound (the
-stages it cut short). Then the seed table (default scenario, seeds 1-10, method "fast"):
-ratio and wall per seed, median and worst. Then `carezones run --time-limit T` for T in
---cli-limits: wall of the whole command vs T + 5 s.
+bound per instance, 3,000 iterations or --bound-s, shared by every method), design wall, peak
+memory, and whether the time limit bound (the stages it cut short). Then the seed table (default
+scenario, seeds 1-N and the shipped seed, each method): ratio and wall per seed, median and
+worst. Then `carezones run --time-limit T` for T in --cli-limits: wall of the whole command vs
+T + 5 s.
 
-    .venv/bin/python bench/bench_scale.py [--lancashire DIR] [--time-limit 120] [--seeds 10]
-        [--cli-limits 30,60] [--skip-classic] [--json PATH]
+    .venv/bin/python bench/bench_scale.py [--lancashire DIR] [--scenario kent25=PATH] [--time-limit 120]
+        [--methods fast-previous,fast] [--seeds 10] [--seed-limit 30] [--cli-limits 30,60] [--json PATH]
 
 Timings are wall-clock on a shared 2-core machine; the load average is printed with them.
 """
@@ -129,22 +131,33 @@ def instance_rows(name: str, problem: DistrictingProblem, *, methods: list[str],
     return rows
 
 
-def seed_table(problem: DistrictingProblem, *, seeds: int, time_limit_s: float, bound: float) -> dict[str, object]:
-    out(f"\nseed table: default scenario, method fast, design limit {time_limit_s:.0f} s, bound {bound:,.1f}\n")
-    rows = []
-    for seed in range(1, seeds + 1):
-        row = design(problem, method="fast", seed=seed, time_limit_s=time_limit_s)
-        row.update(seed=seed, ratio=float(row["objective"]) / bound, load=load())
-        out(f"  seed {seed:2d}: ratio {row['ratio']:.4f}  wall {row['wall_s']:6.1f} s  "
-            f"{'time limit bound: ' + ', '.join(row['time_limited']) if row['time_limited'] else ''} ({row['load']})\n")  # type: ignore[str-format]
+def seed_table(problem: DistrictingProblem, *, seeds: list[int], methods: list[str], time_limit_s: float,
+               bound: float) -> dict[str, object]:
+    """Each seed run by every method in turn (side by side, so both see the same load)."""
+    out(f"\nseed table: default scenario, design limit {time_limit_s:.0f} s, bound {bound:,.1f}; ratio / wall s per "
+        "method (* = the time limit bound)\n")
+    out("  seed      " + "".join(f"{m:>22s}" for m in methods) + "\n")
+    rows: dict[str, list[dict[str, object]]] = {m: [] for m in methods}
+    for seed in seeds:
+        cells = []
+        for method in methods:
+            row = design(problem, method=method, seed=seed, time_limit_s=time_limit_s)
+            row.update(seed=seed, ratio=float(row["objective"]) / bound, load=load())
+            rows[method].append(row)
+            cells.append(f"{row['ratio']:.4f} / {row['wall_s']:5.1f}{'*' if row['time_limited'] else ' '}")
+        out(f"  {seed:<10d}" + "".join(f"{c:>22s}" for c in cells) + f"  ({load()})\n")
         sys.stdout.flush()
-        rows.append(row)
-    ratios = [float(r["ratio"]) for r in rows]
-    walls = [float(r["wall_s"]) for r in rows]
-    summary = {"median_ratio": statistics.median(ratios), "worst_ratio": max(ratios),
-               "median_wall_s": statistics.median(walls), "worst_wall_s": max(walls), "rows": rows}
-    out(f"  median ratio {summary['median_ratio']:.4f}, worst {summary['worst_ratio']:.4f}; median wall "
-        f"{summary['median_wall_s']:.1f} s, worst {summary['worst_wall_s']:.1f} s\n")
+    summary: dict[str, object] = {}
+    for method in methods:
+        ratios = [float(r["ratio"]) for r in rows[method]]
+        walls = [float(r["wall_s"]) for r in rows[method]]
+        summary[method] = {"median_ratio": statistics.median(ratios), "worst_ratio": max(ratios),
+                           "median_wall_s": statistics.median(walls), "worst_wall_s": max(walls),
+                           "time_limit_bound": sum(bool(r["time_limited"]) for r in rows[method]),
+                           "rows": rows[method]}
+        out(f"  {method}: median ratio {statistics.median(ratios):.4f}, worst {max(ratios):.4f}; median wall "
+            f"{statistics.median(walls):.1f} s, worst {max(walls):.1f} s; time limit bound in "
+            f"{summary[method]['time_limit_bound']} of {len(ratios)}\n")  # type: ignore[index]
     return summary
 
 
@@ -171,30 +184,49 @@ def cli_limits(limits: list[float]) -> list[dict[str, object]]:
     return rows
 
 
+def scenario_problem(path: Path) -> DistrictingProblem:
+    """A scenario file's problem, as the pipeline builds it."""
+    from zoning.prepare import prepare_problem
+
+    return prepare_problem(load_scenario(path)).problem
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lancashire", type=Path, default=None, help="data folder of `carezones data build --area E10000017`")
+    parser.add_argument("--scenario", action="append", default=[], metavar="NAME=PATH",
+                        help="a further instance from a scenario file (repeatable)")
     parser.add_argument("--time-limit", type=float, default=120.0, help="design limit per run (s)")
     parser.add_argument("--bound-s", type=float, default=60.0, help="safety limit of the shared bound (s)")
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--methods", default="fast-previous,fast", help=f"comma-separated, of {sorted(STRATEGIES)}")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 1..N (and the shipped seed) in the seed table")
     parser.add_argument("--seed-limit", type=float, default=30.0, help="design limit per seed run (s)")
     parser.add_argument("--cli-limits", default="30,60")
-    parser.add_argument("--skip-classic", action="store_true")
     parser.add_argument("--skip-instances", action="store_true", help="only the seed table and the CLI runs")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    methods = ["fast"] if args.skip_classic else ["fast", "classic"]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in STRATEGIES]
+    if unknown:
+        parser.error(f"unknown methods {unknown}: expected some of {sorted(STRATEGIES)}")
     scenario = load_scenario(None)
     default = build_instance(scenario).problem
     result: dict[str, object] = {"instances": []}
-    rows = instance_rows("Leicestershire (default)", default, methods=[] if args.skip_instances else methods,
-                         seed=scenario.seed, time_limit_s=args.time_limit, bound_s=args.bound_s)
-    if args.lancashire is not None and not args.skip_instances:
-        rows += instance_rows("Lancashire (bench SYNTHETIC demand)", lancashire_problem(args.lancashire),
-                              methods=methods, seed=scenario.seed, time_limit_s=args.time_limit, bound_s=args.bound_s)
+    todo: list[tuple[str, DistrictingProblem]] = [("Leicestershire (default)", default)]
+    if args.lancashire is not None:
+        todo.append(("Lancashire (bench SYNTHETIC demand)", lancashire_problem(args.lancashire)))
+    for spec in args.scenario:
+        name, _, path = spec.partition("=")
+        todo.append((name, scenario_problem(Path(path or name))))
+    rows: list[dict[str, object]] = []
+    if not args.skip_instances:
+        for name, problem in todo:
+            rows += instance_rows(name, problem, methods=methods, seed=scenario.seed, time_limit_s=args.time_limit,
+                                  bound_s=args.bound_s)
     result["instances"] = rows
     if args.seeds > 0:
-        result["seeds"] = seed_table(default, seeds=args.seeds, time_limit_s=args.seed_limit,
+        result["seeds"] = seed_table(default, seeds=[*range(1, args.seeds + 1), scenario.seed], methods=methods,
+                                     time_limit_s=args.seed_limit,
                                      bound=certified_bound(default, seconds=args.bound_s).value)
     limits = [float(x) for x in args.cli_limits.split(",") if x.strip()]
     if limits:

@@ -2,18 +2,31 @@
 
 Method (the ``"fast"`` strategy)
 --------------------------------
-1. **Start.** A balanced contiguous plan without a solver (:mod:`optimiser.construct`, best of
-   several seedings), so the first MILP starts next to a good plan.
-2. **Fast rounds.** The fixed-centre MILP (:mod:`optimiser.assignment`) for the current plan's
+1. **Starts.** Balanced contiguous plans without a solver (:mod:`optimiser.construct`), from 48
+   k-medoid seedings; those that meet every constraint are ranked by objective.
+2. **Fast round.** The fixed-centre MILP (:mod:`optimiser.assignment`) for the best start's
    centres, the plan offered as a MIP start, solved to a 1% gap; the result is polished by local
-   search (which also re-centres). Repeat while the plan improves and the centres are new.
-3. **Exact rounds.** The same at the caller's gap (default 0.01%), from the best plan.
-4. **Pairs.** Each pair of adjacent zones is re-optimised exactly as a two-zone problem
-   (:mod:`optimiser.reoptimise`), then the plan is polished once more; steps 3-4 repeat while
-   they improve. Small problems improve several starts in full.
+   search (which also re-centres). Where the problem has shared branch capacity, the polish
+   that leaves a zone short is redone with that zone's demand capped
+   (:func:`optimiser.capacity_polish.polish_within_capacity`), so the improvement is not thrown away.
+2b. **Screening.** The next best starts (5 more up to ~400 units, fewer on larger problems,
+   :func:`screen_starts`) get the same fast round and polish; the search goes on from the best
+   of them. Which start leads to the best plan is not the cheapest start: the round decides.
+3. **Pairs.** Each pair of adjacent zones is re-optimised exactly as a two-zone problem
+   (:mod:`optimiser.reoptimise`), with the branch capacity the other zones leave, and the
+   results are cached by the pair's unit sets, centres and capacity, so a later pass solves only
+   pairs that changed; then the plan is polished once more.
+4. **Exact rounds.** The whole-area MILP at the caller's gap (default 0.01%) from the best plan;
+   steps 3-4 repeat (at most 3 cycles) while they improve. Small problems improve several
+   starts in full.
 5. **Small problems** (up to :data:`optimiser.exact.MAX_UNITS` units, zones interchangeable) are
    then solved exactly over every contiguous plan with any centres (:mod:`optimiser.exact`),
    from the best plan as a MIP start: the result is the proven optimum.
+
+Every step is a fixed amount of work (starts, screened starts, rounds, pair passes, cycles), so
+the plan does not depend on the machine's speed unless the clock runs out first, which the
+budget records. ``"fast-previous"`` is this method before steps 2b and the capacity-aware polish
+and pairs (8 starts); ``"classic"`` the method before issue 12.
 
 When the first solve finds nothing, other seedings are tried; when none gives a plan, the
 whole-problem feasibility model (:mod:`optimiser.feasibility`) either finds one, proves that
@@ -46,7 +59,7 @@ from optimiser.exact import exact_applicable, solve_exact
 from optimiser.families import move_centres, plan_checks, polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
-from optimiser.perturb import polish_within_capacity
+from optimiser.capacity_polish import polish_within_capacity
 from optimiser.problem import DistrictingProblem
 from optimiser.reoptimise import GroupCache, adjacent_triples, reoptimise_groups
 from optimiser.solve import SolverReport, SolveStatus
@@ -155,7 +168,7 @@ def run_design(
     if strategy.start == "kmedoids":  # the method before issue 12: exact rounds until no improvement
         _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
         return s.best, s.rounds
-    if strategy.screen > 1 and improve_starts(problem) == 1:
+    if screen_starts(problem, strategy) > 1 and improve_starts(problem) == 1:
         s = _screen(s)
     _improve(s)
     assert s.best is not None
@@ -182,6 +195,12 @@ def run_design(
     return s.best, s.rounds
 
 
+def screen_starts(problem: DistrictingProblem, strategy: Strategy) -> int:
+    """Starts screened by a fast round (step 2b): ``strategy.screen`` up to ~400 units, fewer
+    (at least 2) on larger problems, where each round costs more."""
+    return 0 if strategy.screen <= 1 else max(2, min(strategy.screen, 2400 // max(problem.n_units, 1)))
+
+
 def improve_starts(problem: DistrictingProblem) -> int:
     """How many constructive starts are improved in full: one at county scale (and when the exact
     model settles the problem), up to 8 on small problems."""
@@ -189,12 +208,11 @@ def improve_starts(problem: DistrictingProblem) -> int:
 
 
 def _screen(s: Search) -> Search:
-    """Step 2b: the first plan and up to ``strategy.screen - 1`` further constructive starts, each
-    through one fast round and the pairs; the search goes on from the best of them."""
-    _pairs(s)
+    """Step 2b: up to ``strategy.screen - 1`` further constructive starts, each through one fast
+    round (and its polish) like the first plan; the search goes on from the best of them."""
     kept = s
     fast_gap = max(s.strategy.fast_gap or s.mip_rel_gap, s.mip_rel_gap)
-    for alt in s.alternatives[: s.strategy.screen - 1]:
+    for alt in s.alternatives[: screen_starts(s.problem, s.strategy) - 1]:
         if s.budget.remaining() < 2.0:
             s.budget.bind("screening starts")
             break
@@ -207,8 +225,6 @@ def _screen(s: Search) -> Search:
                           start=alt.labels)
         if out.labels is not None:
             other.offer(out.labels, out.centres, out.report, "milp")
-        log.info("screening: start %.0f -> round %.0f", alt.objective, other.best.objective if other.best else -1)
-        _pairs(other)
         assert other.best is not None and kept.best is not None
         log.info("screening: start %.0f -> %.0f (kept %.0f)", alt.objective, other.best.objective, kept.best.objective)
         if other.best.objective < kept.best.objective - 1e-9 * abs(kept.best.objective):

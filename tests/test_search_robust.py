@@ -14,7 +14,7 @@ from optimiser.capacity_flow import max_cover
 from optimiser.construct import construct_start, meets_constraints
 from optimiser.districting import best_centres, plan_objective, polish, weighted_kmedoids
 from optimiser.families import move_centres
-from optimiser.perturb import polish_within_capacity, shortfall
+from optimiser.capacity_polish import polish_within_capacity, shortfall
 from optimiser.problem import BranchCapacity, DistrictingProblem
 from optimiser.reoptimise import (
     GroupCache,

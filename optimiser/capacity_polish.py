@@ -1,4 +1,4 @@
-"""Capacity-aware polish and perturbation of a feasible plan (used by :mod:`optimiser.search`).
+"""Polish within shared branch capacity: local search whose result keeps the capacity_flow family.
 
 **Polish within branch capacity.** The local search (:mod:`optimiser.local_search`) keeps
 balance, rows, locks and contiguity but not the shared branch capacity of the
