@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 
 from optimiser.assignment import AssignmentOutcome
 from optimiser.budget import Budget, Strategy
+from optimiser.capacity_polish import polish_within_capacity
 from optimiser.construct import Start, meets_constraints, ranked_starts
 from optimiser.districting import (
     RoundLog,
@@ -59,7 +60,6 @@ from optimiser.exact import exact_applicable, solve_exact
 from optimiser.families import move_centres, plan_checks, polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
-from optimiser.capacity_polish import polish_within_capacity
 from optimiser.problem import DistrictingProblem
 from optimiser.reoptimise import GroupCache, adjacent_triples, reoptimise_groups
 from optimiser.solve import SolverReport, SolveStatus

@@ -11,10 +11,10 @@ import pytest
 import optimiser.reoptimise as reoptimise
 from optimiser.budget import Budget
 from optimiser.capacity_flow import max_cover
+from optimiser.capacity_polish import polish_within_capacity, shortfall
 from optimiser.construct import construct_start, meets_constraints
 from optimiser.districting import best_centres, plan_objective, polish, weighted_kmedoids
 from optimiser.families import move_centres
-from optimiser.capacity_polish import polish_within_capacity, shortfall
 from optimiser.problem import BranchCapacity, DistrictingProblem
 from optimiser.reoptimise import (
     GroupCache,
