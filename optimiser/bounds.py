@@ -60,6 +60,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,6 +87,12 @@ class BoundResult:
     centres: tuple[int, ...]  # the K candidate centres chosen at the best lambda (a hint)
     time_limited: bool = False  # the clock, not the iteration limit or convergence, stopped it
     capacity_multipliers: NDArray[np.float64] | None = None  # the mu achieving ``value`` (with a flow)
+
+
+class SupportsIsSet(Protocol):
+    """An event the caller sets to stop the iterations (``threading`` or ``multiprocessing``)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,7 @@ def lagrangian_bound(
     initial_multipliers: NDArray[np.float64] | None = None,
     initial_step: float = 2.0,
     flow: FlowRelaxation | None = None,
+    stop_event: SupportsIsSet | None = None,
 ) -> BoundResult:
     """Best Lagrangian bound found for the model of the module docstring.
 
@@ -269,7 +277,8 @@ def lagrangian_bound(
     iterations, ``time_limit_s`` seconds, or when the step size collapses. ``initial_step`` is
     the Polyak step factor (smaller keeps a good warm start from ``initial_multipliers``).
     ``flow`` adds the capacity balance (module docstring, rows (6)-(7); ``reaches`` over the
-    candidates), so the bound covers exactly the plans that meet it.
+    candidates), so the bound covers exactly the plans that meet it. ``stop_event`` (optional,
+    e.g. a ``multiprocessing.Event``) ends the iterations early, keeping the best bound so far.
     """
     start = time.perf_counter()
     demand = np.asarray(demand, dtype=float)
@@ -335,7 +344,7 @@ def lagrangian_bound(
         mu = np.maximum(mu + step * g_mu / zone_load, 0.0)
         if theta < THETA_MIN:
             break
-        if time.perf_counter() - start > time_limit_s:
+        if time.perf_counter() - start > time_limit_s or (stop_event is not None and stop_event.is_set()):
             clock = it < max_iter
             break
         if target is not None and best >= target * (1 - rel_tol):
@@ -371,16 +380,18 @@ def flow_of(problem: DistrictingProblem) -> FlowRelaxation | None:
 
 
 def problem_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000,
-                  target: float | None = None) -> BoundResult:
+                  target: float | None = None, stop_event: SupportsIsSet | None = None) -> BoundResult:
     """:func:`lagrangian_bound` over every plan of ``problem``: its load window and, when it has
     one, its capacity balance (the other families only narrow the plans, so the bound holds)."""
     lo, hi = problem.zone_bounds()
     return lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),
                             upper=float(hi.max()), time_limit_s=time_limit_s, max_iter=max_iter, target=target,
-                            flow=flow_of(problem))
+                            flow=flow_of(problem), stop_event=stop_event)
 
 
-def start_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000) -> Background:
-    """:func:`problem_bound` started in a second process (beside the design);
-    ``.result(wait_s=...)`` gives the :class:`BoundResult` (None if it had to be stopped)."""
-    return Background(problem_bound, problem=problem, time_limit_s=time_limit_s, max_iter=max_iter)
+def start_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 10_000) -> Background:
+    """:func:`problem_bound` started in a second process (beside the design), for at most
+    ``time_limit_s``; ``.result(wait_s=..., ask_s=...)`` gives the :class:`BoundResult`: when it
+    has not finished after ``wait_s`` it is asked to stop and hand over its best bound so far
+    (None only if it then does not answer within ``ask_s``)."""
+    return Background(problem_bound, stoppable=True, problem=problem, time_limit_s=time_limit_s, max_iter=max_iter)

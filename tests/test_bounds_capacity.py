@@ -99,3 +99,21 @@ def test_a_centre_no_branch_reaches_cannot_hold_a_zone() -> None:
     with pytest.raises(ValueError, match="provider capacity"):
         lagrangian_bound(demand, cost, n_zones=2, lower=1.0, upper=3.0, flow=flow, max_iter=5)
     np.testing.assert_allclose(flow.column_upper(3.0), [3.0, 0.0, 0.0, 0.0])
+
+
+def test_a_bound_asked_to_stop_hands_over_its_best_so_far() -> None:
+    """The pipeline's background bound: after ``wait_s`` it is asked to stop and answers with the
+    best bound so far (not None, not after its own 60 s limit)."""
+    import time
+
+    from optimiser.bounds import start_bound
+    from tests.conftest import grid_problem
+
+    p = grid_problem(20, 20, n_zones=8, tolerance=0.05)
+    t0 = time.perf_counter()
+    job = start_bound(p, time_limit_s=60.0, max_iter=10**7)
+    res = job.result(wait_s=1.0, ask_s=10.0)
+    assert res is not None and res.time_limited and res.iterations > 0
+    assert time.perf_counter() - t0 < 10.0
+    # the same iterations, stopped sooner: never above the bound of the longer run
+    assert 0.0 < res.value <= problem_bound(p, time_limit_s=30.0, max_iter=10**7).value * (1 + 1e-12)

@@ -79,7 +79,7 @@ def certify(
     t2 = time.perf_counter()
     if job is not None:
         progress("collecting the certified lower bound")
-        bound = job.result(wait_s=m.certify_s + 2.0 if wait_s is None else wait_s)
+        bound = job.result(wait_s=m.certify_s if wait_s is None else wait_s, ask_s=2.0)
         if bound is None:
             log.warning("the certified lower bound did not finish within the time limit: no bound reported")
             return None
@@ -98,7 +98,7 @@ def start_certify(prep: Prepared, budget: RunBudget) -> Background | None:
     """Start stage 3 in a second process, beside the design (None when ``certify_s`` is 0)."""
     if prep.scenario.model.certify_s <= 0:
         return None
-    return start_bound(prep.problem, time_limit_s=budget.bound_s)
+    return start_bound(prep.problem, time_limit_s=budget.bound_limit_s)
 
 
 def require_checks(plan: ZonePlan) -> None:
@@ -125,7 +125,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
             job.stop()  # the bound's process
         raise
     bound = certify(prep, result, progress=say, job=job,
-                    wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0) + 2.0)
+                    wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0))
     say("checking the plan and computing figures")
     plan = measure_plan(prep, result, bound=bound, identity=baseline_identity(prep, result))
     require_checks(plan)
