@@ -53,7 +53,8 @@ class Strategy:
     ``share_capacity``: group re-optimisation sees the branch capacity the other zones leave;
     ``capacity_polish``: the polish tightens zones that end short of branch capacity and
     polishes again (:mod:`optimiser.capacity_polish`); ``triples``: after the pairs, re-optimise
-    connected triples of zones too (measured: slow for little gain, off by default).
+    connected triples of zones too (measured: slow for little gain, off by default);
+    ``pair_seedings``: k-medoid seedings per pair (or triple) re-optimised.
     """
 
     name: str
@@ -70,6 +71,7 @@ class Strategy:
     triples: bool = False
     capacity_polish: bool = False
     screen: int = 0
+    pair_seedings: int = 4
 
 
 FAST = Strategy(

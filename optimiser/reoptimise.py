@@ -195,12 +195,13 @@ def adjacent_triples(problem: DistrictingProblem, labels: NDArray[np.int64]) -> 
 def reoptimise_groups(
     problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...], *, solver: str,
     budget: Budget, groups: Callable[[DistrictingProblem, NDArray[np.int64]], Sequence[Sequence[int]]] = adjacent_pairs,
-    seed: int = 0, passes: int = 4, per_solve_s: float = 5.0, share_capacity: bool = False,
+    seed: int = 0, passes: int = 4, per_solve_s: float = 5.0, share_capacity: bool = False, seedings: int = 4,
     cache: GroupCache | None = None, accept: Callable[[NDArray[np.int64], tuple[int, ...]], bool] | None = None,
 ) -> Plan:
     """Visit every group of zones (module docstring) for up to ``passes`` passes; returns the
     improved plan. ``share_capacity``: give each group the branch capacity the other zones
-    leave (else the group ignores branch capacity); ``cache``: memoised group results (a fresh
+    leave (else the group ignores branch capacity); ``seedings``: k-medoid seedings per group;
+    ``cache``: memoised group results (a fresh
     one per call by default); ``accept`` vets each changed whole plan (a rejected change is undone)."""
     labels = np.asarray(labels, dtype=np.int64).copy()
     centres_l = list(centres)
@@ -222,7 +223,7 @@ def reoptimise_groups(
                 [zl.index(int(z)) for z in labels[units]], dtype=np.int64)
             local = {int(u): k for k, u in enumerate(units.tolist())}
             sub_centres = tuple(local[centres_l[z]] for z in zl)
-            key = b"|".join([units.tobytes(), sub_labels.astype(np.int64).tobytes(), np.asarray(sub_centres).tobytes(),
+            key = b"|".join([bytes([seedings]), units.tobytes(), sub_labels.astype(np.int64).tobytes(), np.asarray(sub_centres).tobytes(),
                              b"" if capacity is None else np.round(capacity, 6).tobytes()])
             if key in cache.results:
                 cache.hits += 1
@@ -230,7 +231,8 @@ def reoptimise_groups(
             else:
                 try:
                     found = improve_group(sub, sub_labels.astype(np.int64), sub_centres, solver=solver,
-                                          time_limit_s=min(per_solve_s, budget.cap(None)), seed=seed)
+                                          time_limit_s=min(per_solve_s, budget.cap(None)), seed=seed,
+                                          seedings=seedings)
                 except ValueError as exc:  # e.g. a group too small to seed
                     log.debug("zones %s skipped: %s", zl, exc)
                     found = None

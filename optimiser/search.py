@@ -10,8 +10,9 @@ Method (the ``"fast"`` strategy)
    that leaves a zone short is redone with that zone's demand capped
    (:func:`optimiser.capacity_polish.polish_within_capacity`), so the improvement is not thrown away.
 2b. **Screening.** The next best starts (5 more up to ~400 units, fewer on larger problems,
-   :func:`screen_starts`) get the same fast round and polish; the search goes on from the best
-   of them. Which start leads to the best plan is not the cheapest start: the round decides.
+   :func:`screen_starts`) get the same fast round and polish; the two best then go through the
+   pairs (step 3) and the search goes on from the better. Which start leads to the best plan is
+   not the cheapest start: the round and the pairs decide.
 3. **Pairs.** Each pair of adjacent zones is re-optimised exactly as a two-zone problem
    (:mod:`optimiser.reoptimise`), with the branch capacity the other zones leave, and the
    results are cached by the pair's unit sets, centres and capacity, so a later pass solves only
@@ -68,6 +69,9 @@ log = logging.getLogger(__name__)
 
 #: seeding attempts for round 1 when a seeding gives the solver no plan
 ATTEMPTS = 4
+
+#: screened starts (step 2b) that also go through the pairs before one is chosen
+PAIRED = 2
 
 #: the whole-problem feasibility model is built only up to this many (unit, zone) pairs: beyond,
 #: building it alone would take a large part of a county run's budget
@@ -208,9 +212,10 @@ def improve_starts(problem: DistrictingProblem) -> int:
 
 
 def _screen(s: Search) -> Search:
-    """Step 2b: up to ``strategy.screen - 1`` further constructive starts, each through one fast
-    round (and its polish) like the first plan; the search goes on from the best of them."""
-    kept = s
+    """Step 2b: up to ``screen_starts - 1`` further constructive starts, each through one fast
+    round (and its polish) like the first plan; the best :data:`PAIRED` of them also through the
+    pairs; the search goes on from the best after the pairs."""
+    screened = [s]
     fast_gap = max(s.strategy.fast_gap or s.mip_rel_gap, s.mip_rel_gap)
     for alt in s.alternatives[: screen_starts(s.problem, s.strategy) - 1]:
         if s.budget.remaining() < 2.0:
@@ -225,10 +230,12 @@ def _screen(s: Search) -> Search:
                           start=alt.labels)
         if out.labels is not None:
             other.offer(out.labels, out.centres, out.report, "milp")
-        assert other.best is not None and kept.best is not None
-        log.info("screening: start %.0f -> %.0f (kept %.0f)", alt.objective, other.best.objective, kept.best.objective)
-        if other.best.objective < kept.best.objective - 1e-9 * abs(kept.best.objective):
-            kept = other
+        log.info("screening: start %.0f -> %.0f", alt.objective, other.best.objective if other.best else float("nan"))
+        screened.append(other)
+    screened.sort(key=lambda x: x.best.objective if x.best is not None else float("inf"))  # stable: ties keep order
+    for other in screened[:PAIRED]:
+        _pairs(other)
+    kept = min(screened[:PAIRED], key=lambda x: x.best.objective if x.best is not None else float("inf"))
     return kept
 
 
@@ -280,13 +287,14 @@ def _pairs(s: Search) -> None:
     accept = lambda lab, cen: meets_constraints(s.problem, lab, cen)  # noqa: E731
     labels, centres = reoptimise_groups(s.problem, s.best.labels, s.best.centres, solver=s.solver, budget=s.budget,
                                         seed=s.seed, share_capacity=s.strategy.share_capacity, cache=s.cache,
-                                        accept=accept)
+                                        seedings=s.strategy.pair_seedings, accept=accept)
     s.offer(labels, centres, s.best.report, s.best.source)
     if s.strategy.triples:
         s.say("re-optimising triples of adjacent zones exactly")
         labels, centres = reoptimise_groups(s.problem, s.best.labels, s.best.centres, solver=s.solver,
                                             budget=s.budget, groups=adjacent_triples, seed=s.seed, passes=2,
-                                            share_capacity=s.strategy.share_capacity, cache=s.cache, accept=accept)
+                                            share_capacity=s.strategy.share_capacity, cache=s.cache,
+                                            seedings=s.strategy.pair_seedings, accept=accept)
         s.offer(labels, centres, s.best.report, s.best.source)
 
 
