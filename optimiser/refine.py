@@ -173,7 +173,7 @@ def refine_plan(
     upper = bounds.upper[0]
     demand = bounds.amounts[0]
     if branches is not None:
-        loads = np.bincount(labels, weights=demand, minlength=k)
+        loads = np.bincount(labels, weights=demand, minlength=k).astype(np.float64)
         start = _covering_start(branches, labels, start, loads, upper)
     cur = tuple(start)
     cc = cost.block(np.arange(labels.size), np.asarray(cur))
@@ -188,7 +188,7 @@ def refine_plan(
             break
         pass_bounds, allowed = bounds, None
         if branches is not None:
-            loads = np.bincount(labels, weights=demand, minlength=k)
+            loads = np.bincount(labels, weights=demand, minlength=k).astype(np.float64)
             got = flow_headroom(branches, cur, loads, upper)
             if got is None:
                 raise ValueError("branch capacity within reach of the zone centres cannot cover every zone at "

@@ -219,7 +219,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
     objective = refined.objective
     pc_result = DistrictingResult(
         labels=refined.labels, centres=refined.centres, objective=objective,
-        loads=np.bincount(refined.labels, weights=problem.demand, minlength=problem.n_zones),
+        loads=np.bincount(refined.labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64),
         report=SolverReport(
             solver=report.solver, status=SolveStatus.FEASIBLE,
             solver_status=f"postcode-level local search from the LSOA plan (LSOA model: {report.solver_status})",
@@ -228,7 +228,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
         rounds=result.rounds, seconds=seconds,
         method=f"{result.method}; then refined over postcode units by contiguity-preserving local search "
                "(optimiser.refine)",
-        bound_scope="a plan refined from the LSOA design by local search (no solver bound at postcode level)",
+        bound_scope="local-search refinement at postcode level, which has no solver gap (see the lower bound)",
         milp_objective=None, local_search_moves=refined.moves + refined.swaps,
         time_limited=result.time_limited + (("postcode refinement",) if refined.seconds >= opts.refine_s else ()),
     )
