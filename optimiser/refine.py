@@ -15,8 +15,10 @@ Method
    loads ``d_z``, find the largest share ``s`` in [0, 1] for which a flow ``F`` of branch
    capacity (each branch at most its capacity, only to zones whose centre it reaches) covers
    ``margin x (d_z + s (U_z - d_z))`` for every zone (``U_z`` the balance maximum), by
-   bisection over :func:`optimiser.capacity_flow.max_cover`. Then zone ``z``'s demand is capped
-   at ``d_z + s (U_z - d_z)`` and its centre may only move to units that every branch giving
+   bisection over :func:`optimiser.capacity_flow.max_cover`; then an LP spreads what capacity is
+   left (:func:`spread_headroom`: each zone keeps at least that share of its headroom, zones
+   with spare capacity in reach get more). Zone ``z``'s demand is capped at ``d_z`` plus its
+   room ``t_z``, and its centre may only move to units that every branch giving
    to ``z`` under ``F`` still reaches. Any plan of the search meets both, so ``F`` remains a
    feasible allocation: the family's checks pass for every plan it visits.
 4. **Search.** :func:`optimiser.local_search.local_search` (contiguity kept by each move,
@@ -33,6 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -123,6 +126,33 @@ def flow_headroom(branches: BranchCapacity, centres: tuple[int, ...], loads: NDA
     return lo, low_flow
 
 
+def spread_headroom(branches: BranchCapacity, centres: tuple[int, ...], loads: NDArray[np.float64],
+                    upper: NDArray[np.float64], share: float) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Room ``t_z`` (hours) each zone may grow by and a flow covering ``margin x (loads + t)``:
+    the LP ``max sum_z t_z`` over flows ``f_bz`` (pairs in reach) with ``sum_z f_bz <= cap_b``,
+    ``sum_b f_bz >= margin (d_z + t_z)`` and ``share x head_z <= t_z <= head_z`` (``head = upper -
+    loads``), so every zone keeps the uniform share found by :func:`flow_headroom` and zones with
+    spare capacity in reach get more. None if the LP fails."""
+    reach = branches.in_reach()[:, list(centres)] & (branches.capacity[:, None] > 0)
+    head = np.maximum(upper - loads, 0.0)
+    b_n, k = reach.shape
+    pairs = np.argwhere(reach)
+    p = len(pairs)
+    cols = np.arange(p)
+    a_ub = np.zeros((b_n + k, p + k))
+    a_ub[pairs[:, 0], cols] = 1.0  # sum_z f_bz <= cap_b
+    a_ub[b_n + pairs[:, 1], cols] = -1.0  # margin t_z - sum_b f_bz <= -margin d_z
+    a_ub[b_n + np.arange(k), p + np.arange(k)] = branches.margin
+    b_ub = np.r_[branches.capacity, -branches.margin * loads]
+    bounds = [(0.0, None)] * p + [(float(share * h), float(h)) for h in head]
+    res = linprog(np.r_[np.zeros(p), -np.ones(k)], A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    flow = np.zeros((b_n, k))
+    flow[pairs[:, 0], pairs[:, 1]] = np.maximum(res.x[:p], 0.0)
+    return np.clip(res.x[p:], share * head, head), flow
+
+
 def _covering_start(branches: BranchCapacity, labels: NDArray[np.int64], centres: list[int],
                     loads: NDArray[np.float64], upper: NDArray[np.float64]) -> list[int]:
     """Move the centre of each zone the branches cannot cover to its member with the most
@@ -194,7 +224,11 @@ def refine_plan(
                 raise ValueError("branch capacity within reach of the zone centres cannot cover every zone at "
                                  "the start of the postcode refinement")
             share, flow = got
-            cap = loads + share * np.maximum(upper - loads, 0.0)
+            room = share * np.maximum(upper - loads, 0.0)
+            spread = spread_headroom(branches, cur, loads, upper, share)
+            if spread is not None:
+                room, flow = spread
+            cap = loads + room
             cap = np.maximum(loads, cap - 1e-7 * np.maximum(cap, 1.0))  # kept strictly inside what F covers
             new_upper = bounds.upper.copy()
             new_upper[0] = np.minimum(upper, cap)
