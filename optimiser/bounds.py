@@ -34,6 +34,24 @@ improved with Polyak subgradient steps (Held, Wolfe & Crowder 1974) towards a ta
 
 With ``candidates`` restricted to a subset ``C`` the bound covers only plans whose centres
 lie in ``C``; the result says so in ``scope``.
+
+Capacity balance (the ``capacity_flow`` family, :mod:`optimiser.capacity_flow`)
+-----------------------------------------------------------------------------
+With branches ``b`` (capacity ``cap_b``, margin ``m``, ``R(j)`` the branches that reach a
+centre at ``j``) the model gains flows ``f_bj >= 0`` and
+
+  (6) ``sum_j f_bj <= cap_b``                     each branch's capacity counted once
+  (7) ``sum_{b in R(j)} f_bj >= m sum_i d_i x_ij`` every zone covered
+
+Every plan that meets the family is feasible here, so the bound still covers it. (6) is
+relaxed with ``mu_b >= 0``: ``LR(lambda, mu) = sum_i lambda_i - sum_b mu_b cap_b +
+min_{|S|=K} sum_{j in S} v_j`` where ``v_j`` is the knapsack above with item costs
+``d_i (c_ij + m mu*_j) - lambda_i``, ``mu*_j = min_{b in R(j)} mu_b`` (the cheapest
+reachable capacity), and the load window narrowed to ``U_j = min(U, sum_{b in R(j)} cap_b /
+m)`` (a zone cannot hold more than all the capacity that reaches its centre; a centre no
+branch reaches cannot hold a zone). ``mu`` follows projected subgradient steps
+(``g_b`` = capacity the chosen zones draw from ``b`` minus ``cap_b``). At ``mu = 0`` this is
+the bound without capacity, narrowed by ``U_j``: it is never weaker.
 """
 
 from __future__ import annotations
@@ -42,6 +60,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +69,9 @@ from optimiser.isolated import Background
 from optimiser.problem import DistrictingProblem
 
 log = logging.getLogger(__name__)
+
+STALL = 50  # iterations without a better bound before the step is halved
+THETA_MIN = 1e-6  # the step factor at which the search stops
 
 
 @dataclass(frozen=True)
@@ -64,24 +86,72 @@ class BoundResult:
     multipliers: NDArray[np.float64]  # the lambda achieving ``value``
     centres: tuple[int, ...]  # the K candidate centres chosen at the best lambda (a hint)
     time_limited: bool = False  # the clock, not the iteration limit or convergence, stopped it
+    capacity_multipliers: NDArray[np.float64] | None = None  # the mu achieving ``value`` (with a flow)
+
+
+class SupportsIsSet(Protocol):
+    """An event the caller sets to stop the iterations (``threading`` or ``multiprocessing``)."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class FlowRelaxation:
+    """The capacity balance as the bound sees it (module docstring, rows (6)-(7)).
+
+    capacity : (B,) hours/week per branch; reaches : (B, m) whether branch ``b`` reaches a
+    centre at candidate ``j``; margin : needed capacity per hour of demand.
+    """
+
+    capacity: NDArray[np.float64]
+    reaches: NDArray[np.bool_]
+    margin: float
+
+    def column_upper(self, upper: float) -> NDArray[np.float64]:
+        """(m,) ``U_j``: the most demand a zone centred at candidate ``j`` can be covered for."""
+        return np.minimum(upper, (self.capacity @ self.reaches) / self.margin)
+
+    def cheapest(self, mu: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """(m,) ``mu*_j`` and the branch giving it (inf / -1 where no branch reaches ``j``)."""
+        priced = np.where(self.reaches, mu[:, None], np.inf)
+        arg = np.argmin(priced, axis=0)
+        low = priced[arg, np.arange(priced.shape[1])]
+        return low, np.where(np.isfinite(low), arg, -1)
+
+    def priced(self, cost_t: NDArray[np.float64], mu: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                                                                                  NDArray[np.int64]]:
+        """(m, n) costs with each zone paying ``m mu*_j`` per hour of demand, and the branch paying."""
+        cheapest, via = self.cheapest(mu)
+        return cost_t + self.margin * np.where(np.isfinite(cheapest), cheapest, 0.0)[:, None], via
+
+    def subgradient(self, mu: NDArray[np.float64], via: NDArray[np.int64], loads: NDArray[np.float64],
+                    scale: float) -> NDArray[np.float64]:
+        """Capacity each branch is asked for by the chosen zones (``via``, ``loads``) minus what
+        it has, divided by ``scale``; projected (0 where ``mu`` is 0 and the branch has spare)."""
+        g = np.zeros(mu.size)
+        np.add.at(g, via, self.margin * loads)
+        g = (g - self.capacity) / scale
+        g[(mu <= 0) & (g < 0)] = 0.0
+        return g
 
 
 def _fill_order(key: NDArray[np.float64], d: NDArray[np.float64], need: NDArray[np.float64],
                 rows: int | None) -> NDArray[np.int64]:
-    """Per column, the row order by ascending ``key``: only the ``rows`` smallest when their
-    demand covers ``need`` (a partial sort), the full order for the columns where it does not."""
-    p = key.shape[0]
+    """Per candidate (a row of ``key``, (m, p)), the item order by ascending ``key``: only the
+    ``rows`` smallest when their demand covers ``need`` (a partial sort), the full order for
+    the candidates where it does not (padded with -1). Rows are contiguous: sorting along
+    them is several times faster than along columns."""
+    p = key.shape[1]
     if rows is None or rows >= p:
-        return np.argsort(key, axis=0, kind="stable")
-    part = np.argpartition(key, rows - 1, axis=0)[:rows]
-    order = np.take_along_axis(part, np.argsort(np.take_along_axis(key, part, axis=0), axis=0, kind="stable"), axis=0)
-    short = np.flatnonzero(d[order].sum(axis=0) < need * (1 + 1e-12))
-    if short.size:  # a column whose cheapest items do not fill it: sort it all (rows beyond are never used)
-        full = np.argsort(key[:, short], axis=0, kind="stable")
-        order_full = np.empty((p, key.shape[1]), dtype=np.int64)
-        order_full[:rows] = order
-        order_full[rows:] = -1
-        order_full[:, short] = full
+        return np.argsort(key, axis=1, kind="stable")
+    part = np.argpartition(key, rows - 1, axis=1)[:, :rows]
+    order = np.take_along_axis(part, np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable"), axis=1)
+    short = np.flatnonzero(d[order].sum(axis=1) < need * (1 + 1e-12))
+    if short.size:  # a candidate whose cheapest items do not fill it: sort it all (items beyond are never used)
+        full = np.argsort(key[short], axis=1, kind="stable")
+        order_full = np.full((key.shape[0], p), -1, dtype=np.int64)
+        order_full[:, :rows] = order
+        order_full[short] = full
         return order_full
     return order
 
@@ -93,63 +163,68 @@ def knapsack_values(
     candidates: NDArray[np.int64],
     *,
     lower: float,
-    upper: float,
+    upper: float | NDArray[np.float64],
     rows: int | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``v_j(lambda)`` for each candidate ``j`` and the optimal fractional ``x`` (n, m).
 
     ``cost`` is the (n, m) block of minutes from every unit to the candidates. Candidates
-    whose own demand exceeds ``upper`` get ``v = +inf``. ``rows`` (optional) sorts only the
+    whose own demand exceeds ``upper`` (a number, or one per candidate) get ``v = +inf``, as do
+    candidates whose ``upper`` is below ``lower``. ``rows`` (optional) sorts only the
     ``rows`` cheapest items of each candidate when they suffice (same values, less work).
     """
-    values, x_of = _knapsack(demand, cost, multipliers, candidates, lower=lower, upper=upper, rows=rows)
-    return values, x_of(np.arange(cost.shape[1]))
+    values, x_of = _knapsack(demand, np.ascontiguousarray(np.asarray(cost, dtype=np.float64).T), multipliers,
+                             candidates, lower=lower, upper=upper, rows=rows)
+    return values, x_of(np.arange(np.shape(cost)[1]))
 
 
 def _knapsack(
-    demand: NDArray[np.float64], cost: NDArray[np.float64], multipliers: NDArray[np.float64],
-    candidates: NDArray[np.int64], *, lower: float, upper: float, rows: int | None,
+    demand: NDArray[np.float64], cost_t: NDArray[np.float64], multipliers: NDArray[np.float64],
+    candidates: NDArray[np.int64], *, lower: float, upper: float | NDArray[np.float64], rows: int | None,
 ) -> tuple[NDArray[np.float64], Callable[[NDArray[np.int64]], NDArray[np.float64]]]:
-    """The values and a function giving ``x`` for chosen columns only (the subgradient needs K)."""
-    n, m = cost.shape
-    coef = demand[:, None] * cost - multipliers[:, None]  # (n, m)
+    """The values and a function giving ``x`` for chosen candidates only (the subgradient needs K).
+    ``cost_t`` is the (m, n) transposed cost block (one row per candidate)."""
+    m, n = cost_t.shape
+    coef = cost_t * demand[None, :] - multipliers[None, :]  # (m, n)
     pos = demand > 0
     values = np.zeros(m)
     zero = np.flatnonzero(~pos)
-    if zero.size:  # zero-demand items: free, taken iff the coefficient is negative
-        values += np.minimum(coef[zero], 0.0).sum(axis=0)
     idx = np.flatnonzero(pos)
+    if zero.size:  # zero-demand items: free, taken iff the coefficient is negative
+        values += np.minimum(coef[:, zero], 0.0).sum(axis=1)
+        coef_pos = coef[:, idx]
+    else:
+        coef_pos = coef
     d = demand[idx]
-    coef_pos = coef[idx]
-    key = coef_pos / d[:, None]
+    key = coef_pos / d[None, :]
     local = np.full(n, -1)
     local[idx] = np.arange(idx.size)
     own_pos = pos[candidates]
-    key[local[candidates[own_pos]], np.flatnonzero(own_pos)] = -np.inf  # the centre itself is always in
-    target = np.clip(np.where(key < 0, d[:, None], 0.0).sum(axis=0), lower, upper)
+    key[np.flatnonzero(own_pos), local[candidates[own_pos]]] = -np.inf  # the centre itself is always in
+    target = np.clip(np.where(key < 0, d[None, :], 0.0).sum(axis=1), lower, np.maximum(upper, lower))
     order = _fill_order(key, d, target, rows)
     valid = order >= 0
     safe = np.where(valid, order, 0)
     d_sorted = np.where(valid, d[safe], 0.0)
-    before = np.cumsum(d_sorted, axis=0) - d_sorted
+    before = np.cumsum(d_sorted, axis=1) - d_sorted
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(valid, np.clip((target[None, :] - before) / d_sorted, 0.0, 1.0), 0.0)
-    values += (frac * np.take_along_axis(coef_pos, safe, axis=0)).sum(axis=0)
+        frac = np.where(valid, np.clip((target[:, None] - before) / d_sorted, 0.0, 1.0), 0.0)
+    values += (frac * np.take_along_axis(coef_pos, safe, axis=1)).sum(axis=1)
     zero_centre = np.flatnonzero(~own_pos)  # a zero-demand centre is forced in even if its coefficient is positive
     if zero_centre.size:
-        values[zero_centre] += np.maximum(coef[candidates[zero_centre], zero_centre], 0.0)
-    values[demand[candidates] > upper] = np.inf
+        values[zero_centre] += np.maximum(coef[zero_centre, candidates[zero_centre]], 0.0)
+    values[(demand[candidates] > upper) | (np.asarray(upper) < lower)] = np.inf
     if d.sum() < lower:
         values[:] = np.inf  # cannot reach the lower bound at all
 
     def x_of(cols: NDArray[np.int64]) -> NDArray[np.float64]:
         x = np.zeros((n, cols.size))
         if zero.size:
-            x[zero] = coef[np.ix_(zero, cols)] < 0
-        sub_valid = valid[:, cols]
-        rows_i = idx[safe[:, cols][sub_valid]]
-        cols_i = np.broadcast_to(np.arange(cols.size), sub_valid.shape)[sub_valid]
-        np.add.at(x, (rows_i, cols_i), frac[:, cols][sub_valid])
+            x[zero] = (coef[np.ix_(cols, zero)] < 0).T
+        sub_valid = valid[cols]
+        rows_i = idx[safe[cols][sub_valid]]
+        cols_i = np.broadcast_to(np.arange(cols.size)[:, None], sub_valid.shape)[sub_valid]
+        np.add.at(x, (rows_i, cols_i), frac[cols][sub_valid])
         zc = np.flatnonzero(~pos[candidates[cols]])
         x[candidates[cols[zc]], zc] = 1.0
         return x
@@ -191,6 +266,8 @@ def lagrangian_bound(
     rel_tol: float = 1e-5,
     initial_multipliers: NDArray[np.float64] | None = None,
     initial_step: float = 2.0,
+    flow: FlowRelaxation | None = None,
+    stop_event: SupportsIsSet | None = None,
 ) -> BoundResult:
     """Best Lagrangian bound found for the model of the module docstring.
 
@@ -199,6 +276,9 @@ def lagrangian_bound(
     without it the step aims 5% above the current bound. Stops after ``max_iter``
     iterations, ``time_limit_s`` seconds, or when the step size collapses. ``initial_step`` is
     the Polyak step factor (smaller keeps a good warm start from ``initial_multipliers``).
+    ``flow`` adds the capacity balance (module docstring, rows (6)-(7); ``reaches`` over the
+    candidates), so the bound covers exactly the plans that meet it. ``stop_event`` (optional,
+    e.g. a ``multiprocessing.Event``) ends the iterations early, keeping the best bound so far.
     """
     start = time.perf_counter()
     demand = np.asarray(demand, dtype=float)
@@ -211,9 +291,19 @@ def lagrangian_bound(
     else:
         lam = np.asarray(initial_multipliers, dtype=float).copy()
     scale = float(np.sum(demand * np.median(block, axis=1)))  # a plan's order of magnitude (aim without a target)
+    col_upper: float | NDArray[np.float64] = upper
+    mu = np.zeros(0)
+    if flow is not None:
+        if flow.reaches.shape != (flow.capacity.size, candidates.size) or not flow.margin > 0:
+            raise ValueError(f"flow: reaches must be (B, {candidates.size}) and margin > 0, got "
+                             f"{flow.reaches.shape} and {flow.margin}")
+        col_upper = flow.column_upper(upper)
+        mu = np.zeros(flow.capacity.size)
+    block_t = np.ascontiguousarray(block.T)  # (m, n): each candidate's costs in one contiguous row
+    zone_load = max(float(demand.sum()) / n_zones, 1e-9)  # scales the capacity subgradient (hours) to lambda's
 
     best = -np.inf
-    best_lam = lam.copy()
+    best_lam, best_mu = lam.copy(), mu.copy()
     best_centres: tuple[int, ...] = ()
     theta, stall, it, clock = initial_step, 0, 0, False
     g_prev = np.zeros(n)
@@ -221,33 +311,40 @@ def lagrangian_bound(
     rows = min(n, max(64, int(4 * n / n_zones)))
     for _ in range(max_iter):
         it += 1
-        values, x_of = _knapsack(demand, block, lam, candidates, lower=lower, upper=upper, rows=rows)
+        # with a flow, each zone pays for the cheapest capacity that reaches its centre
+        priced, via = (block_t, np.zeros(0, dtype=np.int64)) if flow is None else flow.priced(block_t, mu)
+        values, x_of = _knapsack(demand, priced, lam, candidates, lower=lower, upper=col_upper, rows=rows)
         pick = np.argpartition(values, n_zones - 1)[:n_zones]
         chosen = values[pick]
         if not np.all(np.isfinite(chosen)):
-            raise ValueError("fewer than K candidate centres can hold a zone within the load window")
-        value = float(lam.sum() + chosen.sum())
+            raise ValueError("fewer than K candidate centres can hold a zone within the load window"
+                             + (" and the provider capacity that reaches them" if flow is not None else ""))
+        value = float(lam.sum() + chosen.sum() - (0.0 if flow is None else mu @ flow.capacity))
         if value > best:
-            best, best_lam = value, lam.copy()
+            best, best_lam, best_mu = value, lam.copy(), mu.copy()
             best_centres = tuple(sorted(int(candidates[j]) for j in pick))
             stall = 0
         else:
             stall += 1
-            if stall >= 25:  # halve the step and go back to the best multipliers: the bound never collapses
+            if stall >= STALL:  # halve the step and go back to the best multipliers: the bound never collapses
                 theta, stall = theta / 2, 0
-                lam, g_prev = best_lam.copy(), np.zeros(n)
+                lam, mu, g_prev = best_lam.copy(), best_mu.copy(), np.zeros(n)
                 continue
-        g = 1.0 - x_of(pick).sum(axis=1)
+        x = x_of(pick)
+        g = 1.0 - x.sum(axis=1)
         direction = g + 0.3 * g_prev  # deflected subgradient (Camerini, Fratta & Maffioli)
         g_prev = direction
-        norm = float(direction @ direction)
+        g_mu = np.zeros(0) if flow is None else flow.subgradient(mu, via[pick], demand @ x, zone_load)
+        norm = float(direction @ direction + g_mu @ g_mu)
         if norm < 1e-12:
-            break  # the relaxed solution is feasible for (1): the bound is optimal
+            break  # the relaxed solution is feasible for (1) and (6): the bound is optimal
         aim = target if target is not None and target > best else best + 0.05 * max(abs(best), scale)
-        lam = lam + theta * (aim - value) / norm * direction
-        if theta < 1e-4:
+        step = theta * (aim - value) / norm
+        lam = lam + step * direction
+        mu = np.maximum(mu + step * g_mu / zone_load, 0.0)
+        if theta < THETA_MIN:
             break
-        if time.perf_counter() - start > time_limit_s:
+        if time.perf_counter() - start > time_limit_s or (stop_event is not None and stop_event.is_set()):
             clock = it < max_iter
             break
         if target is not None and best >= target * (1 - rel_tol):
@@ -257,8 +354,10 @@ def lagrangian_bound(
         "every balanced plan (contiguous or not), centres anywhere"
         if candidates.size == n
         else f"balanced plans with centres among {candidates.size} candidate units"
-    )
+    ) + (" that meets the capacity balance" if flow is not None else "")
     method = "Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient"
+    if flow is not None:
+        method += "; branch capacity (counted once) relaxed too"
     if best < 0 and demand.min() >= 0 and block.min() >= 0:
         # cut short on a tiny or loose instance the multipliers can still price below 0; with
         # non-negative demand and costs every plan costs at least 0, so 0 is the valid bound
@@ -269,14 +368,30 @@ def lagrangian_bound(
         value=best, iterations=it, seconds=seconds,
         method=method,
         scope=scope, multipliers=best_lam, centres=best_centres, time_limited=clock,
+        capacity_multipliers=best_mu if flow is not None else None,
     )
 
 
-def start_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000) -> Background:
-    """:func:`lagrangian_bound` for ``problem`` started in a second process (beside the design);
-    ``.result(wait_s=...)`` gives the :class:`BoundResult` (None if it had to be stopped)."""
+def flow_of(problem: DistrictingProblem) -> FlowRelaxation | None:
+    """The problem's capacity balance as the bound relaxes it (None without branches)."""
+    br = problem.branches
+    return None if br is None else FlowRelaxation(capacity=np.asarray(br.capacity, dtype=np.float64),
+                                                  reaches=br.in_reach(), margin=float(br.margin))
+
+
+def problem_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000,
+                  target: float | None = None, stop_event: SupportsIsSet | None = None) -> BoundResult:
+    """:func:`lagrangian_bound` over every plan of ``problem``: its load window and, when it has
+    one, its capacity balance (the other families only narrow the plans, so the bound holds)."""
     lo, hi = problem.zone_bounds()
-    return Background(
-        lagrangian_bound, demand=problem.demand, cost=problem.cost, n_zones=problem.n_zones,
-        lower=float(lo.min()), upper=float(hi.max()), time_limit_s=time_limit_s, max_iter=max_iter,
-    )
+    return lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),
+                            upper=float(hi.max()), time_limit_s=time_limit_s, max_iter=max_iter, target=target,
+                            flow=flow_of(problem), stop_event=stop_event)
+
+
+def start_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 10_000) -> Background:
+    """:func:`problem_bound` started in a second process (beside the design), for at most
+    ``time_limit_s``; ``.result(wait_s=..., ask_s=...)`` gives the :class:`BoundResult`: when it
+    has not finished after ``wait_s`` it is asked to stop and hand over its best bound so far
+    (None only if it then does not answer within ``ask_s``)."""
+    return Background(problem_bound, stoppable=True, problem=problem, time_limit_s=time_limit_s, max_iter=max_iter)

@@ -105,14 +105,22 @@ def _call(conn: Connection, fn: Callable[..., Any], kwargs: dict[str, Any]) -> N
 
 class Background:
     """``fn(**kwargs)`` started now in a child process (the second core); :meth:`result` waits
-    for it at most ``wait_s`` seconds, then stops it and returns None."""
+    for it at most ``wait_s`` seconds, then stops it and returns None.
 
-    def __init__(self, fn: Callable[..., Any], **kwargs: Any) -> None:
+    With ``stoppable=True``, ``fn`` also receives ``stop_event`` (an event it checks as it
+    works, returning its best answer so far once it is set): ``result(wait_s=..., ask_s=...)``
+    sets it after ``wait_s`` and waits ``ask_s`` more for that answer."""
+
+    def __init__(self, fn: Callable[..., Any], *, stoppable: bool = False, **kwargs: Any) -> None:
         self._inline: tuple[Callable[..., Any], dict[str, Any]] | None = None
+        self._stop_event: Any = None
         if not can_isolate():  # run at result() time, in-process
             self._inline = (fn, kwargs)
             return
         ctx = _context()
+        if stoppable:
+            self._stop_event = ctx.Event()
+            kwargs = {**kwargs, "stop_event": self._stop_event}
         self._receive, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_call, args=(send, fn, kwargs), daemon=True)
         with warnings.catch_warnings():
@@ -130,13 +138,17 @@ class Background:
         except Exception as exc:  # noqa: BLE001 - the caller is already handling its own error
             log.debug("background job stopped; it had failed: %s", exc)
 
-    def result(self, *, wait_s: float) -> Any:
+    def result(self, *, wait_s: float, ask_s: float = 0.0) -> Any:
         if self._inline is not None:
             fn, kwargs = self._inline
             self._inline = None
             return fn(**kwargs)
         try:
-            kind, payload = self._receive.recv() if self._receive.poll(max(wait_s, 0.0)) else ("stopped", None)
+            ready = self._receive.poll(max(wait_s, 0.0))
+            if not ready and self._stop_event is not None and ask_s > 0:
+                self._stop_event.set()  # ask for the best answer so far
+                ready = self._receive.poll(ask_s)
+            kind, payload = self._receive.recv() if ready else ("stopped", None)
         except EOFError:
             kind, payload = "died", None
         finally:

@@ -15,6 +15,12 @@ def test_stages_fit_inside_the_limit(total: float, units: int) -> None:
     assert b.reserve_s == pytest.approx(min(reserve_for_outputs(units), total / 2))
     assert 1.5 + b.design_s + b.reserve_s == pytest.approx(total) or b.design_s == 1.0
     assert b.bound_s <= min(20.0, b.design_s) + 1e-9  # the bound runs beside the design, never past it
+    assert b.bound_limit_s == pytest.approx(b.design_s)  # and on for as long as the design runs
+
+
+def test_no_bound_when_certify_is_zero() -> None:
+    b = split_budget(60.0, elapsed_s=1.0, n_units=100, certify_s=0.0)
+    assert b.bound_s == 0.0 and b.bound_limit_s == 0.0
 
 
 def test_more_units_keep_more_for_the_outputs() -> None:

@@ -3,7 +3,7 @@
 1. :func:`~zoning.prepare.prepare_problem` — read and validate inputs; units, adjacency, travel
    times and the optimiser's problem (:class:`~zoning.prepare.Prepared`);
 2. :func:`design` — the zone design (:func:`optimiser.districting.design_zones`);
-3. :func:`certify` — a certified lower bound over every balanced plan;
+3. :func:`certify` — a certified lower bound over every balanced plan (meeting the capacity balance);
 4. :func:`~zoning.measure.measure_plan` — the figures every output shows and the named checks
    (:class:`~zoning.plan.ZonePlan`), then :func:`require_checks`.
 
@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import replace
 
-from optimiser.bounds import BoundResult, lagrangian_bound, start_bound
+from optimiser.bounds import BoundResult, problem_bound, start_bound
 from optimiser.budget import STRATEGIES
 from optimiser.districting import DistrictingResult, design_zones
 from optimiser.errors import InfeasibleProblemError
@@ -70,7 +70,8 @@ def certify(
     prep: Prepared, result: DistrictingResult, *, progress: Progress = _quiet, job: Background | None = None,
     wait_s: float | None = None,
 ) -> BoundResult | None:
-    """Stage 3: a certified lower bound over all balanced plans (any centres), time-boxed by
+    """Stage 3: a certified lower bound over all balanced plans (any centres, meeting the capacity
+    balance when the problem has one: :func:`optimiser.bounds.problem_bound`), time-boxed by
     ``[model] certify_s``; None when that is 0. With ``job`` (from :func:`start_certify`) the
     bound already running beside the design is collected, waiting at most ``wait_s``."""
     problem, m = prep.problem, prep.scenario.model
@@ -78,18 +79,14 @@ def certify(
         return None
     t2 = time.perf_counter()
     if job is not None:
-        progress("collecting the certified lower bound over all balanced plans")
-        bound = job.result(wait_s=m.certify_s + 2.0 if wait_s is None else wait_s)
+        progress("collecting the certified lower bound")
+        bound = job.result(wait_s=m.certify_s if wait_s is None else wait_s, ask_s=2.0)
         if bound is None:
             log.warning("the certified lower bound did not finish within the time limit: no bound reported")
             return None
     else:
-        progress("computing a certified lower bound over all balanced plans")
-        lo, hi = problem.zone_bounds()
-        bound = lagrangian_bound(
-            problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()), upper=float(hi.max()),
-            target=result.objective, time_limit_s=m.certify_s,
-        )
+        progress("computing a certified lower bound")
+        bound = problem_bound(problem, target=result.objective, time_limit_s=m.certify_s)
     prep.timings["bound_s"] = bound.seconds if job is not None else time.perf_counter() - t2
     if result.objective < bound.value <= result.objective * (1 + 1e-7) + 1e-9:  # rounding: the bound met the plan
         bound = replace(bound, value=result.objective)
@@ -102,7 +99,7 @@ def start_certify(prep: Prepared, budget: RunBudget) -> Background | None:
     """Start stage 3 in a second process, beside the design (None when ``certify_s`` is 0)."""
     if prep.scenario.model.certify_s <= 0:
         return None
-    return start_bound(prep.problem, time_limit_s=budget.bound_s)
+    return start_bound(prep.problem, time_limit_s=budget.bound_limit_s)
 
 
 def require_checks(plan: ZonePlan) -> None:
@@ -134,7 +131,7 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
             job.stop()  # the bound's process
         raise
     bound = certify(prep, result, progress=say, job=job,
-                    wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0) + 2.0)
+                    wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0))
     if postcode:  # every output from the postcode cells (the LSOA bound only warm-starts theirs)
         prep, result, bound = refine_to_postcodes(prep, result, warm=bound, progress=say)
     say("checking the plan and computing figures")

@@ -46,7 +46,7 @@ class ZonePlan:
     moves: pd.DataFrame | None = None  # care that changes zone: today's zone -> proposed zone
     matched: dict[str, str | None] | None = None  # proposed zone -> the current zone it continues
     change: PlanChange | None = None  # today -> proposed, postcode by postcode (computed once, here)
-    bound: BoundResult | None = None  # certified lower bound over all balanced plans (any centres)
+    bound: BoundResult | None = None  # certified lower bound over all balanced plans (any centres; its scope says which)
     hours_moved: float = 0.0  # hours/week whose zone changes (proposed zones matched to today's)
     allocation: CapacityAllocation | None = None  # branch capacity -> zones (capacity rule "flow")
     pieces: PieceJoin | None = None  # separate pieces of the adjacency and the links that joined them

@@ -4,8 +4,9 @@ The limit covers everything from reading the inputs to the last output file. The
 the final checks get a reserve that grows with the number of units (drawing the map and writing
 the exports take a few seconds per thousand units); the design gets the rest. The certified
 lower bound runs beside the design in a second process (on the second core), so it takes no
-time from the design; it stops at its own limit (``[model] certify_s``) or when the design's
-time is up, whichever comes first.
+time from the design: it runs for as long as the design does (``bound_limit_s``, the design's
+time at most), and at least ``[model] certify_s`` (``bound_s``) unless it converges sooner;
+when it is stopped it hands over its best bound so far.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ class RunBudget:
 
     total_s: float
     design_s: float
-    bound_s: float
+    bound_s: float  # the bound is waited for this long after it starts, at least
+    bound_limit_s: float  # and stopped after this long, at most (the design's time)
     reserve_s: float  # checks, tables and outputs after the design
 
 
@@ -33,4 +35,5 @@ def split_budget(total_s: float, *, elapsed_s: float, n_units: int, certify_s: f
     at least a second; the reserve is at most half the limit."""
     reserve = min(reserve_for_outputs(n_units), total_s / 2)
     design = max(total_s - elapsed_s - reserve, 1.0)
-    return RunBudget(total_s=total_s, design_s=design, bound_s=min(certify_s, design), reserve_s=reserve)
+    return RunBudget(total_s=total_s, design_s=design, bound_s=min(certify_s, design),
+                     bound_limit_s=design if certify_s > 0 else 0.0, reserve_s=reserve)

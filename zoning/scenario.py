@@ -103,7 +103,7 @@ class ModelOptions(_Frozen):
                                                "exact rounds, kept for comparison): README, Method")
     certify_s: float = Field(20.0, ge=0, le=3600,
         description="seconds for the certified lower bound (Lagrangian) over every balanced plan with any "
-        "centres; 0 skips it",
+        "centres (that meets the capacity balance, when the scenario has one); 0 skips it",
     )
     min_zone_hours: float = Field(
         0.0, ge=0, description="minimum viable size: every zone holds at least this many hours/week"
