@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimiser.bounds import BoundResult, lagrangian_bound
+from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
 from optimiser.districting import DistrictingResult
 from optimiser.problem import DistrictingProblem
 from optimiser.refine import RefineResult, refine_plan
@@ -155,8 +155,9 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
                    warm: BoundResult | None, lsoa_demand: NDArray[np.float64], time_limit_s: float) -> BoundResult:
     """A Lagrangian lower bound (:func:`optimiser.bounds.lagrangian_bound`) over the postcode
     units with demand plus the plan's centres as the candidate centres: it covers every balanced
-    plan of the postcode units (contiguous or not, capacity not imposed) whose centres lie among
-    those candidates. Warm-started from the LSOA bound's multipliers shared out per hour."""
+    plan of the postcode units (contiguous or not; meeting the capacity balance when the scenario
+    has one) whose centres lie among those candidates. Warm-started from the LSOA bound's
+    multipliers shared out per hour."""
     problem = prep.problem
     demand = problem.demand
     rows = np.union1d(np.flatnonzero(demand > 0), np.asarray(refined.centres, dtype=np.int64))
@@ -168,11 +169,15 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
         lsoa_of = prep.area.groupby("unit")["lsoa_unit"].first().reindex(rows).to_numpy()
         lam0 = demand[rows] * per_hour[lsoa_of]
     lo, hi = problem.zone_bounds()
+    br = problem.branches
+    flow = None if br is None else FlowRelaxation(capacity=np.asarray(br.capacity, dtype=np.float64),
+                                                  reaches=br.in_reach()[:, rows], margin=float(br.margin))
     bound = lagrangian_bound(demand[rows], block, n_zones=problem.n_zones, lower=float(lo.min()),
                              upper=float(hi.max()), target=refined.objective, max_iter=5000,
                              time_limit_s=time_limit_s, initial_multipliers=lam0,
-                             initial_step=0.25 if lam0 is not None else 2.0)
-    scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, capacity not imposed) "
+                             initial_step=0.25 if lam0 is not None else 2.0, flow=flow)
+    meets = "meeting the capacity balance" if flow is not None else "capacity not imposed"
+    scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
              f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
     if refined.objective < bound.value <= refined.objective * (1 + 1e-7) + 1e-9:
         bound = replace(bound, value=refined.objective)
