@@ -133,7 +133,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     bound = certify(prep, result, progress=say, job=job,
                     wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0))
     if postcode:  # every output from the postcode cells (the LSOA bound only warm-starts theirs)
-        prep, result, bound = refine_to_postcodes(prep, result, warm=bound, progress=say)
+        prep, result, bound = refine_to_postcodes(prep, result, warm=bound, progress=say,
+                                                  deadline=t0 + model.time_limit_s - budget.reserve_s)
     say("checking the plan and computing figures")
     plan = measure_plan(prep, result, bound=bound, identity=baseline_identity(prep, result))
     require_checks(plan)

@@ -195,9 +195,16 @@ def _resource_bounds(problem: DistrictingProblem) -> ResourceBounds:
 
 
 def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: BoundResult | None,
-                        progress: Progress) -> tuple[Prepared, DistrictingResult, BoundResult | None]:
-    """Steps 1-3 of the module docstring: the postcode-level inputs, plan and bound."""
+                        progress: Progress, deadline: float | None = None,
+                        ) -> tuple[Prepared, DistrictingResult, BoundResult | None]:
+    """Steps 1-3 of the module docstring: the postcode-level inputs, plan and bound. The
+    refinement and the bound take at most ``[units] refine_s`` and ``bound_s``, and end by
+    ``deadline`` (a ``time.perf_counter()`` value: the run's limit less the outputs' share)."""
     opts = prep.scenario.units
+
+    def seconds_left(most: float) -> float:
+        return most if deadline is None else max(min(most, deadline - time.perf_counter()), 1.0)
+
     pc, _links = postcode_prepared(prep, progress=progress)
     problem, units = pc.problem, pc.units
     lsoa_of_unit = pc.area.groupby("unit")["lsoa_unit"].first().reindex(range(units.n)).to_numpy()
@@ -211,10 +218,11 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
     weights = unit_weights(pc)
     progress(f"refining the plan over {units.n:,} postcode units")
     cost = PointCost(units.points, pc.travel)
+    refine_s = seconds_left(opts.refine_s)
     try:
         refined = refine_plan(start, weights=weights, cost=cost,
                               edges=units.edges, bounds=_resource_bounds(problem),
-                              centres=tuple(centres), branches=problem.branches, time_limit_s=opts.refine_s)
+                              centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s)
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
                          "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance") from exc
@@ -235,13 +243,13 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
                "(optimiser.refine)",
         bound_scope="local-search refinement at postcode level, which has no solver gap (see the lower bound)",
         milp_objective=None, local_search_moves=refined.moves + refined.swaps,
-        time_limited=result.time_limited + (("postcode refinement",) if refined.seconds >= opts.refine_s else ()),
+        time_limited=result.time_limited + (("postcode refinement",) if refined.seconds >= refine_s else ()),
     )
     bound = None
     if opts.bound_s > 0:
         progress("computing a lower bound over postcode units")
         bound = postcode_bound(pc, refined, weights=weights, warm=warm, lsoa_demand=prep.problem.demand,
-                               time_limit_s=opts.bound_s)
+                               time_limit_s=seconds_left(opts.bound_s))
         pc.timings["bound_s"] = bound.seconds
     log.info("postcode refinement: %d units mended, %d rebalanced; LSOA plan %.6g, projected %.6g, refined %.6g",
              refined.mended_units, refined.rebalanced_units, result.objective, refined.start_objective, objective)
