@@ -130,6 +130,26 @@ def test_postcode_level_refuses_options_it_cannot_keep(melton_copy: Path) -> Non
     assert info.value.exit_code == 2 and 'level = "lsoa"' in str(info.value)
 
 
+def test_the_cli_refuses_an_option_it_cannot_keep_with_exit_2(melton_copy: Path) -> None:
+    from tests.test_cli import carezones
+
+    path = write_scenario(melton_copy, extra=UNITS)
+    path.write_text(path.read_text(encoding="utf-8") + "max_travel_min = 40\n", encoding="utf-8")  # in [model]
+    res = carezones("run", str(path), "--out", str(melton_copy / "out"))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "max_travel_min" in res.stdout + res.stderr
+    assert not (melton_copy / "out" / "summary.json").exists()
+
+
+def test_the_shipped_postcode_variant_loads_and_is_accepted() -> None:
+    from zoning.scenario import DEFAULT_SCENARIO
+
+    s = load_scenario(DEFAULT_SCENARIO.parent / "leicestershire-postcodes.toml")
+    assert s.units.level == "postcode" and s.capacity.rule == "flow" and s.demand.synthetic
+    refuse_unsupported(s)  # every option of the default is kept at postcode level
+    assert load_scenario(DEFAULT_SCENARIO).units.level == "lsoa"  # the default stays at LSOA level
+
+
 @pytest.fixture(scope="module")
 def postcode_run(melton_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ZonePlan, dict[str, Path], Path]:
     folder = tmp_path_factory.mktemp("melton_pc")
