@@ -96,6 +96,8 @@ def test_refine_keeps_balance_and_contiguity_and_never_worsens() -> None:
     assert res.rebalanced_units > 0
     assert res.objective <= res.start_objective + 1e-9
     assert all(res.labels[c] == z for z, c in enumerate(res.centres))
+    again = refine_plan(start, weights=demand, cost=DenseCost(cost), edges=edges, bounds=bounds, time_limit_s=20)
+    assert np.array_equal(again.labels, res.labels)  # seeded: the same plan twice
 
 
 def test_refine_keeps_the_capacity_flow_family() -> None:
@@ -113,6 +115,8 @@ def test_refine_keeps_the_capacity_flow_family() -> None:
     assert is_contiguous(res.labels, edges).passed
     assert all(c.passed for c in flow_checks(problem, res.labels, res.centres))
     assert res.flow is not None and np.all(res.flow.sum(axis=1) <= branches.capacity + 1e-9)
+    assert res.kicks > 0  # the perturbations ran, and every plan they kept meets the family
+    assert res.objective == pytest.approx(float(np.sum(demand * cost[np.arange(36), np.asarray(res.centres)[res.labels]])))
 
 
 def test_unknown_units_level_is_refused_with_the_allowed_values(melton_copy: Path) -> None:

@@ -222,7 +222,8 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
     try:
         refined = refine_plan(start, weights=weights, cost=cost,
                               edges=units.edges, bounds=_resource_bounds(problem),
-                              centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s)
+                              centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
+                              seed=pc.scenario.seed)
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
                          "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance") from exc
