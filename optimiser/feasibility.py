@@ -20,6 +20,10 @@ Objective: none (0): any feasible plan will do.
   (7) travel limit ``x_iz <= sum_{j: reach_ij <= limit} r_jz`` (exempt units aside); candidate
       centres ``r_jz = 0`` off the candidates; capacity in reach ``sum_i d_i x_iz <= sum_j cap_j r_jz``;
       continuity ``sum_{i,z} stay_iz x_iz >= sum(stay) - max_moved``.
+  (8) capacity balance (:mod:`optimiser.capacity_flow`), with ``f_bz >= 0`` the capacity of branch
+      ``b`` given to zone ``z``: ``flow_reach_b_z``: ``f_bz <= cap_b sum_{j : b reaches j} r_jz`` (only
+      to a zone whose centre it reaches), ``flow_out_b``: ``sum_z f_bz <= cap_b``, ``flow_cover_z``:
+      ``sum_b f_bz >= margin sum_i d_i x_iz``.
 
 (4)-(5) are the single-commodity flow contiguity of Shirabe (2009): every non-root member
 absorbs one unit of flow that can only travel through members, from the root. Exact for
@@ -40,9 +44,10 @@ from optimiser.solve import SolverReport, run_solver
 
 log = logging.getLogger(__name__)
 
-#: Families :func:`feasibility_model` can leave out when explaining an infeasibility.
+#: Families of :mod:`optimiser.families` whose rows :func:`feasibility_model` writes (and can leave out
+#: when explaining an infeasibility); the others (centre candidates) are always kept.
 FEASIBILITY_FAMILIES = ("balance", "rows", "pins", "together", "contiguity", "travel_limit", "centre_capacity",
-                        "continuity")
+                        "capacity_flow", "continuity")
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,37 @@ def _centre_families(model: pulp.LpProblem, problem: DistrictingProblem, x: dict
         for z in range(k):
             model += (pulp.lpSum(float(problem.demand[i]) * x[i, z] for i in range(n))
                       <= pulp.lpSum(float(cap[j]) * r[j, z] for j in range(n))), f"centre_capacity_{z}"
+    if problem.branches is not None and "capacity_flow" not in relax:
+        _capacity_flow(model, problem, x, r)
     if problem.stay is not None and problem.max_moved is not None and "continuity" not in relax:
         kept = pulp.lpSum(float(problem.stay[i, z]) * x[i, z] for i in range(n) for z in range(k)
                           if problem.stay[i, z] > 0)
         model += kept >= float(problem.stay.sum() - problem.max_moved), "continuity_max_moved"
+
+
+def _capacity_flow(model: pulp.LpProblem, problem: DistrictingProblem, x: dict[tuple[int, int], pulp.LpVariable],
+                   r: dict[tuple[int, int], pulp.LpVariable]) -> None:
+    """(8): each branch's capacity, counted once, flows to zones whose centre (root) it reaches."""
+    br = problem.branches
+    assert br is not None
+    n, k = problem.n_units, problem.n_zones
+    reach = br.in_reach()
+    given: list[list[pulp.LpVariable]] = [[] for _ in range(k)]
+    for b in np.flatnonzero(np.asarray(br.capacity) > 0).tolist():
+        cap = float(br.capacity[b])
+        js = np.flatnonzero(reach[b]).tolist()
+        if not js:
+            continue
+        out = []
+        for z in range(k):
+            f = model.add_variable(f"flow_{b}_{z}", lowBound=0)
+            model += f <= cap * pulp.lpSum(r[j, z] for j in js), f"flow_reach_{b}_{z}"
+            out.append(f)
+            given[z].append(f)
+        model += pulp.lpSum(out) <= cap, f"flow_out_{b}"
+    for z in range(k):
+        need = pulp.lpSum(float(br.margin * problem.demand[i]) * x[i, z] for i in range(n) if problem.demand[i] > 0)
+        model += pulp.lpSum(given[z]) >= need, f"flow_cover_{z}"
 
 
 def _locks(model: pulp.LpProblem, problem: DistrictingProblem, x: dict[tuple[int, int], pulp.LpVariable],
@@ -165,37 +197,19 @@ def find_any_plan(
 
 
 def explain_with_feasibility(problem: DistrictingProblem, *, solver: str, time_limit_s: float) -> list[str]:
-    """Families whose removal alone makes the whole problem feasible (each proved by a solve)."""
-    present = ["balance", "contiguity"]
-    if problem.rows:
-        present.append("rows")
-    if problem.pinned is not None and np.any(np.asarray(problem.pinned) >= 0):
-        present.append("pins")
-    if problem.together:
-        present.append("together")
-    if problem.reach is not None:
-        present.append("travel_limit")
-    if problem.centre_capacity is not None:
-        present.append("centre_capacity")
-    if problem.stay is not None and problem.max_moved is not None:
-        present.append("continuity")
-    how = {
-        "travel_limit": "raise the travel limit",
-        "centre_capacity": "widen the capacity radius or lower the margin",
-        "continuity": "allow more hours to change zone",
-        "balance": "widen the tolerance or the per-zone minimum/maximum hours",
-        "rows": "loosen the cohort or provider-capacity bounds",
-        "pins": "lock fewer areas or move the locks",
-        "together": "keep fewer towns or wards whole",
-        "contiguity": "allow more zones or fewer",
-    }
-    per = max(1.0, time_limit_s / len(present))
+    """Families whose removal alone makes the whole problem feasible (each proved by a solve);
+    the families and their hints come from the registry (:mod:`optimiser.families`)."""
+    from optimiser.families import present_families
+
+    present = [f for f in present_families(problem) if f.name in FEASIBILITY_FAMILIES and f.may_bind(problem)]
+    per = max(1.0, time_limit_s / max(len(present), 1))
     found = [
-        f"leaving out the {family.replace('_', ' ')} constraints gives a plan: {how[family]}"
+        f"leaving out the {family.name.replace('_', ' ')} constraints gives a plan: {family.hint}"
         for family in present
-        if find_any_plan(problem, solver=solver, time_limit_s=per, relax=frozenset({family})).labels is not None
+        if find_any_plan(problem, solver=solver, time_limit_s=per, relax=frozenset({family.name})).labels is not None
     ]
+    names = [f.name for f in present]
     return found or [
-        "no single family of constraints is to blame on its own (" + ", ".join(present)
+        "no single family of constraints is to blame on its own (" + ", ".join(names)
         + "): loosen several, starting with the balance tolerance"
     ]

@@ -121,3 +121,24 @@ def test_the_polish_is_kept_only_if_the_plan_still_balances(base: DistrictingPro
     assert polish_breaks(p, np.array([0, 1, 1, 1]), (0, 2)) == []
     broken = polish_breaks(p, np.array([0, 0, 1, 1]), (0, 2))  # the west zone needs 2, gets 1
     assert [c.name for c in broken] == ["zones_covered_at_margin"]
+
+
+def test_the_whole_problem_feasibility_model_keeps_the_capacity_balance(base: DistrictingProblem) -> None:
+    # Loads in [1.5, 2.5] force {0,1} + {2,3}; A (3 h) reaches only western centres, B (1 h) only
+    # eastern ones, so the eastern zone (2 h) can never be covered: no plan exists, and the
+    # feasibility model proves it only because it carries the flow rows.
+    from optimiser.feasibility import explain_with_feasibility, find_any_plan
+    from optimiser.solve import SolveStatus
+
+    br = branches([3.0, 1.0], [[5, 5, FAR, FAR], [FAR, FAR, 5, 5]])
+    p = replace(base, tolerance=0.25, branches=br)
+    assert find_any_plan(p, solver="highs", time_limit_s=20).report.status == SolveStatus.INFEASIBLE
+    without = find_any_plan(p, solver="highs", time_limit_s=20, relax=frozenset({"capacity_flow"}))
+    assert without.labels is not None  # the balance alone is met by {0,1} + {2,3}
+    why = explain_with_feasibility(p, solver="highs", time_limit_s=20)
+    assert any("capacity flow" in w and "lower the capacity margin" in w for w in why), why
+    # with B's capacity raised to 2 h the model finds the plan, and it passes the family's checks
+    ok = replace(p, branches=branches([3.0, 2.0], [[5, 5, FAR, FAR], [FAR, FAR, 5, 5]]))
+    found = find_any_plan(ok, solver="highs", time_limit_s=20)
+    assert found.labels is not None and found.centres is not None
+    assert all(c.passed for c in plan_checks(ok, found.labels, found.centres))
