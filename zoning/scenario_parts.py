@@ -97,7 +97,7 @@ class UnitsOptions(_Frozen):
     level: Literal["lsoa", "postcode"] = Field(
         "lsoa", description="'lsoa' (ONS LSOA 2011 areas) or 'postcode' (postcode Voronoi cells, refined from the "
         "LSOA design)")
-    refine_s: float = Field(30.0, gt=0, le=3600, description="postcode level: seconds for the local search and its "
+    refine_s: float = Field(20.0, gt=0, le=3600, description="postcode level: seconds for the local search and its "
                             "kicks (see optimiser.refine)")
-    bound_s: float = Field(45.0, ge=0, le=3600, description="postcode level: seconds for the lower bound over "
+    bound_s: float = Field(95.0, ge=0, le=3600, description="postcode level: seconds for the lower bound over "
                            "postcode units (0: none)")
