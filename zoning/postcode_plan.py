@@ -175,7 +175,8 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
     bound = lagrangian_bound(demand[rows], block, n_zones=problem.n_zones, lower=float(lo.min()),
                              upper=float(hi.max()), target=refined.objective, max_iter=5000,
                              time_limit_s=time_limit_s, initial_multipliers=lam0,
-                             initial_step=0.25 if lam0 is not None else 2.0, flow=flow)
+                             initial_step=0.25 if lam0 is not None else 2.0, flow=flow,
+                             initial_capacity_multipliers=None if warm is None else warm.capacity_multipliers)
     meets = "meeting the capacity balance" if flow is not None else "capacity not imposed"
     scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
              f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
