@@ -306,6 +306,8 @@ def _relaxation_seeding(s: Search) -> tuple[int, ...] | None:
         return None
     s.say("seeding centres from the relaxation")
     seeding = relaxation_centres(s.problem, time_limit_s=min(20.0, s.budget.remaining() / 4))
+    if seeding is not None and seeding.time_limited:
+        s.budget.bind("relaxation seeding")
     return None if seeding is None else move_centres(s.problem, seeding.centres)
 
 

@@ -55,6 +55,7 @@ class Seeding:
     status: str  # HiGHS's model status of the seeding MILP
     objective: float | None  # of the relaxed plan (a lower estimate for the centres)
     seconds: float
+    time_limited: bool = False  # the clock, not the iteration count or the MILP's gap, ended a step
 
 
 #: up to this many (unit, candidate) pairs the seeding is cheap (a few seconds) and the design
@@ -72,8 +73,10 @@ def applicable(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
     return problem.n_units * min(problem.n_units, per_zone * problem.n_zones) <= MAX_CELLS
 
 
-def ranked_centres(problem: DistrictingProblem, *, iterations: int, time_limit_s: float) -> NDArray[np.int64]:
-    """Units ordered by their knapsack value at the relaxation's multipliers, best first."""
+def ranked_centres(problem: DistrictingProblem, *, iterations: int, time_limit_s: float
+                   ) -> tuple[NDArray[np.int64], bool]:
+    """Units ordered by their knapsack value at the relaxation's multipliers, best first, and
+    whether the clock stopped the iterations."""
     bound = problem_bound(problem, time_limit_s=time_limit_s, max_iter=iterations)
     lo, hi = problem.zone_bounds()
     cost, upper = problem.cost, float(hi.max())
@@ -85,7 +88,7 @@ def ranked_centres(problem: DistrictingProblem, *, iterations: int, time_limit_s
         col_upper = flow.column_upper(upper)
     values, _ = knapsack_values(problem.demand, cost, bound.multipliers, np.arange(problem.n_units),
                                 lower=float(lo.min()), upper=col_upper)
-    return np.argsort(values, kind="stable").astype(np.int64)
+    return np.argsort(values, kind="stable").astype(np.int64), bound.time_limited
 
 
 def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, per_zone: int = 4,
@@ -94,7 +97,7 @@ def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, p
     if not applicable(problem, per_zone=per_zone):
         return None
     t0 = time.perf_counter()
-    order = ranked_centres(problem, iterations=iterations, time_limit_s=time_limit_s / 2)
+    order, clocked = ranked_centres(problem, iterations=iterations, time_limit_s=time_limit_s / 2)
     allowed = np.ones(problem.n_units, bool)
     if problem.centre_candidates is not None:
         allowed &= np.asarray(problem.centre_candidates, dtype=bool)
@@ -108,7 +111,8 @@ def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, p
              "no centres" if chosen is None else f"relaxed objective {objective:,.0f}", seconds)
     if chosen is None:
         return None
-    return Seeding(chosen, int(cand.size), status, objective, seconds)
+    return Seeding(chosen, int(cand.size), status, objective, seconds,
+                   time_limited=clocked or status == "Time limit reached")
 
 
 def _choose(problem: DistrictingProblem, cand: NDArray[np.int64], *, gap: float,
