@@ -37,10 +37,12 @@ REPO = Path(__file__).resolve().parent.parent
 out = sys.stdout.write
 
 
-def lp_relaxation(p: DistrictingProblem, *, centres_integral_s: float = 0.0) -> tuple[float, float]:
+def lp_relaxation(p: DistrictingProblem, *, centres_integral_s: float = 0.0, all_integral: bool = False
+                  ) -> tuple[float, float]:
     """(value, seconds) of the LP relaxation of the bounded model, with capacity flow if any.
-    With ``centres_integral_s`` > 0 the centres (``x_jj``) are binary and HiGHS's MIP bound after
-    that many seconds is returned: still a valid bound (units may split between zones)."""
+    With ``centres_integral_s`` > 0 the centres (``x_jj``) are binary (every ``x`` with
+    ``all_integral``) and HiGHS's MIP bound after that many seconds is returned: still a valid
+    bound (contiguity is left out; without ``all_integral`` units may split between zones)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -107,6 +109,8 @@ def lp_relaxation(p: DistrictingProblem, *, centres_integral_s: float = 0.0) -> 
     if centres_integral_s > 0:
         integrality = np.zeros(nx + nf, dtype=np.int32)
         integrality[diag] = 1
+        if all_integral:
+            integrality[:nx] = 1
         lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integrality]
         h.setOptionValue("time_limit", centres_integral_s)
     h.passModel(lp)
@@ -127,6 +131,8 @@ def main() -> None:
     ap.add_argument("--no-lp", action="store_true", help="skip the LP relaxation")
     ap.add_argument("--mip-s", type=float, default=0.0,
                     help="also run HiGHS with binary centres for this many seconds and print its bound")
+    ap.add_argument("--mip-all-s", type=float, default=0.0,
+                    help="also run HiGHS with every assignment binary (contiguity still ignored) for this long")
     args = ap.parse_args()
     scenarios = args.scenario or [REPO / "scenarios" / "leicestershire.toml"]
     plans = args.plan or []
@@ -153,6 +159,10 @@ def main() -> None:
             mip, secs = lp_relaxation(p, centres_integral_s=args.mip_s)
             out(f"  HiGHS bound, binary centres     {mip:14,.1f}  {'':8s}  {secs:7.1f}\n")
             found["mip"] = mip
+        if args.mip_all_s > 0:
+            mip, secs = lp_relaxation(p, centres_integral_s=args.mip_all_s, all_integral=True)
+            out(f"  HiGHS bound, all binary         {mip:14,.1f}  {'':8s}  {secs:7.1f}\n")
+            found["mip_all"] = mip
         if i < len(plans):
             plan = plans[i]
             best = max(found.values())

@@ -81,7 +81,8 @@ def _display(gdf: gpd.GeoDataFrame, rows: dict[str, list[str]]) -> gpd.GeoDataFr
     return gpd.GeoDataFrame(rows, geometry=list(gdf.geometry), crs="EPSG:4326")
 
 
-def add_difference(m: folium.Map, difference: gpd.GeoDataFrame, *, show: bool) -> folium.FeatureGroup:
+def add_difference(m: folium.Map, difference: gpd.GeoDataFrame, *, show: bool,
+                   units_label: str = "LSOAs") -> folium.FeatureGroup:
     """Areas whose zone changes. Columns: ``from_zone``, ``to_zone``, ``n_units``."""
     text = escape_frame(difference, ["from_zone", "to_zone"])
     display = _display(difference, {
@@ -94,7 +95,7 @@ def add_difference(m: folium.Map, difference: gpd.GeoDataFrame, *, show: bool) -
             display,
             style_function=lambda f: {"color": DIFFERENCE_COLOUR, "weight": 2, "fillColor": DIFFERENCE_COLOUR,
                                       "fillOpacity": 0.15, "dashArray": "4 3"},
-            tooltip=geojson_tooltip((("move", "Changes zone (today → proposed)"), ("units", "LSOAs"))),
+            tooltip=geojson_tooltip((("move", "Changes zone (today → proposed)"), ("units", escape_text(units_label)))),
         ).add_to(group)
     group.add_to(m)
     return group

@@ -74,6 +74,7 @@ class MapView:
     headline: tuple[str, ...] = ()  # the three figures shown in the collapsed header
     current_approximate: bool = True
     caveats: tuple[str, ...] = ()  # SYNTHETIC / APPROXIMATE / privacy sentences (also among header_lines)
+    units_label: str = "LSOAs"  # what the planning units are called in tooltips ("postcode cells")
 
 
 # --------------------------------------------------------------------------- validation

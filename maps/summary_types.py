@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: bump the major part when a key is renamed or removed, the minor part when one is added
-SCHEMA_VERSION = "1.2"  # 1.1: since_baseline (re-openings); 1.2: constraints.pieces, capacity_allocation
+SCHEMA_VERSION = "1.3"  # 1.1: since_baseline (re-openings); 1.2: constraints.pieces, capacity_allocation; 1.3: units.level
 
 
 class RunInfo(TypedDict):
@@ -51,6 +51,7 @@ class Provenance(TypedDict):
 
 
 class UnitsInfo(TypedDict):
+    level: str
     kind: str
     count: int
     adjacencies: int

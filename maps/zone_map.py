@@ -109,7 +109,7 @@ _CURRENT_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _proposed_display(proposed: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _proposed_display(proposed: gpd.GeoDataFrame, *, units_label: str = "LSOAs") -> gpd.GeoDataFrame:
     """Only escaped, pre-formatted strings and geometry: nothing else reaches the page."""
     text = escape_frame(proposed, ["zone_id", "zone_name"])
     allocated = "shortfall" in proposed.columns  # capacity rule "flow": the allocation decides shortfalls
@@ -123,7 +123,7 @@ def _proposed_display(proposed: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                      for c, r in zip(proposed["capacity_hours_per_week"], proposed["demand_capacity_ratio"],
                                      strict=True)],
         "travel": [fmt(v, ".1f", suffix=" min to the centre") for v in proposed["mean_travel_min"]],
-        "size": [f"{_fmt_count(u)} LSOAs, {_fmt_count(p)} postcodes"
+        "size": [f"{_fmt_count(u)} {escape_text(units_label)}, {_fmt_count(p)} postcodes"
                  for u, p in zip(proposed["n_units"], proposed["n_postcodes"], strict=True)],
     }  # fmt: skip
     for col, _ in _OPTIONAL_PROPOSED:
@@ -178,7 +178,7 @@ def _style(colour: str, *, weight: float, fill_opacity: float) -> dict[str, Any]
 
 
 def _add_proposed(m: folium.Map, view: MapView, colours: Mapping[str, str]) -> folium.GeoJson:
-    display = _proposed_display(view.proposed)
+    display = _proposed_display(view.proposed, units_label=view.units_label)
     group = folium.FeatureGroup(name=escape_text(LAYER_PROPOSED), show=True)
     style: Callable[[dict[str, Any]], dict[str, Any]] = lambda f: _style(  # noqa: E731
         colours[f["properties"]["zone_id"]], weight=1.2, fill_opacity=FILL_OPACITY
@@ -311,7 +311,7 @@ def build_zone_map(view: MapView) -> OfflineMap:
     if view.bands is not None:
         add_bands(m, view.bands, rates=view.band_rates or {}, show=False)
     if view.difference is not None:
-        add_difference(m, view.difference, show=False)
+        add_difference(m, view.difference, show=False, units_label=view.units_label)
     if view.cluster_providers:
         add_providers_clustered(m, view.providers, name=LAYER_PROVIDERS, colour=PROVIDER_COLOUR)
     else:

@@ -268,6 +268,7 @@ def lagrangian_bound(
     initial_step: float = 2.0,
     flow: FlowRelaxation | None = None,
     stop_event: SupportsIsSet | None = None,
+    initial_capacity_multipliers: NDArray[np.float64] | None = None,
 ) -> BoundResult:
     """Best Lagrangian bound found for the model of the module docstring.
 
@@ -277,7 +278,8 @@ def lagrangian_bound(
     iterations, ``time_limit_s`` seconds, or when the step size collapses. ``initial_step`` is
     the Polyak step factor (smaller keeps a good warm start from ``initial_multipliers``).
     ``flow`` adds the capacity balance (module docstring, rows (6)-(7); ``reaches`` over the
-    candidates), so the bound covers exactly the plans that meet it. ``stop_event`` (optional,
+    candidates), so the bound covers exactly the plans that meet it (``initial_capacity_multipliers``,
+    one per branch, warm-start its ``mu``, e.g. from a coarser problem's bound). ``stop_event`` (optional,
     e.g. a ``multiprocessing.Event``) ends the iterations early, keeping the best bound so far.
     """
     start = time.perf_counter()
@@ -299,6 +301,8 @@ def lagrangian_bound(
                              f"{flow.reaches.shape} and {flow.margin}")
         col_upper = flow.column_upper(upper)
         mu = np.zeros(flow.capacity.size)
+        if initial_capacity_multipliers is not None and np.shape(initial_capacity_multipliers) == mu.shape:
+            mu = np.maximum(np.asarray(initial_capacity_multipliers, dtype=float), 0.0)
     block_t = np.ascontiguousarray(block.T)  # (m, n): each candidate's costs in one contiguous row
     zone_load = max(float(demand.sum()) / n_zones, 1e-9)  # scales the capacity subgradient (hours) to lambda's
 

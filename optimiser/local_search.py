@@ -185,6 +185,7 @@ def local_search(
     medoid_candidates: int | None = None,
     max_rounds: int = 100,
     time_limit_s: float | None = None,
+    centre_allowed: NDArray[np.bool_] | None = None,
 ) -> LocalSearchResult:
     """Improve a feasible plan (see the module docstring).
 
@@ -192,7 +193,9 @@ def local_search(
     ``weights`` (n,) the objective's weight per unit (demand hours); ``cost`` a (n, n) matrix
     or :class:`CostBlocks`; ``centres`` one member unit per zone (default: each zone's
     medoid); ``movable`` False for locked units; ``allowed`` (n, K) False where a unit may not
-    join a zone. Raises ``ValueError`` if the starting plan is not feasible.
+    join a zone; ``centre_allowed`` (n, K) False where a unit may not become the zone's centre
+    when re-centring (the given centres stay allowed). Raises ``ValueError`` if the starting
+    plan is not feasible.
     """
     start = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64).copy()
@@ -229,7 +232,8 @@ def local_search(
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
             log.info("local search stopped by its time limit after %d rounds", rounds)
             break
-        new = np.asarray(_medoids(st.labels, st.centres, weights, costs, k, medoid_candidates, st.cc), dtype=np.int64)
+        new = np.asarray(_medoids(st.labels, st.centres, weights, costs, k, medoid_candidates, st.cc,
+                                  centre_allowed=centre_allowed), dtype=np.int64)
         if np.array_equal(new, st.centres):
             break
         recentres += 1
@@ -352,20 +356,27 @@ def _medoids(
     k: int,
     max_candidates: int | None,
     cc: NDArray[np.float64] | None,
+    *,
+    centre_allowed: NDArray[np.bool_] | None = None,
 ) -> tuple[int, ...]:
-    """Each zone's member minimising its weighted travel; the current centre wins ties."""
+    """Each zone's member minimising its weighted travel (among the members ``centre_allowed``
+    for the zone, the current centre always allowed); the current centre wins ties."""
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
     out = []
     for z in range(k):
         members = order[bounds[z]:bounds[z + 1]]
         cand = members
-        if max_candidates is not None and cc is not None and members.size > max_candidates:
-            near = np.argsort(cc[members, z], kind="stable")[:max_candidates]
-            cand = np.sort(members[near])
+        c = int(current[z])
+        if centre_allowed is not None:
+            cand = members[centre_allowed[members, z] | (members == c)]
+            if cand.size == 0:  # no current centre to keep (never with given centres)
+                cand = members
+        if max_candidates is not None and cc is not None and cand.size > max_candidates:
+            near = np.argsort(cc[cand, z], kind="stable")[:max_candidates]
+            cand = np.sort(cand[near])
         totals = weights[members] @ cost.block(members, cand)
         best = int(np.argmin(totals))
-        c = int(current[z])
         if c >= 0 and labels[c] == z:
             pos = np.searchsorted(cand, c)
             if pos < cand.size and cand[pos] == c and totals[pos] <= totals[best] * (1 + 1e-12):

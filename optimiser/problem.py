@@ -146,7 +146,8 @@ class DistrictingProblem:
             problems.append(f"cost must be ({n}, {n}), got {self.cost.shape}")
         if np.any(~np.isfinite(self.demand)) or np.any(self.demand < 0):
             problems.append("demand must be finite and >= 0")
-        if np.any(~np.isfinite(self.cost)) or np.any(self.cost < 0):
+        cost = self.cost[:1, :1] if self.cost.ndim == 2 and self.cost.strides == (0, 0) else self.cost  # broadcast: one value
+        if np.any(~np.isfinite(cost)) or np.any(cost < 0):
             problems.append("cost must be finite and >= 0")
         if self.edges.ndim != 2 or (self.edges.size and self.edges.shape[1] != 2):
             problems.append(f"edges must be (e, 2), got {self.edges.shape}")

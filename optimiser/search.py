@@ -328,6 +328,16 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
             if start.feasible:
                 s.best = Found(start.labels, start.centres, start.objective,
                                heuristic_report(problem, start.objective, "constructive start"), source="start")
+    seeded: tuple[int, ...] | None = None
+    if strategy.start == "constructive" and not fix_centres and not given:
+        from optimiser.seeding import competes
+
+        if s.best is None or competes(problem):
+            seeded = _relaxation_seeding(s)
+        if seeded is not None and s.best is None:
+            centre_sets.insert(0, seeded)
+            tried.append("centres from the relaxation (optimiser.seeding)")
+            seeded = None  # tried first below
     first_cap = strategy.round_cap_s if s.best is not None else None
     for attempt, centres in enumerate(centre_sets[:ATTEMPTS]):
         if attempt and s.budget.remaining() < 1.0:
@@ -341,13 +351,40 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
                      f"{out.report.seconds:.1f} s)")
         if out.labels is not None:
             s.offer(out.labels, out.centres, out.report, "milp")
+            _compete(s, seeded, gap=gap, cap=cap)
             return
         if fix_centres and out.report.status == SolveStatus.INFEASIBLE:
             _raise_fixed_infeasible(s, centres)
         if s.best is not None:  # the constructive plan stands; the rounds go on from it
+            _compete(s, seeded, gap=gap, cap=cap)
             return
         log.warning("centre set %d gave the solver no plan (%s); reseeding", attempt + 1, out.report.status.value)
     _no_plan(s, tried)
+
+
+def _relaxation_seeding(s: Search) -> tuple[int, ...] | None:
+    """Centres where the relaxation, capacity included, can serve a balanced plan
+    (:mod:`optimiser.seeding`; HiGHS only): when no constructive start met every constraint,
+    and on small problems as a rival to the constructive start."""
+    from optimiser.seeding import applicable, relaxation_centres
+
+    if s.solver.lower() != "highs" or not applicable(s.problem) or s.budget.remaining() < 4.0:
+        return None
+    s.say("seeding centres from the relaxation")
+    seeding = relaxation_centres(s.problem, time_limit_s=min(20.0, s.budget.remaining() / 4))
+    if seeding is not None and seeding.time_limited:
+        s.budget.bind("relaxation seeding")
+    return None if seeding is None else move_centres(s.problem, seeding.centres)
+
+
+def _compete(s: Search, seeded: tuple[int, ...] | None, *, gap: float, cap: float) -> None:
+    """Round 1 from the relaxation's centres as well; the better plan goes on to the rounds."""
+    if seeded is None or s.budget.remaining() < 2.0:
+        return
+    s.say("round 1 from the relaxation's centres")
+    out = s.solve(seeded, gap=gap, cap_s=cap, stage="round 1")
+    if out.labels is not None:
+        s.offer(out.labels, out.centres, out.report, "milp")
 
 
 def _raise_fixed_infeasible(s: Search, centres: tuple[int, ...]) -> None:

@@ -92,7 +92,7 @@ def _start_values(lp: pulp.LpProblem) -> list[float]:
 
 
 @contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
+def stdout_to_stderr() -> Iterator[None]:
     """Send what native code writes on file descriptor 1 to 2 for the duration (Python's own
     ``sys.stdout`` is flushed first and untouched)."""
     sys.stdout.flush()
@@ -126,7 +126,7 @@ class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
     def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
         import highspy
 
-        with _stdout_to_stderr():
+        with stdout_to_stderr():
             lp.solverModel = highspy.Highs()
         highs = lp.solverModel
         highs.setOptionValue("output_flag", False)

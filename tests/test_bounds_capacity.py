@@ -117,3 +117,21 @@ def test_a_bound_asked_to_stop_hands_over_its_best_so_far() -> None:
     assert time.perf_counter() - t0 < 10.0
     # the same iterations, stopped sooner: never above the bound of the longer run
     assert 0.0 < res.value <= problem_bound(p, time_limit_s=30.0, max_iter=10**7).value * (1 + 1e-12)
+
+
+def test_both_multipliers_warm_start_the_bound() -> None:
+    """Started from a bound's own multipliers (lambda and mu), one iteration gives its value back."""
+    br = BranchCapacity(np.array([3.0, 1.0]), np.array([[5, 5, FAR, FAR], [FAR, FAR, 5, 5]]), reach_min=10.0,
+                        margin=1.0)
+    p = row_problem(br)
+    res = problem_bound(p, time_limit_s=10.0)
+    assert res.capacity_multipliers is not None and res.capacity_multipliers.max() > 0  # capacity is priced
+    lo, hi = p.zone_bounds()
+    flow = FlowRelaxation(capacity=br.capacity, reaches=br.in_reach(), margin=1.0)
+    again = lagrangian_bound(p.demand, p.cost, n_zones=2, lower=float(lo.min()), upper=float(hi.max()), flow=flow,
+                             max_iter=1, initial_multipliers=res.multipliers,
+                             initial_capacity_multipliers=res.capacity_multipliers)
+    assert again.value == pytest.approx(res.value, rel=1e-9)
+    cold = lagrangian_bound(p.demand, p.cost, n_zones=2, lower=float(lo.min()), upper=float(hi.max()), flow=flow,
+                            max_iter=1, initial_multipliers=res.multipliers)
+    assert cold.value < res.value - 1e-6  # without mu the same lambda prices capacity at nothing

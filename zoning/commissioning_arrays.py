@@ -335,10 +335,11 @@ def _branch_capacity(ctx: _Context, capacity: np.ndarray) -> BranchCapacity:
     minutes = ctx.travel.minutes(xy, ctx.units.points)  # (branches, units)
     district = ctx.units.polygons["district_name"].astype(str).tolist() if "district_name" in ctx.units.polygons else []
     far = int(np.sum(capacity @ (minutes <= cap.reach_min) <= 0))
+    noun = "postcode unit" if "unit_id" in ctx.units.polygons else "LSOA"
     if far:
         ctx.notes.append(
-            f"{far} LSOA(s) have no provider branch within {cap.reach_min:g} min; zones are covered from their "
-            "centre, so these LSOAs can only join a zone centred where branches reach"
+            f"{far} {noun}(s) have no provider branch within {cap.reach_min:g} min; zones are covered from their "
+            f"centre, so these {noun}s can only join a zone centred where branches reach"
         )
     return BranchCapacity(
         capacity=capacity.astype(np.float64), minutes=np.asarray(minutes, dtype=np.float64), reach_min=cap.reach_min,

@@ -89,12 +89,13 @@ def _identity_order(identity: ZoneIdentity) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _majority_current(area: pd.DataFrame, units: Units) -> pd.Series:
-    """Each LSOA's majority current zone (for drawing and for judging contiguity)."""
-    return (
-        area.groupby(["lsoa11cd", "current_zone"]).size().rename("n").reset_index()
-        .sort_values(["lsoa11cd", "n", "current_zone"], ascending=[True, False, True])
-        .groupby("lsoa11cd")["current_zone"].first().reindex(list(units.ids))
+    """Each unit's majority current zone (for drawing and for judging contiguity), indexed by unit id."""
+    majority = (
+        area.groupby(["unit", "current_zone"]).size().rename("n").reset_index()
+        .sort_values(["unit", "n", "current_zone"], ascending=[True, False, True])
+        .groupby("unit")["current_zone"].first().reindex(range(units.n))
     )
+    return pd.Series(majority.to_numpy(), index=pd.Index(list(units.ids), name="lsoa11cd"), name="current_zone")
 
 
 def _place_providers(prep: Prepared, unit_zone: np.ndarray, ids: list[str], xy: np.ndarray) -> pd.DataFrame:

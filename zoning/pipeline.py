@@ -27,6 +27,7 @@ from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
 from zoning.plan import ZonePlan
 from zoning.plan_checks import plan_checks
+from zoning.postcode_plan import refine_to_postcodes, refuse_unsupported
 from zoning.prepare import Prepared, Progress, prepare_problem, travel_model_for, unit_cost_matrix
 from zoning.run_budget import RunBudget, split_budget
 from zoning.scenario import Scenario
@@ -112,10 +113,15 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     """Run the whole design for ``scenario``: prepare, design, certify, measure, check."""
     say = progress or _quiet
     t0 = time.perf_counter()
+    postcode = scenario.units.level == "postcode"
+    if postcode:
+        refuse_unsupported(scenario)
     prep = prepare_problem(scenario, progress=say)
     model = scenario.model
-    budget = split_budget(model.time_limit_s, elapsed_s=time.perf_counter() - t0, n_units=prep.problem.n_units,
-                          certify_s=model.certify_s)
+    # at postcode level the refinement and its bound come out of the run's limit first
+    later_s = scenario.units.refine_s + scenario.units.bound_s if postcode else 0.0
+    budget = split_budget(max(model.time_limit_s - later_s, 1.0), elapsed_s=time.perf_counter() - t0,
+                          n_units=prep.problem.n_units, certify_s=model.certify_s)
     job = start_certify(prep, budget)
     t1 = time.perf_counter()
     try:
@@ -126,6 +132,9 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         raise
     bound = certify(prep, result, progress=say, job=job,
                     wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0))
+    if postcode:  # every output from the postcode cells (the LSOA bound only warm-starts theirs)
+        prep, result, bound = refine_to_postcodes(prep, result, warm=bound, progress=say,
+                                                  deadline=t0 + model.time_limit_s - budget.reserve_s)
     say("checking the plan and computing figures")
     plan = measure_plan(prep, result, bound=bound, identity=baseline_identity(prep, result))
     require_checks(plan)

@@ -52,6 +52,11 @@ class ZonePlan:
     pieces: PieceJoin | None = None  # separate pieces of the adjacency and the links that joined them
 
     @property
+    def units_level(self) -> str:
+        """``"postcode"`` when the units are postcode cells (:mod:`zoning.postcode_units`), else ``"lsoa"``."""
+        return "postcode" if "unit_id" in self.units.polygons.columns else "lsoa"
+
+    @property
     def has_current(self) -> bool:
         """Whether today's zones were given; without them ``current`` mirrors the plan and no
         output compares with it."""

@@ -22,12 +22,13 @@ from zoning.scenario_parts import (
     LinkSpec,
     PiecesOptions,
     PrivacyOptions,
+    UnitsOptions,
     _Frozen,
 )
 
 __all__ = [
     "BAND_NAMES", "DEFAULT_BAND_RATES", "DEFAULT_SCENARIO", "BandName", "BandOptions", "LinkSpec", "PiecesOptions",
-    "PrivacyOptions", "Scenario", "load_scenario",
+    "PrivacyOptions", "Scenario", "UnitsOptions", "load_scenario",
 ]
 from zoning.tomlfile import read_toml, validation_problems
 
@@ -231,6 +232,7 @@ class Scenario(_Frozen):
     keep_whole: tuple[KeepWhole, ...] = Field((), description="[[keep_whole]] entries")
     link: tuple[LinkSpec, ...] = Field((), description="[[link]] entries: declared crossings between pieces")
     pieces: PiecesOptions = Field(default_factory=PiecesOptions)
+    units: UnitsOptions = Field(default_factory=UnitsOptions)
     bands: BandOptions = Field(default_factory=BandOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     source: Path | None = None

@@ -84,3 +84,20 @@ class PrivacyOptions(_Frozen):
     client_level: Literal["auto", "yes", "no"] = "auto"
     min_count: int = Field(10, ge=2, le=100, description="counts below this are hidden")
     round_to: int = Field(5, ge=1, le=100, description="shown counts are rounded to a multiple of this")
+
+
+class UnitsOptions(_Frozen):
+    """The planning units of a run (see :mod:`zoning.postcode_units` and :mod:`zoning.postcode_plan`).
+
+    ``level = "lsoa"`` plans on ONS LSOA 2011 areas. ``level = "postcode"`` designs on LSOAs
+    first, then refines at postcode level: every in-area postcode point is a unit (its Voronoi
+    cell clipped to the area), and every output is drawn from those cells.
+    """
+
+    level: Literal["lsoa", "postcode"] = Field(
+        "lsoa", description="'lsoa' (ONS LSOA 2011 areas) or 'postcode' (postcode Voronoi cells, refined from the "
+        "LSOA design)")
+    refine_s: float = Field(20.0, gt=0, le=3600, description="postcode level: seconds for the local search and its "
+                            "kicks (see optimiser.refine)")
+    bound_s: float = Field(95.0, ge=0, le=3600, description="postcode level: seconds for the lower bound over "
+                           "postcode units (0: none)")

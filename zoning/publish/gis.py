@@ -82,7 +82,7 @@ def _unit_codes(plan: ZonePlan, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     pcs = plan.postcodes
     ward = (pcs.groupby(["lsoa11cd", "ward_code", "ward_name"]).size().rename("n").reset_index()
             .sort_values(["lsoa11cd", "n", "ward_code"], ascending=[True, False, True]).groupby("lsoa11cd").first())
-    district = plan.units.polygons.set_index("lsoa11cd")["district_code"]
+    district = plan.units.polygons.drop_duplicates("lsoa11cd").set_index("lsoa11cd")["district_code"]
     out = units.copy()
     out.insert(1, "msoa11nm", out["lsoa11nm"].astype(str).str[:-1])
     out.insert(2, "ward_code", out["lsoa11cd"].map(ward["ward_code"]))

@@ -57,23 +57,25 @@ def _counts_by(demand: pd.DataFrame, postcodes: pd.DataFrame, key: str) -> pd.Da
 def unit_table(plan: ZonePlan, change: PlanChange) -> gpd.GeoDataFrame:
     """One row per LSOA: GSS code and name, district, proposed/current zone, majority band,
     whether it changes zone, postcodes, clients and hours (not yet suppressed), area."""
-    polys = plan.units.polygons[["lsoa11cd", "lsoa11nm", "district_name", "geometry"]].copy().reset_index(drop=True)
+    keep = ["unit_id"] if "unit_id" in plan.units.polygons else []  # postcode cells carry their own id
+    polys = plan.units.polygons[[*keep, "lsoa11cd", "lsoa11nm", "district_name", "geometry"]].copy().reset_index(drop=True)
     polys["proposed_zone"] = plan.zones["zone"].to_numpy()[plan.unit_zone]
     polys["proposed_zone_name"] = plan.zones["zone_name"].to_numpy()[plan.unit_zone]
     polys["current_zone"] = plan.unit_current_zone.to_numpy()
     polys["changes_zone"] = [
         cur != change.continues.get(zone) for cur, zone in zip(polys["current_zone"], polys["proposed_zone"], strict=True)
     ]
-    pcs = plan.postcodes
+    pcs = plan.postcodes  # counted by unit index: an LSOA, or a postcode cell (which also names its LSOA)
     band = (
-        pcs.groupby(["lsoa11cd", "band"]).size().rename("n").reset_index()
-        .sort_values(["lsoa11cd", "n", "band"], ascending=[True, False, True]).groupby("lsoa11cd")["band"].first()
+        pcs.groupby(["unit", "band"]).size().rename("n").reset_index()
+        .sort_values(["unit", "n", "band"], ascending=[True, False, True]).groupby("unit")["band"].first()
     )
-    polys["band"] = polys["lsoa11cd"].map(band).fillna("isolated")
-    polys["n_postcodes"] = polys["lsoa11cd"].map(pcs.groupby("lsoa11cd").size()).fillna(0).astype(int)
-    counts = _counts_by(plan.demand, pcs, "lsoa11cd")
-    polys["clients"] = polys["lsoa11cd"].map(counts["clients"]).fillna(0).astype(int)
-    polys["hours_per_week"] = polys["lsoa11cd"].map(counts["hours"]).fillna(0.0)
+    index = pd.RangeIndex(len(polys))
+    polys["band"] = band.reindex(index).fillna("isolated").to_numpy()
+    polys["n_postcodes"] = pcs.groupby("unit").size().reindex(index).fillna(0).astype(int).to_numpy()
+    counts = _counts_by(plan.demand, pcs, "unit")
+    polys["clients"] = counts["clients"].reindex(index).fillna(0).astype(int).to_numpy()
+    polys["hours_per_week"] = counts["hours"].reindex(index).fillna(0.0).to_numpy()
     polys["area_km2"] = polys.geometry.area / 1e6
     return gpd.GeoDataFrame(polys, geometry="geometry", crs=plan.units.polygons.crs)
 

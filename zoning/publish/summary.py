@@ -245,7 +245,10 @@ def build_summary(plan: ZonePlan, *, run_at: dt.datetime, layers: PlanLayers | N
                     "current_zones_given": plan.has_current, "notes": provenance_notes(plan),
                     "data_vintage": s.data.vintage},
         travel_model=plan.travel.describe(),
-        units={"kind": "ONS LSOA 2011", "count": int(plan.units.n), "adjacencies": int(len(plan.units.edges))},
+        units={"level": plan.units_level,
+               "kind": "postcode Voronoi cells (postcodes sharing a point merged), clipped to the area"
+               if plan.units_level == "postcode" else "ONS LSOA 2011",
+               "count": int(plan.units.n), "adjacencies": int(len(plan.units.edges))},
         demand={
             "rows": demand_rows_shown(len(plan.demand), plan, client_level=private),
             "hours_per_week": float(plan.demand["hours_per_week"].sum()),

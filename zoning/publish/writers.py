@@ -189,7 +189,8 @@ def map_view(plan: ZonePlan, proposed: gpd.GeoDataFrame, current: gpd.GeoDataFra
         geometry=gpd.points_from_xy(plan.zones["centre_easting"], plan.zones["centre_northing"]), crs=27700,
     ).to_crs(4326)
     view = MapView(title=s.title, header_lines=header, proposed=prop, current=cur, providers=providers,
-                   outline=outline.to_crs(4326) if outline is not None else None, centres=centres)
+                   outline=outline.to_crs(4326) if outline is not None else None, centres=centres,
+                   units_label="postcode cells" if plan.units_level == "postcode" else "LSOAs")
     if layers is None:
         return view
     extras = layers.zone_extras.set_index("zone")

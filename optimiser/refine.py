@@ -1,0 +1,381 @@
+"""Refine a plan projected onto finer units (postcodes) while keeping every constraint family.
+
+Arrays in, arrays out: labels (a coarse plan projected onto the fine units), the fine units'
+weights and resource rows (:class:`ResourceBounds`, row 0 = demand hours), their adjacency,
+costs read by blocks (:class:`CostBlocks`, never an (n, n) matrix) and, for the capacity
+balance, the branches (:class:`BranchCapacity` with minutes to every fine unit).
+
+Method
+------
+1. **Mend.** A zone's cells that do not touch the rest of it (a projected LSOA boundary cuts
+   postcode cells) join the neighbouring zone they border; each zone keeps its heaviest piece.
+2. **Rebalance.** :func:`optimiser.repair.repair_bounds` brings every zone within every
+   resource bound by contiguous boundary moves.
+3. **Capacity balance kept by construction** (with branches). At the current centres and
+   loads ``d_z``, an LP (:func:`flow_headroom`) finds a flow ``F`` of branch capacity (each
+   branch at most its capacity, only to zones whose centre it reaches) that covers every zone
+   with room ``t_z`` to grow (at most its balance headroom ``U_z - d_z``; every zone the same
+   share of it at least, zones with spare capacity in reach more). Zone ``z``'s demand is then
+   capped at ``d_z + t_z`` and its centre may only move to units that every branch giving to
+   ``z`` under ``F`` still reaches. Any plan of the search meets both, so ``F`` remains a
+   feasible allocation: the family's checks pass for every plan it visits.
+4. **Search.** :func:`optimiser.local_search.local_search` (contiguity kept by each move,
+   resource bounds kept, re-centring within the allowed centres), costs on demand.
+5. Steps 3-4 repeat (a new ``F`` at the new centres and loads) while a pass improves.
+6. **Kicks** (iterated local search), while time is left: a ball of units on the border of
+   zones ``a`` and ``b`` moves from ``a`` to ``b``; the pair is mended, rebalanced, bounded
+   (step 3 over every zone) and searched again on its own; the result replaces the best plan
+   when it is better. Seeded: the same inputs give the
+   same plan when the time limit does not cut the kicks short.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from optimiser.capacity_flow import max_cover
+from optimiser.local_search import _Graph, _medoids, local_search
+from optimiser.problem import BranchCapacity
+from optimiser.repair import repair_bounds
+from optimiser.resources import CostBlocks, ResourceBounds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefineResult:
+    """The refined plan and what each step did."""
+
+    labels: NDArray[np.int64]
+    centres: tuple[int, ...]
+    objective: float  # sum_i w_i cost[i, centre(zone(i))]
+    start_objective: float  # after mending and rebalancing, before the search
+    mended_units: int  # units moved to mend detached pieces
+    rebalanced_units: int  # units moved to bring zones within their bounds
+    moves: int
+    swaps: int
+    passes: int
+    seconds: float
+    flow: NDArray[np.float64] | None = None  # (B, K) a branch-capacity allocation the plan keeps
+    flow_share: float | None = None  # the last pass's share s of the balance headroom every zone keeps
+    kicks: int = 0  # perturbations tried (step 6)
+    kicks_kept: int = 0  # ... that led to a better plan
+
+
+def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: NDArray[np.float64],
+                n_zones: int) -> tuple[NDArray[np.int64], int]:
+    """Give each zone's detached pieces (all but its heaviest) to a zone they border."""
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n = labels.size
+    moved = 0
+    for _ in range(100):
+        same = labels[edges[:, 0]] == labels[edges[:, 1]]
+        e = edges[same]
+        _, comp = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
+        heft = np.bincount(comp, weights=weights + 1e-9)
+        keep = np.zeros(int(comp.max()) + 1, dtype=bool)
+        for z in range(n_zones):
+            pieces = np.unique(comp[labels == z])
+            if pieces.size:
+                keep[pieces[np.argmax(heft[pieces])]] = True
+        stray = ~keep[comp]
+        if not stray.any():
+            return labels, moved
+        cross = edges[labels[edges[:, 0]] != labels[edges[:, 1]]]
+        for a, b in np.vstack([cross, cross[:, ::-1]]).tolist():
+            if stray[a] and not stray[b]:
+                piece = comp == comp[a]
+                labels[piece] = labels[b]
+                moved += int(piece.sum())
+                stray[piece] = False
+    raise ValueError("detached pieces could not be mended: the adjacency leaves some zone's units cut off")
+
+
+def flow_headroom(branches: BranchCapacity, centres: tuple[int, ...], loads: NDArray[np.float64],
+                  upper: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]] | None:
+    """Step 3's LP: flows ``f_bz >= 0`` over the (branch, zone) pairs in reach of the centres,
+    room ``0 <= t_z <= head_z = upper_z - loads_z`` and a share ``0 <= s <= 1`` with
+
+      ``sum_z f_bz <= cap_b``                 each branch's capacity counted once
+      ``sum_b f_bz >= margin (d_z + t_z)``    every zone covered with its room
+      ``t_z >= s head_z``                     every zone keeps the same share of its headroom
+
+    maximising ``2 K s + sum_z t_z / head_z``. Returns ``(s, t, F)``, or None when even the
+    current loads cannot be covered (the LP is infeasible)."""
+    reach = branches.in_reach()[:, list(centres)] & (branches.capacity[:, None] > 0)
+    head = np.maximum(upper - loads, 0.0)
+    b_n, k = reach.shape
+    pairs = np.argwhere(reach)
+    p = len(pairs)
+    cols = np.arange(p)
+    zone = np.arange(k)
+    a_ub = np.zeros((b_n + 2 * k, p + k + 1))
+    a_ub[pairs[:, 0], cols] = 1.0  # sum_z f_bz <= cap_b
+    a_ub[b_n + pairs[:, 1], cols] = -1.0  # margin t_z - sum_b f_bz <= -margin d_z
+    a_ub[b_n + zone, p + zone] = branches.margin
+    a_ub[b_n + k + zone, p + zone] = -1.0  # s head_z - t_z <= 0
+    a_ub[b_n + k + zone, p + k] = head
+    b_ub = np.r_[branches.capacity, -branches.margin * loads, np.zeros(k)]
+    gain = np.r_[np.zeros(p), -1.0 / np.maximum(head, 1e-9), -2.0 * k]
+    bounds = [(0.0, None)] * p + [(0.0, float(h)) for h in head] + [(0.0, 1.0)]
+    res = linprog(gain, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    flow = np.zeros((b_n, k))
+    flow[pairs[:, 0], pairs[:, 1]] = np.maximum(res.x[:p], 0.0)
+    # what the flow really covers, so that the caps below never exceed it
+    covered = np.minimum(flow.sum(axis=0) / branches.margin - loads, head)
+    return float(res.x[-1]), np.maximum(covered, 0.0), flow
+
+
+def _covering_start(branches: BranchCapacity, labels: NDArray[np.int64], centres: list[int],
+                    loads: NDArray[np.float64], upper: NDArray[np.float64]) -> list[int]:
+    """Move the centre of each zone the branches cannot cover to its member with the most
+    capacity in reach (a start for step 3; the given centres when they already cover)."""
+    if flow_headroom(branches, tuple(centres), loads, upper) is not None:
+        return centres
+    in_reach = branches.capacity_in_reach()
+    out = list(centres)
+    flow = max_cover(branches.capacity, branches.in_reach()[:, out] & (branches.capacity[:, None] > 0),
+                     branches.margin * loads)
+    short = np.flatnonzero(flow.sum(axis=0) < branches.margin * loads - 1e-7 * np.maximum(loads, 1.0))
+    for z in short.tolist():
+        members = np.flatnonzero(labels == z)
+        out[z] = int(members[np.argmax(in_reach[members])])
+    return out
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What every pass of the search reads (see :func:`refine_plan`)."""
+
+    weights: NDArray[np.float64]
+    cost: CostBlocks
+    edges: NDArray[np.int64]
+    bounds: ResourceBounds
+    branches: BranchCapacity | None
+    medoid_candidates: int | None
+
+
+@dataclass(frozen=True)
+class _Found:
+    labels: NDArray[np.int64]
+    centres: tuple[int, ...]
+    objective: float
+    moves: int
+    swaps: int
+    passes: int
+    flow: NDArray[np.float64] | None
+    share: float | None
+
+
+def _objective(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
+    cc = ctx.cost.block(np.arange(labels.size), np.asarray(centres))
+    return float(np.sum(ctx.weights * cc[np.arange(labels.size), labels]))
+
+
+def _pass_bounds(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[
+        ResourceBounds, NDArray[np.bool_] | None, NDArray[np.float64] | None, float | None]:
+    """Step 3: the bounds and allowed centres of one pass, the flow they keep and its share."""
+    if ctx.branches is None:
+        return ctx.bounds, None, None, None
+    k = ctx.bounds.lower.shape[1]
+    upper = ctx.bounds.upper[0]
+    loads = np.bincount(labels, weights=ctx.bounds.amounts[0], minlength=k).astype(np.float64)
+    got = flow_headroom(ctx.branches, centres, loads, upper)
+    if got is None:
+        raise ValueError("branch capacity within reach of the zone centres cannot cover every zone")
+    share, room, flow = got
+    cap = loads + room
+    cap = np.maximum(loads, cap - 1e-7 * np.maximum(cap, 1.0))  # kept strictly inside what F covers
+    new_upper = ctx.bounds.upper.copy()
+    new_upper[0] = np.minimum(upper, cap)
+    support = (flow > 1e-9).astype(np.int64)  # (B, K) branches giving to each zone
+    misses = (~ctx.branches.in_reach()).astype(np.int64).T @ support  # (n, K) givers a unit does not reach
+    return replace(ctx.bounds, upper=new_upper), misses == 0, flow, share
+
+
+def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
+            max_passes: int) -> _Found:
+    """Steps 3-5 from a plan meeting every bound; raises ``ValueError`` when the capacity
+    balance cannot be covered at its centres."""
+    objective = _objective(ctx, labels, centres)
+    moves = swaps = passes = 0
+    flow: NDArray[np.float64] | None = None
+    share: float | None = None
+    while passes < max_passes:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        bounds, allowed, flow, share = _pass_bounds(ctx, labels, centres)
+        res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
+                           centres=centres, centre_allowed=allowed, medoid_candidates=ctx.medoid_candidates,
+                           time_limit_s=left)
+        passes += 1
+        moves, swaps = moves + res.moves, swaps + res.swaps
+        improved = res.objective < objective * (1 - 1e-9)
+        labels, centres, objective = res.labels, res.centres, res.objective
+        if ctx.branches is None or not improved:
+            break
+    return _Found(labels, centres, objective, moves, swaps, passes, flow, share)
+
+
+def _kick(found: _Found, adj: list[list[int]], rng: np.random.Generator, *,
+          size: int) -> tuple[NDArray[np.int64], int, int] | None:
+    """Step 6's perturbation: a ball of up to ``size`` units of zone ``a``, grown from a unit on
+    its border with zone ``b``, moves to ``b`` (centres never move). Returns the labels, ``a``
+    and ``b``; None if no zone has a border."""
+    labels = found.labels.copy()
+    lab = labels.tolist()
+    centres = set(found.centres)
+    border = [i for i in range(len(lab)) if i not in centres and any(lab[j] != lab[i] for j in adj[i])]
+    if not border:
+        return None
+    seed = border[int(rng.integers(len(border)))]
+    into = [lab[j] for j in adj[seed] if lab[j] != lab[seed]]
+    b, a = into[int(rng.integers(len(into)))], lab[seed]
+    ball: list[int] = []
+    queue, seen = [seed], {seed}
+    while queue and len(ball) < size:
+        i = queue.pop(0)
+        ball.append(i)
+        for j in adj[i]:
+            if j not in seen and lab[j] == a and j not in centres:
+                seen.add(j)
+                queue.append(j)
+    labels[ball] = b
+    return labels, a, b
+
+
+@dataclass(frozen=True)
+class _SubCost:
+    """Costs of a subset ``units`` of the units, re-indexed 0..len(units)-1."""
+
+    inner: CostBlocks
+    units: NDArray[np.int64]
+
+    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+        return self.inner.block(self.units[rows], self.units[cols])
+
+
+def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, b: int,
+                 *, deadline: float) -> _Found | None:
+    """Steps 1-4 of a kick over zones ``a`` and ``b`` only (the others stay as they are): mend
+    and rebalance the pair, bound it (step 3 over every zone, as branches are shared), search
+    it. None when the kicked pair cannot be mended, rebalanced or covered."""
+    members = np.flatnonzero((best.labels == a) | (best.labels == b))
+    pos = np.full(best.labels.size, -1, dtype=np.int64)
+    pos[members] = np.arange(members.size)
+    inside = (pos[ctx.edges[:, 0]] >= 0) & (pos[ctx.edges[:, 1]] >= 0)
+    edges = pos[ctx.edges[inside]]
+    amounts = ctx.bounds.amounts[:, members]
+    lab, _ = mend_pieces((kicked[members] == b).astype(np.int64), edges, amounts[0], 2)
+    ca, cb = int(pos[best.centres[a]]), int(pos[best.centres[b]])
+    if lab[ca] != 0 or lab[cb] != 1:
+        return None
+    pair = [a, b]
+    cost, weights = _SubCost(ctx.cost, members), ctx.weights[members]
+    try:
+        lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
+            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]))
+        full = best.labels.copy()
+        full[members] = np.where(lab == 0, a, b)
+        bounds, allowed, flow, share = _pass_bounds(ctx, full, best.centres)
+    except ValueError:
+        return None
+    old = ctx.cost.block(members, np.asarray([best.centres[a], best.centres[b]]))
+    before = float(np.sum(weights * old[np.arange(members.size), (best.labels[members] == b).astype(np.int64)]))
+    res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb),
+                       bounds=ResourceBounds(amounts, bounds.lower[:, pair], bounds.upper[:, pair]),
+                       centre_allowed=None if allowed is None else allowed[members][:, pair],
+                       medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1))
+    full[members] = np.where(res.labels == 0, a, b)
+    centres = list(best.centres)
+    centres[a], centres[b] = int(members[res.centres[0]]), int(members[res.centres[1]])
+    return _Found(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
+
+
+def refine_plan(
+    labels: NDArray[np.int64],
+    *,
+    weights: NDArray[np.float64],
+    cost: CostBlocks,
+    edges: NDArray[np.int64],
+    bounds: ResourceBounds,
+    centres: tuple[int, ...] | None = None,
+    branches: BranchCapacity | None = None,
+    time_limit_s: float = 60.0,
+    medoid_candidates: int | None = 600,
+    max_passes: int = 4,
+    kicks: int = 100,
+    seed: int = 0,
+) -> RefineResult:
+    """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
+    centre per zone (replaced by the zone's medoid where it is not a member after mending);
+    ``bounds`` row 0 is demand (the capacity balance covers it); at most ``kicks``
+    perturbations (step 6, seeded by ``seed``) within ``time_limit_s``. Raises ``ValueError``
+    when no plan keeping every constraint could be started (then the coarse plan's figures stand)."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
+    k = bounds.lower.shape[1]
+    weights = np.asarray(weights, dtype=float)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates)
+    labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k)
+    if np.unique(labels).size != k:
+        raise ValueError("a zone vanished when its detached pieces were mended")
+    start = _member_centres(ctx, labels, centres)
+    before = labels
+    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start)
+    rebalanced = int((before != labels).sum())
+    if branches is not None:
+        loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
+        start = tuple(_covering_start(branches, labels, list(start), loads, bounds.upper[0]))
+    start_objective = _objective(ctx, labels, start)
+    try:
+        best = _passes(ctx, labels, start, deadline=deadline, max_passes=max_passes)
+    except ValueError as exc:
+        raise ValueError(f"{exc} at the start of the postcode refinement") from exc
+    moves, swaps, passes = best.moves, best.swaps, best.passes
+    adj = [list(a) for a in _Graph(labels.size, edges).adj]
+    rng = np.random.default_rng(seed)
+    tried = kept = 0
+    while tried < kicks and time.perf_counter() < deadline:
+        tried += 1
+        got = _kick(best, adj, rng, size=int(rng.integers(5, 60)))
+        if got is None:
+            break
+        found = _pair_search(ctx, best, *got, deadline=deadline)
+        if found is None:  # this kick cannot be mended, rebalanced or covered: try another
+            continue
+        moves, swaps, passes = moves + found.moves, swaps + found.swaps, passes + found.passes
+        if found.objective < best.objective * (1 - 1e-9):
+            best, kept = found, kept + 1
+    if kept:  # the sums of kept kicks, recomputed from the plan
+        best = replace(best, objective=_objective(ctx, best.labels, best.centres))
+    seconds = time.perf_counter() - t0
+    log.info("refined at %d units: %d mended, %d rebalanced, objective %.6g -> %.6g in %d pass(es), "
+             "%d of %d kick(s) kept, %.1f s", labels.size, mended, rebalanced, start_objective, best.objective,
+             passes, kept, tried, seconds)
+    return RefineResult(labels=best.labels, centres=best.centres, objective=best.objective,
+                        start_objective=start_objective, mended_units=mended, rebalanced_units=rebalanced,
+                        moves=moves, swaps=swaps, passes=passes, seconds=seconds, flow=best.flow,
+                        flow_share=best.share, kicks=tried, kicks_kept=kept)
+
+
+def _member_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...] | None) -> tuple[int, ...]:
+    """``centres`` where each is still a member of its zone, else the zone's medoid."""
+    k = ctx.bounds.lower.shape[1]
+    given = list(centres) if centres is not None else [-1] * k
+    if all(c >= 0 and labels[c] == z for z, c in enumerate(given)):
+        return tuple(int(c) for c in given)
+    medoids = _medoids(labels, np.full(k, -1, dtype=np.int64), ctx.weights, ctx.cost, k, None, None)
+    return tuple(int(c) if c >= 0 and labels[c] == z else int(medoids[z]) for z, c in enumerate(given))

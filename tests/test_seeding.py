@@ -1,0 +1,64 @@
+"""Centres from the relaxation (optimiser/seeding.py): where capacity can serve the zones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimiser import search
+from optimiser.bounds import problem_bound
+from optimiser.capacity_flow import possible_centres
+from optimiser.construct import meets_constraints
+from optimiser.districting import design_zones
+from optimiser.problem import BranchCapacity, DistrictingProblem
+from optimiser.seeding import relaxation_centres
+from tests.conftest import grid_problem
+
+POS = np.array([0.0, 1.0, 3.0, 4.0])
+FAR = 100.0
+
+
+def row_with_capacity() -> DistrictingProblem:
+    """Four units at 0, 1, 3, 4, demand 1 each, 2 zones with loads in [1, 3]; branch A (3 h)
+    reaches only the western centres, B (1 h) only the eastern: the east zone holds one unit,
+    and the best plan is {0,1,2} + {3} with centres 1 and 3, cost 3."""
+    br = BranchCapacity(np.array([3.0, 1.0]), np.array([[5, 5, FAR, FAR], [FAR, FAR, 5, 5]]), reach_min=10.0,
+                        margin=1.0)
+    return DistrictingProblem(demand=np.ones(4), cost=np.abs(np.subtract.outer(POS, POS)),
+                              edges=np.array([(0, 1), (1, 2), (2, 3)]), n_zones=2, tolerance=0.5,
+                              edge_length=np.ones(3), branches=br)
+
+
+def test_the_relaxation_puts_a_centre_where_each_branch_reaches() -> None:
+    seeding = relaxation_centres(row_with_capacity())
+    assert seeding is not None
+    assert sorted(seeding.centres) == [1, 3]
+    assert seeding.objective == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_seeded_centres_are_distinct_allowed_and_never_below_the_bound(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p = grid_problem(6, 6, n_zones=4, tolerance=0.1, demand=rng.gamma(2.0, 1.0, 36))
+    minutes = rng.uniform(0, 12, (5, 36))
+    p = DistrictingProblem(demand=p.demand, cost=p.cost, edges=p.edges, n_zones=4, tolerance=0.1,
+                           branches=BranchCapacity(np.full(5, 1.3 * p.demand.sum() / 5), minutes, reach_min=8.0,
+                                                   margin=1.0))
+    seeding = relaxation_centres(p)
+    assert seeding is not None
+    assert len(set(seeding.centres)) == 4
+    assert possible_centres(p)[list(seeding.centres)].all()
+    # a restriction of the model the bound relaxes: its plan never costs less than the bound
+    assert seeding.objective is not None
+    assert seeding.objective >= problem_bound(p, time_limit_s=10.0).value * (1 - 1e-9)
+
+
+def test_when_no_constructive_start_meets_the_capacity_the_relaxation_seeds_round_one(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    p = row_with_capacity()
+    monkeypatch.setattr(search, "ranked_starts", lambda *a, **k: ([], 0))  # no constructive start at all
+    with caplog.at_level("INFO", logger="optimiser.seeding"):
+        res = design_zones(p, solver="highs", time_limit_s=20)
+    assert "relaxation seeding" in caplog.text
+    assert meets_constraints(p, res.labels, res.centres)
+    assert res.objective == pytest.approx(3.0)

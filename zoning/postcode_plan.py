@@ -1,0 +1,259 @@
+"""The postcode-level stage of a run (``[units] level = "postcode"``).
+
+After the LSOA design (:func:`zoning.pipeline.design`), :func:`refine_to_postcodes`
+
+1. builds postcode units (:mod:`zoning.postcode_units`) and the scenario's constraint arrays
+   over them (:func:`zoning.commissioning_arrays.problem_options`: balance, cohorts, capacity
+   flow with each branch's minutes to every postcode point);
+2. projects the LSOA plan onto the cells (each cell takes its postcodes' LSOA's zone) and
+   refines it with :func:`optimiser.refine.refine_plan`, costs computed on demand
+   (:class:`PointCost`: no (n, n) matrix), every family's constraints kept;
+3. bounds it from below (:func:`postcode_bound`) over the units with demand and candidate
+   centres, with the scope stated.
+
+It returns a :class:`~zoning.prepare.Prepared` over the postcode units, so that
+:func:`zoning.measure.measure_plan` and the publishers draw every output from the cells.
+Options the refinement cannot keep are refused before any work (:func:`refuse_unsupported`).
+
+The postcode-level :class:`~optimiser.problem.DistrictingProblem` carries every family's data
+(demand, rows, branches, edges) for the named checks, but its ``cost`` is a zero-stride
+placeholder of shape (n, n) (no memory): nothing designs on it; the objective and the bound
+read travel through :class:`PointCost`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
+from optimiser.districting import DistrictingResult
+from optimiser.problem import DistrictingProblem
+from optimiser.refine import RefineResult, refine_plan
+from optimiser.resources import ResourceBounds
+from optimiser.solve import SolverReport, SolveStatus
+from zoning.commissioning_arrays import problem_options
+from zoning.errors import ScenarioError, SolveError
+from zoning.pieces import unit_hours_of
+from zoning.postcode_units import build_postcode_units
+from zoning.prepare import Prepared, Progress
+from zoning.scenario import Scenario
+from zoning.travel import TravelModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PointCost:
+    """Travel minutes between unit points, block by block (never n x n)."""
+
+    xy: NDArray[np.float64]
+    travel: TravelModel
+
+    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+        return np.asarray(self.travel.minutes(self.xy[rows], self.xy[cols]), dtype=np.float64)
+
+
+def refuse_unsupported(scenario: Scenario) -> None:
+    """Raise :class:`ScenarioError` (exit 2) naming every option the postcode level does not keep."""
+    s, where = scenario, str(scenario.source) if scenario.source else "the scenario"
+    found = []
+    if s.capacity.rule == "radius":
+        found.append('[capacity] rule = "radius" (use "flow", "inside" or "none")')
+    if s.capacity.centres == "hubs" or s.capacity.hubs:
+        found.append("[capacity] centres = \"hubs\" / hubs (centres fixed at branches)")
+    if s.model.max_travel_min is not None:
+        found.append("[model] max_travel_min (a travel limit)")
+    if s.continuity is not None:
+        found.append("[continuity]")
+    if s.zone:
+        found.append("[[zone]] (named zones, locks, per-zone bounds)")
+    if s.keep_whole:
+        found.append("[[keep_whole]]")
+    if s.link or s.pieces.own_zone or s.pieces.join != "nearest":
+        found.append("[[link]] / [pieces] (postcode cells are joined to their nearest unit)")
+    if s.baseline is not None:
+        found.append("[baseline]")
+    if found:
+        raise ScenarioError(
+            f"{where}: [units] level = \"postcode\" cannot keep {'; '.join(found)} yet. How to fix: remove "
+            f"{'it' if len(found) == 1 else 'them'}, or set [units] level = \"lsoa\""
+        )
+
+
+def _current_centres(area: pd.DataFrame, travel: TravelModel, points: NDArray[np.float64],
+                     names: list[str]) -> dict[str, int]:
+    """Each of today's zones: the postcode unit inside it serving its demand with least travel."""
+    out: dict[str, int] = {}
+    xy = area[["easting", "northing"]].to_numpy(float)
+    hours = area["hours_per_week"].to_numpy(float)
+    for name in names:
+        inside = (area["current_zone"] == name).to_numpy()
+        cand = np.unique(area["unit"].to_numpy()[inside])
+        rows = inside & (hours > 0)
+        if not rows.any():
+            out[name] = int(cand[0])
+            continue
+        totals = hours[rows] @ travel.minutes(xy[rows], points[cand])
+        out[name] = int(cand[int(np.argmin(totals))])
+    return out
+
+
+def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, int]:
+    """The postcode-level :class:`Prepared` (see the module docstring) and the links added."""
+    scenario, travel = prep.scenario, prep.travel
+    progress("building postcode units (Voronoi cells) and their adjacency")
+    t0 = time.perf_counter()
+    built = build_postcode_units(prep.area, prep.units.polygons, outline_path=scenario.data.outline)
+    units = built.units
+    area = prep.area.copy()
+    area["lsoa_unit"] = area["unit"]
+    area["unit"] = built.unit_of_postcode.to_numpy()
+    demand_of_unit = unit_hours_of(area, units.n)
+    current_centre = (_current_centres(area, travel, units.points, prep.current_names)
+                      if scenario.current_zones is not None else {})
+    options = problem_options(
+        scenario, units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
+        unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre,
+    )
+    notes = [*options.notes, f"postcode units: {units.n:,} Voronoi cells for {len(area):,} in-area postcodes "
+             f"({built.links_added} cut-off cell(s) linked to their nearest unit, {built.outside_outline} point(s) "
+             "outside the outline given a cell of their own)"]
+    options = replace(options, notes=notes)
+    a, b = units.edges[:, 0], units.edges[:, 1]
+    edge_km = np.maximum(np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0, 1e-6)
+    placeholder = np.broadcast_to(np.zeros(1), (units.n, units.n))  # no memory: see the module docstring
+    try:
+        problem = options.problem(demand=demand_of_unit, cost=placeholder, edges=units.edges,
+                                  n_zones=scenario.model.zones, tolerance=scenario.model.tolerance,
+                                  edge_length=edge_km, unit_ids=units.ids)
+    except ValueError as exc:
+        raise SolveError(f"the postcode units do not make a valid zoning problem: {exc}") from exc
+    timings = dict(prep.timings)
+    timings["postcode_units_s"] = time.perf_counter() - t0
+    dem = area[area["hours_per_week"] > 0]
+    pc = replace(prep, units=units, area=area, dem=dem, dem_t=np.zeros((len(dem), 0)), problem=problem,
+                 options=options, current_centre=current_centre, timings=timings, pieces=None)
+    return pc, built.links_added
+
+
+def unit_weights(prep: Prepared) -> NDArray[np.float64]:
+    """The objective's weight of each unit: hours, or hours x GBP per minute (objective "cost")."""
+    area, n = prep.area, prep.units.n
+    if prep.scenario.model.objective == "cost":
+        w = area["hours_per_week"].to_numpy(float) * area["travel_price_per_min"].to_numpy(float)
+        return np.bincount(area["unit"].to_numpy(), weights=w, minlength=n).astype(np.float64)
+    return unit_hours_of(area, n)
+
+
+def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np.float64],
+                   warm: BoundResult | None, lsoa_demand: NDArray[np.float64], time_limit_s: float) -> BoundResult:
+    """A Lagrangian lower bound (:func:`optimiser.bounds.lagrangian_bound`) over the postcode
+    units with demand plus the plan's centres as the candidate centres: it covers every balanced
+    plan of the postcode units (contiguous or not; meeting the capacity balance when the scenario
+    has one) whose centres lie among those candidates. Warm-started from the LSOA bound's
+    multipliers shared out per hour."""
+    problem = prep.problem
+    demand = problem.demand
+    rows = np.union1d(np.flatnonzero(demand > 0), np.asarray(refined.centres, dtype=np.int64))
+    factor = np.divide(weights[rows], demand[rows], out=np.ones(rows.size), where=demand[rows] > 0)
+    block = factor[:, None] * prep.travel.minutes(prep.units.points[rows], prep.units.points[rows])
+    lam0 = None
+    if warm is not None and warm.multipliers.shape == lsoa_demand.shape:
+        per_hour = np.divide(warm.multipliers, lsoa_demand, out=np.zeros_like(lsoa_demand), where=lsoa_demand > 0)
+        lsoa_of = prep.area.groupby("unit")["lsoa_unit"].first().reindex(rows).to_numpy()
+        lam0 = demand[rows] * per_hour[lsoa_of]
+    lo, hi = problem.zone_bounds()
+    br = problem.branches
+    flow = None if br is None else FlowRelaxation(capacity=np.asarray(br.capacity, dtype=np.float64),
+                                                  reaches=br.in_reach()[:, rows], margin=float(br.margin))
+    bound = lagrangian_bound(demand[rows], block, n_zones=problem.n_zones, lower=float(lo.min()),
+                             upper=float(hi.max()), target=refined.objective, max_iter=5000,
+                             time_limit_s=time_limit_s, initial_multipliers=lam0,
+                             initial_step=0.25 if lam0 is not None else 2.0, flow=flow,
+                             initial_capacity_multipliers=None if warm is None else warm.capacity_multipliers)
+    meets = "meeting the capacity balance" if flow is not None else "capacity not imposed"
+    scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
+             f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
+    if refined.objective < bound.value <= refined.objective * (1 + 1e-7) + 1e-9:
+        bound = replace(bound, value=refined.objective)
+    log.info("postcode-level lower bound %.6g (%d iterations, %.1f s): plan %.2f%% above it; covers %s",
+             bound.value, bound.iterations, bound.seconds,
+             100 * (refined.objective / bound.value - 1) if bound.value > 0 else 0.0, scope)
+    return replace(bound, scope=scope)
+
+
+def _resource_bounds(problem: DistrictingProblem) -> ResourceBounds:
+    lower, upper = problem.zone_bounds()
+    return ResourceBounds(np.vstack([problem.demand] + [r.amount for r in problem.rows]),
+                          np.vstack([lower] + [r.lower for r in problem.rows]),
+                          np.vstack([upper] + [r.upper for r in problem.rows]))
+
+
+def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: BoundResult | None,
+                        progress: Progress, deadline: float | None = None,
+                        ) -> tuple[Prepared, DistrictingResult, BoundResult | None]:
+    """Steps 1-3 of the module docstring: the postcode-level inputs, plan and bound. The
+    refinement and the bound take at most ``[units] refine_s`` and ``bound_s``, and end by
+    ``deadline`` (a ``time.perf_counter()`` value: the run's limit less the outputs' share)."""
+    opts = prep.scenario.units
+
+    def seconds_left(most: float) -> float:
+        return most if deadline is None else max(min(most, deadline - time.perf_counter()), 1.0)
+
+    pc, _links = postcode_prepared(prep, progress=progress)
+    problem, units = pc.problem, pc.units
+    lsoa_of_unit = pc.area.groupby("unit")["lsoa_unit"].first().reindex(range(units.n)).to_numpy()
+    start = result.labels[lsoa_of_unit]
+    # each zone's start centre: its postcode unit nearest the LSOA plan's centre point
+    centres = []
+    for z, c in enumerate(result.centres):
+        members = np.flatnonzero(start == z)
+        d = np.hypot(*(units.points[members] - prep.units.points[c]).T)
+        centres.append(int(members[int(np.argmin(d))]) if members.size else -1)
+    weights = unit_weights(pc)
+    progress(f"refining the plan over {units.n:,} postcode units")
+    cost = PointCost(units.points, pc.travel)
+    refine_s = seconds_left(opts.refine_s)
+    try:
+        refined = refine_plan(start, weights=weights, cost=cost,
+                              edges=units.edges, bounds=_resource_bounds(problem),
+                              centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
+                              seed=pc.scenario.seed)
+    except ValueError as exc:
+        raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
+                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance") from exc
+    pc.timings["refine_s"] = refined.seconds
+    report = result.report
+    seconds = result.seconds + refined.seconds
+    objective = refined.objective
+    pc_result = DistrictingResult(
+        labels=refined.labels, centres=refined.centres, objective=objective,
+        loads=np.bincount(refined.labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64),
+        report=SolverReport(
+            solver=report.solver, status=SolveStatus.FEASIBLE,
+            solver_status=f"postcode-level local search from the LSOA plan (LSOA model: {report.solver_status})",
+            objective=objective, best_bound=None, gap=None, seconds=seconds, time_limit_s=report.time_limit_s,
+            n_variables=report.n_variables, n_constraints=report.n_constraints),
+        rounds=result.rounds, seconds=seconds,
+        method=f"{result.method}; then refined over postcode units by contiguity-preserving local search "
+               "(optimiser.refine)",
+        bound_scope="local-search refinement at postcode level, which has no solver gap (see the lower bound)",
+        milp_objective=None, local_search_moves=refined.moves + refined.swaps,
+        time_limited=result.time_limited + (("postcode refinement",) if refined.seconds >= refine_s else ()),
+    )
+    bound = None
+    if opts.bound_s > 0:
+        progress("computing a lower bound over postcode units")
+        bound = postcode_bound(pc, refined, weights=weights, warm=warm, lsoa_demand=prep.problem.demand,
+                               time_limit_s=seconds_left(opts.bound_s))
+        pc.timings["bound_s"] = bound.seconds
+    log.info("postcode refinement: %d units mended, %d rebalanced; LSOA plan %.6g, projected %.6g, refined %.6g",
+             refined.mended_units, refined.rebalanced_units, result.objective, refined.start_objective, objective)
+    return pc, pc_result, bound
+
