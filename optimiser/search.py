@@ -10,7 +10,7 @@ Method (the ``"fast"`` strategy)
    that leaves a zone short is redone with that zone's demand capped
    (:func:`optimiser.capacity_polish.polish_within_capacity`), so the improvement is not thrown away.
 2b. **Screening.** The next best starts (5 more up to ~400 units, fewer on larger problems,
-   :func:`screen_starts`) get the same fast round and polish; the two best then go through the
+   :func:`optimiser.screening.screen_starts`) get the same fast round and polish; the two best then go through the
    pairs (step 3) and the search goes on from the better. Which start leads to the best plan is
    not the cheapest start: the round and the pairs decide.
 3. **Pairs.** Each pair of adjacent zones is re-optimised exactly as a two-zone problem
@@ -63,15 +63,13 @@ from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
 from optimiser.problem import DistrictingProblem
 from optimiser.reoptimise import GroupCache, adjacent_triples, reoptimise_groups
+from optimiser.screening import screen_starts
 from optimiser.solve import SolverReport, SolveStatus
 
 log = logging.getLogger(__name__)
 
 #: seeding attempts for round 1 when a seeding gives the solver no plan
 ATTEMPTS = 4
-
-#: screened starts (step 2b) that also go through the pairs before one is chosen
-PAIRED = 2
 
 #: the whole-problem feasibility model is built only up to this many (unit, zone) pairs: beyond,
 #: building it alone would take a large part of a county run's budget
@@ -173,7 +171,9 @@ def run_design(
         _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
         return s.best, s.rounds
     if screen_starts(problem, strategy) > 1 and improve_starts(problem) == 1:
-        s = _screen(s)
+        from optimiser.screening import screen  # it builds on this module's Search
+
+        s = screen(s)
     _improve(s)
     assert s.best is not None
     for alt in s.alternatives[: improve_starts(problem) - 1]:  # small problems: improve several starts
@@ -199,44 +199,10 @@ def run_design(
     return s.best, s.rounds
 
 
-def screen_starts(problem: DistrictingProblem, strategy: Strategy) -> int:
-    """Starts screened by a fast round (step 2b): ``strategy.screen`` up to ~400 units, fewer
-    (at least 2) on larger problems, where each round costs more."""
-    return 0 if strategy.screen <= 1 else max(2, min(strategy.screen, 2400 // max(problem.n_units, 1)))
-
-
 def improve_starts(problem: DistrictingProblem) -> int:
     """How many constructive starts are improved in full: one at county scale (and when the exact
     model settles the problem), up to 8 on small problems."""
     return 1 if exact_applicable(problem) else max(1, min(8, 300 // max(problem.n_units, 1)))
-
-
-def _screen(s: Search) -> Search:
-    """Step 2b: up to ``screen_starts - 1`` further constructive starts, each through one fast
-    round (and its polish) like the first plan; the best :data:`PAIRED` of them also through the
-    pairs; the search goes on from the best after the pairs."""
-    screened = [s]
-    fast_gap = max(s.strategy.fast_gap or s.mip_rel_gap, s.mip_rel_gap)
-    for alt in s.alternatives[: screen_starts(s.problem, s.strategy) - 1]:
-        if s.budget.remaining() < 2.0:
-            s.budget.bind("screening starts")
-            break
-        other = Search(s.problem, s.strategy, s.budget, s.solver, s.seed, s.threads, s.mip_rel_gap, s.say, s.rounds,
-                       cache=s.cache)
-        other.best = Found(alt.labels, alt.centres, alt.objective,
-                           heuristic_report(s.problem, alt.objective, "constructive start"), source="start")
-        s.say(f"screening a further start (objective {alt.objective:,.0f})")
-        out = other.solve(alt.centres, gap=fast_gap, cap_s=s.strategy.round_cap_s, stage="screening starts",
-                          start=alt.labels)
-        if out.labels is not None:
-            other.offer(out.labels, out.centres, out.report, "milp")
-        log.info("screening: start %.0f -> %.0f", alt.objective, other.best.objective if other.best else float("nan"))
-        screened.append(other)
-    screened.sort(key=lambda x: x.best.objective if x.best is not None else float("inf"))  # stable: ties keep order
-    for other in screened[:PAIRED]:
-        _pairs(other)
-    kept = min(screened[:PAIRED], key=lambda x: x.best.objective if x.best is not None else float("inf"))
-    return kept
 
 
 def _improve(s: Search) -> None:
