@@ -153,3 +153,29 @@ def test_triples_are_connected_groups_of_three() -> None:
     labels = np.array([0, 0, 1, 1, 2, 2])
     assert adjacent_pairs(problem, labels) == [(0, 1), (1, 2)]
     assert adjacent_triples(problem, labels) == [(0, 1, 2)]
+
+
+def test_screening_goes_on_from_a_plan_no_worse_than_any_screened_round() -> None:
+    import optimiser.search as search
+    from optimiser.budget import FAST
+    from optimiser.construct import ranked_starts
+    from optimiser.screening import PAIRED, screen, screen_starts
+
+    rng = np.random.default_rng(4)
+    problem = grid_problem(7, 8, n_zones=4, tolerance=0.1, demand=rng.gamma(2.0, 3.0, 56))
+    assert screen_starts(problem, FAST) == FAST.screen
+    s = search.Search(problem, FAST, Budget(60), "highs", 0, 1, 1e-4, lambda _m: None, [])
+    ranked, _ = ranked_starts(problem, [weighted_kmedoids(problem, seed=7919 * j) for j in range(8)], polish=True,
+                              time_limit_s=30)
+    feasible = [st for st in ranked if st.feasible]
+    assert len(feasible) >= PAIRED
+    first = feasible[0]
+    s.best = search.Found(first.labels, first.centres, first.objective,
+                          search.heuristic_report(problem, first.objective, "constructive start"), source="start")
+    s.alternatives = tuple(feasible[1:])
+    kept = screen(s)
+    assert kept.best is not None
+    assert meets_constraints(problem, kept.best.labels, kept.best.centres)
+    screened = feasible[: FAST.screen]
+    assert kept.best.objective <= min(st.objective for st in screened) + 1e-9  # rounds and pairs never worsen
+    assert kept.best.objective == pytest.approx(plan_objective(problem, kept.best.labels, kept.best.centres))
