@@ -10,8 +10,8 @@ centres stays integral in the Lagrangian). With ``--plan OBJ`` (a plan's objecti
 
     .venv/bin/python bench/bench_bound.py [--scenario PATH ...] [--plan OBJ ...] [--no-lp]
 
-Instances default to the shipped Leicestershire scenario. The LP has n² + n² rows; on 2 cores
-it takes about 100 s at 396 units (use --no-lp beyond ~600 units).
+Instances default to the shipped Leicestershire scenario. The LP has about n² rows; on 2 cores
+it takes about 150 s at 396 units (use --no-lp beyond ~600 units).
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.instance import build_instance  # noqa: E402
 from optimiser.bounds import problem_bound  # noqa: E402
 from optimiser.problem import DistrictingProblem  # noqa: E402
+from optimiser.seeding import centre_model  # noqa: E402
+from optimiser.solve import stdout_to_stderr  # noqa: E402
 from zoning.scenario import load_scenario  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,79 +40,21 @@ out = sys.stdout.write
 
 def lp_relaxation(p: DistrictingProblem, *, centres_integral_s: float = 0.0, all_integral: bool = False
                   ) -> tuple[float, float]:
-    """(value, seconds) of the LP relaxation of the bounded model, with capacity flow if any.
-    With ``centres_integral_s`` > 0 the centres (``x_jj``) are binary (every ``x`` with
-    ``all_integral``) and HiGHS's MIP bound after that many seconds is returned: still a valid
-    bound (contiguity is left out; without ``all_integral`` units may split between zones)."""
+    """(value, seconds) of the LP relaxation of the bounded model, with capacity flow if any:
+    :func:`optimiser.seeding.centre_model` with every unit a candidate centre. With
+    ``centres_integral_s`` > 0 the centres are binary (every ``x`` with ``all_integral``) and
+    HiGHS's MIP bound after that many seconds is returned: still a valid bound (contiguity is
+    left out; without ``all_integral`` units may split between zones)."""
     import highspy
 
     t0 = time.perf_counter()
-    n, k, d = p.n_units, p.n_zones, p.demand
-    lo, hi = p.zone_bounds()
-    low, up = float(lo.min()), float(hi.max())
-    nx = n * n
-    ii, jj = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
-    x = ii * n + jj
-    diag = np.arange(n) * (n + 1)
-    rows, cols, vals, rlo, rhi = [ii], [x], [np.ones(nx)], [np.ones(n)], [np.ones(n)]  # every unit in one zone
-    r = n
-    off = ii != jj  # x_ij <= x_jj
-    m = int(off.sum())
-    rows += [r + np.arange(m), r + np.arange(m)]
-    cols += [x[off], jj[off] * (n + 1)]
-    vals += [np.ones(m), -np.ones(m)]
-    rlo.append(np.full(m, -np.inf))
-    rhi.append(np.zeros(m))
-    r += m
-    for bound, (bl, bh) in ((low, (0.0, np.inf)), (up, (-np.inf, 0.0))):  # L x_jj <= load_j <= U x_jj
-        rows += [r + jj, r + np.arange(n)]
-        cols += [x, diag]
-        vals += [d[ii], -bound * np.ones(n)]
-        rlo.append(np.full(n, bl))
-        rhi.append(np.full(n, bh))
-        r += n
-    rows.append(np.full(n, r))
-    cols.append(diag)
-    vals.append(np.ones(n))
-    rlo.append(np.array([k], float))
-    rhi.append(np.array([k], float))
-    r += 1
-    nf = 0
-    if p.branches is not None:
-        br = p.branches
-        bj = np.argwhere(br.in_reach())
-        nf = len(bj)
-        f = nx + np.arange(nf)
-        rows.append(r + bj[:, 0])  # each branch's capacity counted once
-        cols.append(f)
-        vals.append(np.ones(nf))
-        rlo.append(np.full(br.capacity.size, -np.inf))
-        rhi.append(np.asarray(br.capacity, float))
-        r += br.capacity.size
-        rows += [r + bj[:, 1], r + jj]  # every zone covered at its margin
-        cols += [f, x]
-        vals += [np.ones(nf), -br.margin * d[ii]]
-        rlo.append(np.zeros(n))
-        rhi.append(np.full(n, np.inf))
-        r += n
-    a = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, nx + nf))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = nx + nf, r
-    lp.col_cost_ = np.concatenate([(d[:, None] * p.cost).ravel(), np.zeros(nf)])
-    lp.col_lower_ = np.zeros(nx + nf)
-    lp.col_upper_ = np.concatenate([np.ones(nx), np.full(nf, np.inf)])
-    lp.row_lower_, lp.row_upper_ = np.concatenate(rlo), np.concatenate(rhi)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    h = highspy.Highs()
+    binary = "none" if centres_integral_s <= 0 else ("all" if all_integral else "centres")
+    lp = centre_model(p, np.arange(p.n_units), binary=binary)
+    with stdout_to_stderr():
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     if centres_integral_s > 0:
-        integrality = np.zeros(nx + nf, dtype=np.int32)
-        integrality[diag] = 1
-        if all_integral:
-            integrality[:nx] = 1
-        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integrality]
         h.setOptionValue("time_limit", centres_integral_s)
     h.passModel(lp)
     h.run()

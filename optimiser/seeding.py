@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -115,8 +116,11 @@ def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, p
                    time_limited=clocked or status == "Time limit reached")
 
 
-def _choose(problem: DistrictingProblem, cand: NDArray[np.int64], *, gap: float,
-            time_limit_s: float) -> tuple[tuple[int, ...] | None, str, float | None]:
+def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary: str = "centres") -> Any:
+    """The step-2 model (module docstring) as a ``highspy.HighsLp`` over candidates ``cand``:
+    columns ``x`` (n x m, row-major), then ``y`` (m), then the flows. ``binary``: "centres"
+    (``y``), "all" (``y`` and ``x``) or "none" (the LP relaxation; with every unit a candidate,
+    the LP the certified bound converges towards, see ``bench/bench_bound.py``)."""
     import highspy
 
     n, k, d = problem.n_units, problem.n_zones, problem.demand
@@ -175,8 +179,21 @@ def _choose(problem: DistrictingProblem, cand: NDArray[np.int64], *, gap: float,
     lp.row_lower_, lp.row_upper_ = np.concatenate(rlo), np.concatenate(rhi)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger if nx <= c < nx + m else highspy.HighsVarType.kContinuous
-                       for c in range(nv)]
+    if binary != "none":
+        first = 0 if binary == "all" else nx
+        lp.integrality_ = [highspy.HighsVarType.kInteger if first <= c < nx + m else highspy.HighsVarType.kContinuous
+                           for c in range(nv)]
+    return lp
+
+
+def _choose(problem: DistrictingProblem, cand: NDArray[np.int64], *, gap: float,
+            time_limit_s: float) -> tuple[tuple[int, ...] | None, str, float | None]:
+    import highspy
+
+    n, m, k = problem.n_units, cand.size, problem.n_zones
+    nx = n * m
+    lp = centre_model(problem, cand)
+    nv = lp.num_col_
     with stdout_to_stderr():  # HiGHS prints its banner on file descriptor 1
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)

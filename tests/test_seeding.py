@@ -62,3 +62,22 @@ def test_when_no_constructive_start_meets_the_capacity_the_relaxation_seeds_roun
     assert "relaxation seeding" in caplog.text
     assert meets_constraints(p, res.labels, res.centres)
     assert res.objective == pytest.approx(3.0)
+
+
+def test_the_centre_model_relaxed_is_the_bounds_lp() -> None:
+    """With every unit a candidate and nothing binary, the seeding's model is the LP relaxation
+    the certified bound approaches (tests/test_bounds.py builds it independently)."""
+    import highspy
+
+    from optimiser.seeding import centre_model
+    from tests.test_bounds import lp_bound
+
+    rng = np.random.default_rng(11)
+    p = grid_problem(3, 4, n_zones=3, tolerance=0.1, demand=rng.gamma(2.0, 1.0, 12))
+    lo, hi = p.zone_bounds()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(centre_model(p, np.arange(12), binary="none"))
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(
+        lp_bound(p.demand, p.cost, 3, float(lo.min()), float(hi.max())), rel=1e-7)
