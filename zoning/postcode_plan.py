@@ -32,10 +32,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
+from optimiser.construct import resource_bounds
 from optimiser.districting import DistrictingResult
-from optimiser.problem import DistrictingProblem
 from optimiser.refine import RefineResult, refine_plan
-from optimiser.resources import ResourceBounds
 from optimiser.solve import SolverReport, SolveStatus
 from zoning.commissioning_arrays import problem_options
 from zoning.errors import ScenarioError, SolveError
@@ -188,13 +187,6 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
     return replace(bound, scope=scope)
 
 
-def _resource_bounds(problem: DistrictingProblem) -> ResourceBounds:
-    lower, upper = problem.zone_bounds()
-    return ResourceBounds(np.vstack([problem.demand] + [r.amount for r in problem.rows]),
-                          np.vstack([lower] + [r.lower for r in problem.rows]),
-                          np.vstack([upper] + [r.upper for r in problem.rows]))
-
-
 def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: BoundResult | None,
                         progress: Progress, deadline: float | None = None,
                         ) -> tuple[Prepared, DistrictingResult, BoundResult | None]:
@@ -222,7 +214,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
     refine_s = seconds_left(opts.refine_s)
     try:
         refined = refine_plan(start, weights=weights, cost=cost,
-                              edges=units.edges, bounds=_resource_bounds(problem),
+                              edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
                               seed=pc.scenario.seed)
     except ValueError as exc:
