@@ -354,11 +354,12 @@ def lagrangian_bound(
         if target is not None and best >= target * (1 - rel_tol):
             break
     seconds = time.perf_counter() - start
+    meets = " meeting the capacity balance" if flow is not None else ""
     scope = (
-        "every balanced plan (contiguous or not), centres anywhere"
+        f"every balanced plan{meets} (contiguous or not), centres anywhere"
         if candidates.size == n
-        else f"balanced plans with centres among {candidates.size} candidate units"
-    ) + (" that meets the capacity balance" if flow is not None else "")
+        else f"balanced plans{meets} with centres among {candidates.size} candidate units"
+    )
     method = "Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient"
     if flow is not None:
         method += "; branch capacity (counted once) relaxed too"
