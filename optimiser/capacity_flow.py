@@ -170,6 +170,15 @@ def max_cover(
     return flow
 
 
+def uncovered(branches: BranchCapacity, centres: Sequence[int], loads: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(K,) hours/week of each zone's ``margin x load`` that no allocation of the capacity of the
+    branches reaching its centre covers (:func:`max_cover`)."""
+    need = np.asarray(branches.margin * loads, dtype=np.float64)
+    reach = branches.in_reach()[:, list(centres)] & (branches.capacity[:, None] > 0)
+    return np.asarray(np.maximum(need - max_cover(branches.capacity, reach, need).sum(axis=0), 0.0),
+                      dtype=np.float64)
+
+
 def covering_centres(
     problem: DistrictingProblem, centres: Sequence[int], *, fixed: frozenset[int] = frozenset(), max_steps: int = 60
 ) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ import logging
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.capacity_flow import max_cover
+from optimiser.capacity_flow import uncovered
 from optimiser.construct import meets_constraints, movable_units, resource_bounds
 from optimiser.local_search import LocalSearchResult, ResourceBounds, local_search
 from optimiser.problem import DistrictingProblem
@@ -27,14 +27,11 @@ log = logging.getLogger(__name__)
 def shortfall(problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[int, ...]) -> NDArray[np.float64]:
     """(K,) hours/week of each zone's margin x demand that no allocation of branch capacity in
     reach of its centre covers (zeros without branches)."""
-    br = problem.branches
     k = problem.n_zones
-    if br is None:
+    if problem.branches is None:
         return np.zeros(k)
-    need = np.asarray(br.margin * np.bincount(labels, weights=problem.demand, minlength=k), dtype=np.float64)
-    reach = br.in_reach()[:, list(centres)] & (br.capacity[:, None] > 0)
-    flow = max_cover(br.capacity, reach, need)
-    return np.asarray(np.maximum(need - flow.sum(axis=0), 0.0), dtype=np.float64)
+    return uncovered(problem.branches, centres,
+                     np.bincount(labels, weights=problem.demand, minlength=k).astype(np.float64))
 
 
 def polish_within_capacity(

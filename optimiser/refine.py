@@ -41,7 +41,7 @@ from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from optimiser.capacity_flow import max_cover
+from optimiser.capacity_flow import uncovered
 from optimiser.local_search import _Graph, _medoids, local_search
 from optimiser.problem import BranchCapacity
 from optimiser.repair import repair_bounds
@@ -144,9 +144,7 @@ def _covering_start(branches: BranchCapacity, labels: NDArray[np.int64], centres
         return centres
     in_reach = branches.capacity_in_reach()
     out = list(centres)
-    flow = max_cover(branches.capacity, branches.in_reach()[:, out] & (branches.capacity[:, None] > 0),
-                     branches.margin * loads)
-    short = np.flatnonzero(flow.sum(axis=0) < branches.margin * loads - 1e-7 * np.maximum(loads, 1.0))
+    short = np.flatnonzero(uncovered(branches, out, loads) > 1e-7 * np.maximum(loads, 1.0))
     for z in short.tolist():
         members = np.flatnonzero(labels == z)
         out[z] = int(members[np.argmax(in_reach[members])])
