@@ -237,9 +237,10 @@ class Move(TypedDict):
     to_matches_current: str
 
 
-class ZoneRecord(TypedDict):
+class _ZoneFigures(TypedDict):
+    """What a proposed zone and a current zone both report."""
+
     zone: str
-    zone_name: str
     hours_per_week: float
     demand_rows: int | None
     hours_adults: float | None
@@ -252,12 +253,16 @@ class ZoneRecord(TypedDict):
     n_branches: int
     demand_capacity_ratio: float | None
     load_vs_mean_pct: float
-    n_units: int
     centre_lsoa: str
-    centre_easting: float
-    centre_northing: float
     care_cost_gbp_per_week: float
     travel_cost_gbp_per_week: float
+
+
+class ZoneRecord(_ZoneFigures):
+    zone_name: str
+    n_units: int
+    centre_easting: float
+    centre_northing: float
     band_mix: str
     change: str
     continues: str | None
@@ -265,24 +270,8 @@ class ZoneRecord(TypedDict):
     hours_in: float | None
 
 
-class CurrentZoneRecord(TypedDict):
-    zone: str
-    hours_per_week: float
-    demand_rows: int | None
-    hours_adults: float | None
-    hours_children: float | None
-    hours_chc: float | None
-    hours_live_in: float | None
-    n_postcodes: int
-    mean_travel_min: float | None
-    capacity_hours_per_week: float
-    n_branches: int
-    demand_capacity_ratio: float | None
-    load_vs_mean_pct: float
-    centre_lsoa: str
+class CurrentZoneRecord(_ZoneFigures):
     n_units_majority: int
-    care_cost_gbp_per_week: float
-    travel_cost_gbp_per_week: float
 
 
 class Change(TypedDict):
