@@ -54,7 +54,8 @@ class Strategy:
     ``capacity_polish``: the polish tightens zones that end short of branch capacity and
     polishes again (:mod:`optimiser.capacity_polish`); ``triples``: after the pairs, re-optimise
     connected triples of zones too (measured: slow for little gain, off by default);
-    ``pair_seedings``: k-medoid seedings per pair (or triple) re-optimised.
+    ``pair_seedings``: k-medoid seedings per pair (or triple) re-optimised; ``kicks``: ReCom-style
+    kicks of the best plan, each followed by the pairs (iterated local search, :mod:`optimiser.kicks`).
     """
 
     name: str
@@ -72,12 +73,19 @@ class Strategy:
     capacity_polish: bool = False
     screen: int = 0
     pair_seedings: int = 4
+    kicks: int = 0
 
 
-FAST = Strategy(
+#: "fast" before the kicks (issue 12, third part): kept for side-by-side benchmarks
+FAST_SCREENED = Strategy(
     "constructive starts (best of 48, several screened by a fast round) + local search within branch capacity "
     "+ pair re-optimisation with shared capacity + exact rounds", n_starts=48, screen=6, share_capacity=True,
     capacity_polish=True,
+)
+FAST = Strategy(
+    "constructive starts (best of 48, several screened by a fast round) + local search within branch capacity "
+    "+ pair re-optimisation with shared capacity + exact rounds + kicks at county scale", n_starts=48, screen=6,
+    share_capacity=True, capacity_polish=True, kicks=24,
 )
 #: "fast" before the robust search (issue 12, second part): kept for side-by-side benchmarks
 FAST_PREVIOUS = Strategy("constructive start + fast rounds + local search + exact rounds")
@@ -85,4 +93,4 @@ CLASSIC = Strategy(
     "k-medoids start + exact rounds (before issue 12)", start="kmedoids", n_starts=0, fast_gap=None,
     round_cap_s=None, local_search=False, exact_rounds=0, reoptimise=False, exact_small=False,
 )
-STRATEGIES = {"fast": FAST, "fast-previous": FAST_PREVIOUS, "classic": CLASSIC}
+STRATEGIES = {"fast": FAST, "fast-screened": FAST_SCREENED, "fast-previous": FAST_PREVIOUS, "classic": CLASSIC}

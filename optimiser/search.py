@@ -20,14 +20,16 @@ Method (the ``"fast"`` strategy)
 4. **Exact rounds.** The whole-area MILP at the caller's gap (default 0.01%) from the best plan;
    steps 3-4 repeat (at most 3 cycles) while they improve. Small problems improve several
    starts in full.
+4b. **Kicks** (county scale): a random triple of zones re-split from random centres, then the
+   pairs and the polish; kept when better (iterated local search, :mod:`optimiser.kicks`).
 5. **Small problems** (up to :data:`optimiser.exact.MAX_UNITS` units, zones interchangeable) are
    then solved exactly over every contiguous plan with any centres (:mod:`optimiser.exact`),
    from the best plan as a MIP start: the result is the proven optimum.
 
 Every step is a fixed amount of work (starts, screened starts, rounds, pair passes, cycles), so
 the plan does not depend on the machine's speed unless the clock runs out first, which the
-budget records. ``"fast-previous"`` is this method before steps 2b and the capacity-aware polish
-and pairs (8 starts); ``"classic"`` the method before issue 12.
+budget records. ``"fast-screened"`` is this method before step 4b; ``"fast-previous"`` before
+steps 2b and the capacity-aware polish and pairs (8 starts); ``"classic"`` the method before issue 12.
 
 When the first solve finds nothing, other seedings are tried; when none gives a plan, the
 whole-problem feasibility model (:mod:`optimiser.feasibility`) either finds one, proves that
@@ -187,6 +189,9 @@ def run_design(
         assert other.best is not None
         if other.best.objective < s.best.objective - 1e-9 * abs(s.best.objective):
             s.best = other.best
+    from optimiser.kicks import kick_search  # step 4b; it builds on this module's Search
+
+    kick_search(s)
     if strategy.exact_small and exact_applicable(problem) and budget.remaining() > 1.0:
         say(f"small problem ({problem.n_units} units): solving the whole problem exactly")
         out = solve_exact(problem, solver=solver, time_limit_s=budget.cap(20.0), start=(s.best.labels, s.best.centres))
