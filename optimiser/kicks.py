@@ -21,6 +21,7 @@ unless the clock ends the kicks first, which the budget records ("kicks").
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,6 +110,24 @@ def kick(problem: DistrictingProblem, labels: NDArray[np.int64], centres: tuple[
     return trial, tuple(trial_centres), zones
 
 
+def pairs_near_changes(base: NDArray[np.int64]) -> Callable[[DistrictingProblem, NDArray[np.int64]],
+                                                             list[tuple[int, int]]]:
+    """Adjacent pairs with a zone whose units differ from ``base`` (the best plan, before the
+    kick): the pairs elsewhere were re-optimised already and their zones have not changed (the
+    set grows as the changes spread, pass by pass)."""
+
+    def groups(problem: DistrictingProblem, labels: NDArray[np.int64]) -> list[tuple[int, int]]:
+        moved = np.flatnonzero(labels != base)
+        dirty = set(labels[moved].tolist()) | set(base[moved].tolist())
+        return [(a, b) for a, b in adjacent_pairs(problem, labels) if a in dirty or b in dirty]
+
+    return groups
+
+
+#: the pairs after a kick: only those near the changes (True) or every pair (False)
+NEAR_ONLY = True
+
+
 def kick_search(s: Search) -> None:
     """Step 4b: :func:`kicks_for` kicks from the best plan, each followed by the pairs and the
     polish; a kick's plan is kept only when it beats the best."""
@@ -127,16 +146,17 @@ def kick_search(s: Search) -> None:
             break
         assert s.best is not None
         if not order:  # every group of the best plan, in a random order, before any is kicked twice
-            groups = kick_groups(s.problem, s.best.labels)
-            order = [groups[int(j)] for j in rng.permutation(len(groups))]
+            drawn = kick_groups(s.problem, s.best.labels)
+            order = [drawn[int(j)] for j in rng.permutation(len(drawn))]
             if not order:
                 break
         got = kick(s.problem, s.best.labels, s.best.centres, order.pop(), solver=s.solver, rng=rng, seed=s.seed)
         if got is None:
             continue
         labels, centres, _zones = got
+        near = pairs_near_changes(s.best.labels) if NEAR_ONLY else adjacent_pairs
         labels, centres = reoptimise_groups(s.problem, labels, centres, solver=s.solver, budget=s.budget, seed=s.seed,
-                                            share_capacity=s.strategy.share_capacity, cache=s.cache,
+                                            groups=near, share_capacity=s.strategy.share_capacity, cache=s.cache,
                                             seedings=s.strategy.pair_seedings, accept=accept)
         if s.offer(labels, centres, s.best.report, s.best.source):
             kept, order = kept + 1, list[tuple[int, ...]]()
