@@ -347,9 +347,9 @@ def refine_plan(
     k = bounds.lower.shape[1]
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    fixed = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, fixed)
-    labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=fixed)
+    may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move)
+    labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
     if not zones_connected(labels, edges, k):
@@ -357,7 +357,7 @@ def refine_plan(
     start = _member_centres(ctx, labels, centres)
     before = labels
     labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start,
-                           movable=fixed)
+                           movable=may_move)
     rebalanced = int((before != labels).sum())
     if branches is not None:
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
@@ -376,7 +376,7 @@ def refine_plan(
         got = _kick(best, adj, rng, size=int(rng.integers(5, 60)))
         if got is None:
             break
-        got = _movable_ball(got, best.labels, fixed)
+        got = _movable_ball(got, best.labels, may_move)
         if got is None:  # the ball held only units that may not move
             continue
         found = _pair_search(ctx, best, *got, deadline=deadline)
