@@ -42,7 +42,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from optimiser.capacity_flow import uncovered
-from optimiser.local_search import _Graph, _medoids, local_search
+from optimiser.local_search import _Graph, _medoids, local_search, zones_connected
 from optimiser.problem import BranchCapacity
 from optimiser.repair import repair_bounds
 from optimiser.resources import CostBlocks, ResourceBounds
@@ -71,10 +71,13 @@ class RefineResult:
 
 
 def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: NDArray[np.float64],
-                n_zones: int) -> tuple[NDArray[np.int64], int]:
-    """Give each zone's detached pieces (all but its heaviest) to a zone they border."""
+                n_zones: int, *, movable: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.int64], int]:
+    """Give each zone's detached pieces (all but its heaviest) to a zone they border. A piece
+    holding a unit that may not move (``movable`` False) is kept instead (so a zone can then keep
+    two pieces: the caller's contiguity check says so)."""
     labels = np.asarray(labels, dtype=np.int64).copy()
     n = labels.size
+    fixed = np.zeros(n, dtype=bool) if movable is None else ~np.asarray(movable, dtype=bool)
     moved = 0
     for _ in range(100):
         same = labels[edges[:, 0]] == labels[edges[:, 1]]
@@ -86,6 +89,7 @@ def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: ND
             pieces = np.unique(comp[labels == z])
             if pieces.size:
                 keep[pieces[np.argmax(heft[pieces])]] = True
+        keep[np.unique(comp[fixed])] = True
         stray = ~keep[comp]
         if not stray.any():
             return labels, moved
@@ -161,6 +165,7 @@ class _Search:
     bounds: ResourceBounds
     branches: BranchCapacity | None
     medoid_candidates: int | None
+    movable: NDArray[np.bool_]  # False for units locked to their zone or kept whole with others
 
 
 @dataclass(frozen=True)
@@ -215,7 +220,7 @@ def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *
             break
         bounds, allowed, flow, share = _pass_bounds(ctx, labels, centres)
         res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
-                           centres=centres, centre_allowed=allowed, medoid_candidates=ctx.medoid_candidates,
+                           centres=centres, movable=ctx.movable, centre_allowed=allowed, medoid_candidates=ctx.medoid_candidates,
                            time_limit_s=left)
         passes += 1
         moves, swaps = moves + res.moves, swaps + res.swaps
@@ -253,6 +258,16 @@ def _kick(found: _Found, adj: list[list[int]], rng: np.random.Generator, *,
     return labels, a, b
 
 
+def _movable_ball(got: tuple[NDArray[np.int64], int, int] | None, before: NDArray[np.int64],
+                  movable: NDArray[np.bool_]) -> tuple[NDArray[np.int64], int, int] | None:
+    """A kick with the units that may not move put back (None when nothing is left to move)."""
+    if got is None:
+        return None
+    labels, a, b = got
+    labels = np.where(movable, labels, before)
+    return None if np.array_equal(labels, before) else (labels, a, b)
+
+
 @dataclass(frozen=True)
 class _SubCost:
     """Costs of a subset ``units`` of the units, re-indexed 0..len(units)-1."""
@@ -275,15 +290,18 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     inside = (pos[ctx.edges[:, 0]] >= 0) & (pos[ctx.edges[:, 1]] >= 0)
     edges = pos[ctx.edges[inside]]
     amounts = ctx.bounds.amounts[:, members]
-    lab, _ = mend_pieces((kicked[members] == b).astype(np.int64), edges, amounts[0], 2)
+    lab, _ = mend_pieces((kicked[members] == b).astype(np.int64), edges, amounts[0], 2,
+                         movable=ctx.movable[members])
     ca, cb = int(pos[best.centres[a]]), int(pos[best.centres[b]])
     if lab[ca] != 0 or lab[cb] != 1:
         return None
     pair = [a, b]
     cost, weights = _SubCost(ctx.cost, members), ctx.weights[members]
     try:
+        if not zones_connected(lab, edges, 2) or np.any((lab != (best.labels[members] == b)) & ~ctx.movable[members]):
+            return None
         lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
-            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]))
+            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]), movable=ctx.movable[members])
         full = best.labels.copy()
         full[members] = np.where(lab == 0, a, b)
         bounds, allowed, flow, share = _pass_bounds(ctx, full, best.centres)
@@ -291,7 +309,7 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
         return None
     old = ctx.cost.block(members, np.asarray([best.centres[a], best.centres[b]]))
     before = float(np.sum(weights * old[np.arange(members.size), (best.labels[members] == b).astype(np.int64)]))
-    res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb),
+    res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), movable=ctx.movable[members],
                        bounds=ResourceBounds(amounts, bounds.lower[:, pair], bounds.upper[:, pair]),
                        centre_allowed=None if allowed is None else allowed[members][:, pair],
                        medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1))
@@ -315,24 +333,31 @@ def refine_plan(
     max_passes: int = 4,
     kicks: int = 100,
     seed: int = 0,
+    movable: NDArray[np.bool_] | None = None,
 ) -> RefineResult:
     """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
     centre per zone (replaced by the zone's medoid where it is not a member after mending);
     ``bounds`` row 0 is demand (the capacity balance covers it); at most ``kicks``
-    perturbations (step 6, seeded by ``seed``) within ``time_limit_s``. Raises ``ValueError``
-    when no plan keeping every constraint could be started (then the coarse plan's figures stand)."""
+    perturbations (step 6, seeded by ``seed``) within ``time_limit_s``. ``movable`` False for
+    units that keep their zone of ``labels`` (locked, or kept whole with others: every step leaves
+    them where they are). Raises ``ValueError`` when no plan keeping every constraint could be
+    started (then the coarse plan's figures stand)."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
     k = bounds.lower.shape[1]
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates)
-    labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k)
+    may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move)
+    labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
+    if not zones_connected(labels, edges, k):
+        raise ValueError("a locked or kept-whole unit is cut off from the rest of its zone by the finer units")
     start = _member_centres(ctx, labels, centres)
     before = labels
-    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start)
+    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start,
+                           movable=may_move)
     rebalanced = int((before != labels).sum())
     if branches is not None:
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
@@ -351,6 +376,9 @@ def refine_plan(
         got = _kick(best, adj, rng, size=int(rng.integers(5, 60)))
         if got is None:
             break
+        got = _movable_ball(got, best.labels, may_move)
+        if got is None:  # the ball held only units that may not move
+            continue
         found = _pair_search(ctx, best, *got, deadline=deadline)
         if found is None:  # this kick cannot be mended, rebalanced or covered: try another
             continue

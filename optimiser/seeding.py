@@ -116,20 +116,30 @@ def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, p
                    time_limited=clocked or status == "Time limit reached")
 
 
-def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary: str = "centres") -> Any:
+def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary: str = "centres",
+                 cells: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> Any:
     """The step-2 model (module docstring) as a ``highspy.HighsLp`` over candidates ``cand``:
-    columns ``x`` (n x m, row-major), then ``y`` (m), then the flows. ``binary``: "centres"
-    (``y``), "all" (``y`` and ``x``) or "none" (the LP relaxation; with every unit a candidate,
-    the LP the certified bound converges towards, see ``bench/bench_bound.py``)."""
+    columns ``x`` (one per cell: every (unit, candidate) pair row-major, or only ``cells`` = (units,
+    positions in ``cand``)), then ``y`` (m), then the flows. ``binary``: "centres" (``y``), "all"
+    (``y`` and ``x``) or "none" (the LP relaxation; with every unit a candidate, the LP the
+    certified bound converges towards, see ``bench/bench_bound.py``). A candidate whose own cell
+    is missing is never opened."""
     import highspy
 
     n, k, d = problem.n_units, problem.n_zones, problem.demand
     m = cand.size
     lo, hi = problem.zone_bounds()
     low, up = float(lo.min()), float(hi.max())
-    nx = n * m
-    ii, jj = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
-    x, y = ii * m + jj, nx + np.arange(m)
+    if cells is None:
+        ii, jj = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    else:
+        ii, jj = np.asarray(cells[0], dtype=np.int64), np.asarray(cells[1], dtype=np.int64)
+    nx = ii.size
+    x, y = np.arange(nx), nx + np.arange(m)
+    own = np.full(m, -1)
+    is_own = cand[jj] == ii
+    own[jj[is_own]] = x[is_own]
+    has_own = np.flatnonzero(own >= 0)
     rows, cols, vals, rlo, rhi = [ii], [x], [np.ones(nx)], [np.ones(n)], [np.ones(n)]  # assign_i
     r = n
     rows += [r + np.arange(nx), r + np.arange(nx)]  # link_ij
@@ -145,12 +155,13 @@ def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary
         rlo.append(np.full(m, bl))
         rhi.append(np.full(m, bh))
         r += m
-    rows += [np.full(m, r), r + 1 + np.arange(m), r + 1 + np.arange(m)]  # count, own_j
-    cols += [y, cand * m + np.arange(m), y]
-    vals += [np.ones(m), np.ones(m), -np.ones(m)]
-    rlo += [np.array([float(k)]), np.zeros(m)]
-    rhi += [np.array([float(k)]), np.zeros(m)]
-    r += 1 + m
+    h = has_own.size
+    rows += [np.full(m, r), r + 1 + np.arange(h), r + 1 + np.arange(h)]  # count, own_j
+    cols += [y, own[has_own], y[has_own]]
+    vals += [np.ones(m), np.ones(h), -np.ones(h)]
+    rlo += [np.array([float(k)]), np.zeros(h)]
+    rhi += [np.array([float(k)]), np.zeros(h)]
+    r += 1 + h
     nf = 0
     br = problem.branches
     if br is not None:
@@ -173,9 +184,10 @@ def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary
     a = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, nv))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = nv, r
-    lp.col_cost_ = np.concatenate([(d[:, None] * problem.cost[:, cand]).ravel(), np.zeros(m + nf)])
+    lp.col_cost_ = np.concatenate([d[ii] * problem.cost[ii, cand[jj]], np.zeros(m + nf)])
     lp.col_lower_ = np.zeros(nv)
-    lp.col_upper_ = np.concatenate([np.ones(nx + m), np.full(nf, np.inf)])
+    y_upper = (own >= 0).astype(float)
+    lp.col_upper_ = np.concatenate([np.ones(nx), y_upper, np.full(nf, np.inf)])
     lp.row_lower_, lp.row_upper_ = np.concatenate(rlo), np.concatenate(rhi)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data

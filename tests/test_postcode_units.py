@@ -128,8 +128,8 @@ def test_unknown_units_level_is_refused_with_the_allowed_values(melton_copy: Pat
 
 def test_postcode_level_refuses_options_it_cannot_keep(melton_copy: Path) -> None:
     path = write_scenario(melton_copy, extra=UNITS + "[continuity]\nmax_moved_share = 0.3\n"
-                          "[[keep_whole]]\nname = 'town'\nwards = ['x']\n")
-    with pytest.raises(ScenarioError, match=r"\[continuity\]; \[\[keep_whole\]\]") as info:
+                          "[capacity]\nrule = \"radius\"\n")
+    with pytest.raises(ScenarioError, match=r'rule = "radius".*; \[continuity\]') as info:
         refuse_unsupported(load_scenario(path))
     assert info.value.exit_code == 2 and 'level = "lsoa"' in str(info.value)
 
@@ -196,3 +196,28 @@ def test_melton_at_postcode_level_end_to_end(postcode_run: tuple[ZonePlan, dict[
     assert cells["suppressed"].any()  # the demand is client by client, and most cells hold few clients)
     area = plan.units.polygons.geometry.area.sum()
     assert gpd.read_file(paths["gpkg"], layer="zones").geometry.area.sum() == pytest.approx(area, rel=1e-6)
+
+
+def test_locks_and_kept_whole_wards_hold_at_postcode_level(melton_dir: Path, tmp_path: Path) -> None:
+    # a ward locked to a named zone and another kept whole: both hold for every postcode cell
+    for f in melton_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    pcs = pd.read_csv(tmp_path / "postcodes.csv", dtype=str)
+    wards = pcs.loc[pcs["in_area"] == "1", "ward_code"].value_counts().index
+    locked, whole = str(wards[0]), str(wards[1])
+    path = write_scenario(tmp_path, extra=UNITS + "refine_s = 8\nbound_s = 3\n"
+                          f"[[zone]]\nname = \"Locked <i>zone</i>\"\nlock_wards = [\"{locked}\"]\n"
+                          f"[[keep_whole]]\nname = \"whole\"\nwards = [\"{whole}\"]\n")
+    scenario = load_scenario(path)
+    refuse_unsupported(scenario)  # both are kept at postcode level now
+    plan = plan_zones(scenario)
+    assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
+    assert plan.result.labels.size == plan.units.n  # designed over the cells
+    names = plan.zones["zone_name"].to_numpy()
+    zone_of_pc = names[plan.unit_zone[plan.postcodes["unit"].to_numpy()]]
+    lsoa_of = plan.postcodes["lsoa_unit"].to_numpy()
+    in_ward = plan.postcodes["ward_code"].to_numpy()
+    locked_lsoas = np.unique(lsoa_of[in_ward == locked])  # a lock holds the LSOAs of the ward's postcodes
+    assert set(zone_of_pc[np.isin(lsoa_of, locked_lsoas)]) == {"Locked <i>zone</i>"}
+    whole_lsoas = np.unique(lsoa_of[in_ward == whole])
+    assert len(set(zone_of_pc[np.isin(lsoa_of, whole_lsoas)])) == 1

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from optimiser.bounds import BoundResult, problem_bound, start_bound
 from optimiser.budget import STRATEGIES
+from optimiser.centre_bound import MIP_S, strengthen_bound, worth_trying
 from optimiser.districting import DistrictingResult, design_zones
 from optimiser.errors import InfeasibleProblemError
 from optimiser.isolated import Background
@@ -68,12 +69,15 @@ def design(prep: Prepared, *, progress: Progress = _quiet, time_limit_s: float |
 
 def certify(
     prep: Prepared, result: DistrictingResult, *, progress: Progress = _quiet, job: Background | None = None,
-    wait_s: float | None = None,
+    wait_s: float | None = None, until: float | None = None,
 ) -> BoundResult | None:
     """Stage 3: a certified lower bound over all balanced plans (any centres, meeting the capacity
     balance when the problem has one: :func:`optimiser.bounds.problem_bound`), time-boxed by
     ``[model] certify_s``; None when that is 0. With ``job`` (from :func:`start_certify`) the
-    bound already running beside the design is collected, waiting at most ``wait_s``."""
+    bound already running beside the design is collected, waiting at most ``wait_s``. Where the
+    plan stays more than 2% above it and the problem is small, a branch and bound over the centres
+    raises it (:func:`optimiser.centre_bound.strengthen_bound`), for at most 30 s and never past
+    ``until`` (a ``time.perf_counter()`` deadline)."""
     problem, m = prep.problem, prep.scenario.model
     if m.certify_s <= 0:
         return None
@@ -87,6 +91,12 @@ def certify(
     else:
         progress("computing a certified lower bound")
         bound = problem_bound(problem, target=result.objective, time_limit_s=m.certify_s)
+    left = MIP_S if until is None else min(MIP_S, until - time.perf_counter() - 1.0)
+    if left >= 1.0 and worth_trying(problem, bound, upper=result.objective):
+        progress(f"raising the certified bound: branch and bound over the centres (at most {left:.0f} s)")
+        t3 = time.perf_counter()
+        bound = strengthen_bound(problem, bound, upper=result.objective, time_limit_s=left)
+        prep.timings["bound_mip_s"] = time.perf_counter() - t3
     prep.timings["bound_s"] = bound.seconds if job is not None else time.perf_counter() - t2
     if result.objective < bound.value <= result.objective * (1 + 1e-7) + 1e-9:  # rounding: the bound met the plan
         bound = replace(bound, value=result.objective)
@@ -130,8 +140,8 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
         if job is not None:
             job.stop()  # the bound's process
         raise
-    bound = certify(prep, result, progress=say, job=job,
-                    wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0))
+    bound = certify(prep, result, progress=say, job=job, wait_s=max(budget.bound_s - (time.perf_counter() - t1), 0.0),
+                    until=t0 if postcode else t0 + model.time_limit_s - budget.reserve_s)  # postcode: none
     if postcode:  # every output from the postcode cells (the LSOA bound only warm-starts theirs)
         prep, result, bound = refine_to_postcodes(prep, result, warm=bound, progress=say,
                                                   deadline=t0 + model.time_limit_s - budget.reserve_s)

@@ -3,8 +3,9 @@
 After the LSOA design (:func:`zoning.pipeline.design`), :func:`refine_to_postcodes`
 
 1. builds postcode units (:mod:`zoning.postcode_units`) and the scenario's constraint arrays
-   over them (:func:`zoning.commissioning_arrays.problem_options`: balance, cohorts, capacity
-   flow with each branch's minutes to every postcode point);
+   over them (:func:`zoning.commissioning_arrays.problem_options`: balance, per-zone bounds,
+   cohorts, capacity flow with each branch's minutes to every postcode point; locks and
+   kept-whole areas carried from the LSOA problem, cell by cell, :func:`_locks_on_cells`);
 2. projects the LSOA plan onto the cells (each cell takes its postcodes' LSOA's zone) and
    refines it with :func:`optimiser.refine.refine_plan`, costs computed on demand
    (:class:`PointCost`: no (n, n) matrix), every family's constraints kept;
@@ -32,7 +33,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
-from optimiser.construct import resource_bounds
+from optimiser.construct import movable_units, resource_bounds
 from optimiser.districting import DistrictingResult
 from optimiser.refine import RefineResult, refine_plan
 from optimiser.solve import SolverReport, SolveStatus
@@ -70,10 +71,6 @@ def refuse_unsupported(scenario: Scenario) -> None:
         found.append("[model] max_travel_min (a travel limit)")
     if s.continuity is not None:
         found.append("[continuity]")
-    if s.zone:
-        found.append("[[zone]] (named zones, locks, per-zone bounds)")
-    if s.keep_whole:
-        found.append("[[keep_whole]]")
     if s.link or s.pieces.own_zone or s.pieces.join != "nearest":
         found.append("[[link]] / [pieces] (postcode cells are joined to their nearest unit)")
     if s.baseline is not None:
@@ -114,16 +111,18 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     area["lsoa_unit"] = area["unit"]
     area["unit"] = built.unit_of_postcode.to_numpy()
     demand_of_unit = unit_hours_of(area, units.n)
+    lsoa_of_unit = area.groupby("unit")["lsoa_unit"].first().reindex(range(units.n)).to_numpy()
     current_centre = (_current_centres(area, travel, units.points, prep.current_names)
                       if scenario.current_zones is not None else {})
     options = problem_options(
-        scenario, units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
+        _without_locks(scenario), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
         unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre,
     )
     notes = [*options.notes, f"postcode units: {units.n:,} Voronoi cells for {len(area):,} in-area postcodes "
              f"({built.links_added} cut-off cell(s) linked to their nearest unit, {built.outside_outline} point(s) "
              "outside the outline given a cell of their own)"]
-    options = replace(options, notes=notes)
+    pinned, together = _locks_on_cells(prep, lsoa_of_unit)
+    options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together))
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.maximum(np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0, 1e-6)
     placeholder = np.broadcast_to(np.zeros(1), (units.n, units.n))  # no memory: see the module docstring
@@ -139,6 +138,25 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     pc = replace(prep, units=units, area=area, dem=dem, dem_t=np.zeros((len(dem), 0)), problem=problem,
                  options=options, current_centre=current_centre, timings=timings, pieces=None)
     return pc, built.links_added
+
+
+def _without_locks(scenario: Scenario) -> Scenario:
+    """The scenario with its locks and kept-whole areas left out: they name LSOAs and wards of the
+    LSOA problem, and :func:`_locks_on_cells` carries them onto the cells instead."""
+    zones = tuple(z.model_copy(update={"lock_postcodes": (), "lock_lsoas": (), "lock_wards": ()})
+                  for z in scenario.zone)
+    return scenario.model_copy(update={"zone": zones, "keep_whole": ()})
+
+
+def _locks_on_cells(prep: Prepared, lsoa_of_unit: NDArray[np.int64]
+                    ) -> tuple[NDArray[np.int64] | None, tuple[NDArray[np.int64], ...]]:
+    """The LSOA problem's locks and kept-whole groups over the postcode cells: a cell is locked
+    (kept with the others) as its postcodes' LSOA is, so the LSOA plan, which keeps them, still
+    does once projected, and the refinement leaves those cells where they are."""
+    lsoa = prep.problem
+    pinned = None if lsoa.pinned is None else np.asarray(lsoa.pinned, dtype=np.int64)[lsoa_of_unit]
+    together = tuple(np.flatnonzero(np.isin(lsoa_of_unit, np.asarray(g))) for g in lsoa.together)
+    return pinned, tuple(g for g in together if g.size)
 
 
 def unit_weights(prep: Prepared) -> NDArray[np.float64]:
@@ -216,7 +234,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
         refined = refine_plan(start, weights=weights, cost=cost,
                               edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
-                              seed=pc.scenario.seed)
+                              seed=pc.scenario.seed, movable=movable_units(problem))
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
                          "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance") from exc
