@@ -70,11 +70,10 @@ def refuse_unsupported(scenario: Scenario) -> None:
     if s.model.max_travel_min is not None:
         found.append("[model] max_travel_min (a travel limit)")
     if s.continuity is not None:
-        found.append("[continuity]")
+        found.append("[continuity]" + (" (set by [baseline]: add continuity = false to [baseline] to compare with "
+                                       "the baseline without it)" if s.baseline is not None else ""))
     if s.link or s.pieces.own_zone or s.pieces.join != "nearest":
         found.append("[[link]] / [pieces] (postcode cells are joined to their nearest unit)")
-    if s.baseline is not None:
-        found.append("[baseline]")
     if found:
         raise ScenarioError(
             f"{where}: [units] level = \"postcode\" cannot keep {'; '.join(found)} yet. How to fix: remove "
