@@ -69,9 +69,10 @@ def refuse_unsupported(scenario: Scenario) -> None:
         found.append("[capacity] centres = \"hubs\" / hubs (centres fixed at branches)")
     if s.model.max_travel_min is not None:
         found.append("[model] max_travel_min (a travel limit)")
-    if s.continuity is not None:
-        found.append("[continuity]" + (" (set by [baseline]: add continuity = false to [baseline] to compare with "
-                                       "the baseline without it)" if s.baseline is not None else ""))
+    c = s.continuity
+    if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
+        found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
+                     "changes zone; a plain [continuity], as a [baseline] sets it, is kept)")
     if s.link or s.pieces.own_zone or s.pieces.join != "nearest":
         found.append("[[link]] / [pieces] (postcode cells are joined to their nearest unit)")
     if found:
