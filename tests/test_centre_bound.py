@@ -20,7 +20,7 @@ from optimiser.centre_bound import (
     worth_trying,
 )
 from optimiser.problem import DistrictingProblem
-from tests.test_bounds_capacity import random_flow_problem
+from tests.test_bounds_capacity import balanced_partitions, random_flow_problem
 
 
 def scattered(seed: int, *, n: int = 8, k: int = 3, tolerance: float = 0.15) -> DistrictingProblem:
@@ -35,16 +35,7 @@ def scattered(seed: int, *, n: int = 8, k: int = 3, tolerance: float = 0.15) -> 
 def every_plan(p: DistrictingProblem) -> Iterator[tuple[np.ndarray, tuple[int, ...], float]]:
     """Every partition into K zones within the load window, with every choice of one own unit per
     zone as its centre, that meets the capacity balance when there is one (contiguity ignored)."""
-    n, k = p.n_units, p.n_zones
-    lo, hi = p.zone_bounds()
-    for labels in itertools.product(range(k), repeat=n):
-        lab = np.array(labels)
-        if lab[0] != 0 or np.unique(lab).size < k:
-            continue
-        loads = np.bincount(lab, weights=p.demand, minlength=k)
-        if np.any(loads < lo - 1e-9) or np.any(loads > hi + 1e-9):
-            continue
-        members = [np.flatnonzero(lab == z) for z in range(k)]
+    for lab, members in balanced_partitions(p):
         for centres in itertools.product(*members):
             if p.branches is not None and allocate(p, lab, list(centres)) is None:
                 continue
