@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
@@ -41,7 +40,7 @@ from zoning.commissioning_arrays import problem_options
 from zoning.errors import ScenarioError, SolveError
 from zoning.pieces import unit_hours_of
 from zoning.postcode_units import build_postcode_units
-from zoning.prepare import Prepared, Progress
+from zoning.prepare import Prepared, Progress, current_centres
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel
 
@@ -82,24 +81,6 @@ def refuse_unsupported(scenario: Scenario) -> None:
         )
 
 
-def _current_centres(area: pd.DataFrame, travel: TravelModel, points: NDArray[np.float64],
-                     names: list[str]) -> dict[str, int]:
-    """Each of today's zones: the postcode unit inside it serving its demand with least travel."""
-    out: dict[str, int] = {}
-    xy = area[["easting", "northing"]].to_numpy(float)
-    hours = area["hours_per_week"].to_numpy(float)
-    for name in names:
-        inside = (area["current_zone"] == name).to_numpy()
-        cand = np.unique(area["unit"].to_numpy()[inside])
-        rows = inside & (hours > 0)
-        if not rows.any():
-            out[name] = int(cand[0])
-            continue
-        totals = hours[rows] @ travel.minutes(xy[rows], points[cand])
-        out[name] = int(cand[int(np.argmin(totals))])
-    return out
-
-
 def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, int]:
     """The postcode-level :class:`Prepared` (see the module docstring) and the links added."""
     scenario, travel = prep.scenario, prep.travel
@@ -112,7 +93,9 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     area["unit"] = built.unit_of_postcode.to_numpy()
     demand_of_unit = unit_hours_of(area, units.n)
     lsoa_of_unit = area.groupby("unit")["lsoa_unit"].first().reindex(range(units.n)).to_numpy()
-    current_centre = (_current_centres(area, travel, units.points, prep.current_names)
+    xy = area[["easting", "northing"]].to_numpy(float)
+    current_centre = (current_centres(area, prep.current_names,
+                                      lambda rows, cand: travel.minutes(xy[rows], units.points[cand]))
                       if scenario.current_zones is not None else {})
     options = problem_options(
         _without_locks(scenario), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
