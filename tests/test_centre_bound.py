@@ -113,3 +113,23 @@ def test_a_plan_close_to_the_bound_is_not_worth_a_solve() -> None:
     assert not worth_trying(p, lag, upper=near)
     assert strengthen_bound(p, lag, upper=near) is lag
     assert not worth_trying(p, lag, upper=2 * lag.value, max_cells=10)  # too many cells left
+
+
+def test_the_run_raises_its_bound_only_when_time_is_left() -> None:
+    import time
+    from types import SimpleNamespace
+
+    from zoning.pipeline import certify
+
+    p = scattered(10)
+    opt = min(cost for _, _, cost in every_plan(p))
+    prep = SimpleNamespace(problem=p, scenario=SimpleNamespace(model=SimpleNamespace(certify_s=5.0)), timings={})
+    plan = SimpleNamespace(objective=opt)
+    raised = certify(prep, plan)  # type: ignore[arg-type]
+    assert raised is not None and "branch and bound over the centres" in raised.method
+    assert "bound_mip_s" in prep.timings
+    lagrangian = problem_bound(p, time_limit_s=5.0, target=opt)
+    assert lagrangian.value * (1 + 0.05) < raised.value <= opt * (1 + 1e-9)
+    prep.timings.clear()
+    late = certify(prep, plan, until=time.perf_counter())  # type: ignore[arg-type]
+    assert late is not None and "branch and bound" not in late.method and "bound_mip_s" not in prep.timings
