@@ -8,7 +8,7 @@ by HiGHS — the value the Lagrangian converges towards (it can exceed it: the c
 centres stays integral in the Lagrangian). With ``--plan OBJ`` (a plan's objective, e.g. from
 ``carezones run``'s summary.json) the bracket is split into plan-vs-LP and LP-vs-bound parts.
 
-    .venv/bin/python bench/bench_bound.py [--scenario PATH ...] [--plan OBJ ...] [--no-lp]
+    .venv/bin/python bench/bench_bound.py [--scenario PATH ...] [--plan OBJ ...] [--no-lp] [--fix-s S]
 
 Instances default to the shipped Leicestershire scenario. The LP has about n² rows; on 2 cores
 it takes about 150 s at 396 units (use --no-lp beyond ~600 units).
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.instance import build_instance  # noqa: E402
 from optimiser.bounds import problem_bound  # noqa: E402
+from optimiser.centre_bound import fix_cells, reduced_bound  # noqa: E402
 from optimiser.problem import DistrictingProblem  # noqa: E402
 from optimiser.seeding import centre_model  # noqa: E402
 from optimiser.solve import stdout_to_stderr  # noqa: E402
@@ -76,6 +77,9 @@ def main() -> None:
                     help="also run HiGHS with binary centres for this many seconds and print its bound")
     ap.add_argument("--mip-all-s", type=float, default=0.0,
                     help="also run HiGHS with every assignment binary (contiguity still ignored) for this long")
+    ap.add_argument("--fix-s", type=float, default=0.0,
+                    help="with --plan: also the run's branch and bound over the centres on the cells reduced-cost "
+                    "fixing leaves against the plan (optimiser.centre_bound), for at most this many seconds")
     args = ap.parse_args()
     scenarios = args.scenario or [REPO / "scenarios" / "leicestershire.toml"]
     plans = args.plan or []
@@ -106,6 +110,13 @@ def main() -> None:
             mip, secs = lp_relaxation(p, centres_integral_s=args.mip_all_s, all_integral=True)
             out(f"  HiGHS bound, all binary         {mip:14,.1f}  {'':8s}  {secs:7.1f}\n")
             found["mip_all"] = mip
+        if i < len(plans) and args.fix_s > 0:  # what the run does when the plan stays > 2% above
+            lag = problem_bound(p, time_limit_s=args.long, max_iter=10**6)
+            fixing = fix_cells(p, lag, upper=plans[i])
+            res = reduced_bound(p, lag, upper=plans[i], time_limit_s=args.fix_s, max_cells=10**7)
+            found["fixed"] = res.value
+            out(f"  B&B over centres, {fixing.cells:,} of {p.n_units ** 2:,} cells {res.value:14,.1f}  {'':8s}  "
+                f"{res.seconds - lag.seconds:7.1f}\n")
         if i < len(plans):
             plan = plans[i]
             best = max(found.values())

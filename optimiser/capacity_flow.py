@@ -123,7 +123,8 @@ def allocate(problem: DistrictingProblem, labels: NDArray[np.int64], centres: Se
     return Allocation(hours, need, br.capacity, reach)
 
 
-def flow_checks(problem: DistrictingProblem, labels: NDArray[np.int64], centres: Sequence[int]) -> list[Check]:
+def flow_checks(problem: DistrictingProblem, labels: NDArray[np.int64], centres: Sequence[int],
+                zone_names: Sequence[str] = ()) -> list[Check]:
     """The family's named checks: an allocation exists, no branch gives more than its capacity,
     every zone is covered at its margin, and only from branches in reach of its centre."""
     alloc = allocate(problem, labels, centres)
@@ -135,7 +136,7 @@ def flow_checks(problem: DistrictingProblem, labels: NDArray[np.int64], centres:
     outside = alloc.hours[~alloc.reachable]
     return [
         allocations_within_capacity(alloc.hours, alloc.capacity),
-        zones_covered(alloc.hours, alloc.need),
+        zones_covered(alloc.hours, alloc.need, zone_names=zone_names),
         Check("allocations_within_reach", bool(np.all(outside <= 1e-9)),
               "every allocation from a branch within reach of the zone centre" if np.all(outside <= 1e-9)
               else f"{float(outside.sum()):,.1f} hours allocated from branches out of reach"),

@@ -56,6 +56,7 @@ from optimiser.problem import DistrictingProblem
 
 Labels = NDArray[np.int64]
 Centres = Sequence[int]
+Names = Sequence[str]
 Variables = dict[tuple[int, int], pulp.LpVariable]
 RowWriter = Callable[[pulp.LpProblem, DistrictingProblem, Variables, list[int]], None]
 
@@ -66,7 +67,7 @@ class Family:
 
     name: str
     present: Callable[[DistrictingProblem], bool]
-    check: Callable[[DistrictingProblem, Labels, Centres], list[Check]]
+    check: Callable[[DistrictingProblem, Labels, Centres, Names], list[Check]]  # names: one per zone, or ()
     hint: str
     local_search: Literal["kept", "checked", "not kept"]
     relax: Callable[[DistrictingProblem], DistrictingProblem] | None = None
@@ -88,9 +89,9 @@ def _rel(total: float) -> float:
 
 # ---- balance ------------------------------------------------------------------------------------
 
-def _balance_check(p: DistrictingProblem, labels: Labels, _c: Centres) -> list[Check]:
+def _balance_check(p: DistrictingProblem, labels: Labels, _c: Centres, names: Names) -> list[Check]:
     lower, upper = p.zone_bounds()
-    return [zones_within_bounds(zone_loads(labels, p.demand, p.n_zones), lower=lower, upper=upper)]
+    return [zones_within_bounds(zone_loads(labels, p.demand, p.n_zones), lower=lower, upper=upper, zone_names=names)]
 
 
 def _balance_diagnose(p: DistrictingProblem) -> list[str]:
@@ -112,10 +113,10 @@ def _balance_diagnose(p: DistrictingProblem) -> list[str]:
 
 # ---- per-zone rows (cohorts, capacity inside the zone) ------------------------------------------
 
-def _rows_check(p: DistrictingProblem, labels: Labels, _c: Centres) -> list[Check]:
+def _rows_check(p: DistrictingProblem, labels: Labels, _c: Centres, names: Names) -> list[Check]:
     return [
         zones_within_bounds(row.totals(labels, p.n_zones), lower=row.lower, upper=row.upper,
-                            name=f"{row.name}_within_bounds", what=row.description or row.name)
+                            name=f"{row.name}_within_bounds", what=row.description or row.name, zone_names=names)
         for row in p.rows
     ]
 
@@ -146,7 +147,7 @@ def _has_pins(p: DistrictingProblem) -> bool:
     return p.pinned is not None and bool(np.any(np.asarray(p.pinned) >= 0))
 
 
-def _pins_check(p: DistrictingProblem, labels: Labels, _c: Centres) -> list[Check]:
+def _pins_check(p: DistrictingProblem, labels: Labels, _c: Centres, _names: Names) -> list[Check]:
     assert p.pinned is not None
     return [pins_respected(labels, p.pinned)]
 
@@ -184,12 +185,13 @@ def _pins_diagnose(problem: DistrictingProblem) -> list[str]:
 
 # ---- centre capacity (the 'radius' rule: capacity in reach of the centre, counted per zone) -----
 
-def _centre_capacity_check(p: DistrictingProblem, labels: Labels, centres: Centres) -> list[Check]:
+def _centre_capacity_check(p: DistrictingProblem, labels: Labels, centres: Centres, names: Names) -> list[Check]:
     assert p.centre_capacity is not None
     k = p.n_zones
     return [zones_within_bounds(
         zone_loads(labels, p.demand, k), lower=np.full(k, -np.inf),
         upper=p.centre_capacity[list(centres)], name="centre_capacity", what="load vs capacity in reach",
+        zone_names=names,
     )]
 
 
@@ -208,7 +210,7 @@ def _centre_capacity_diagnose(p: DistrictingProblem) -> list[str]:
 
 # ---- continuity with today's zones --------------------------------------------------------------
 
-def _continuity_check(p: DistrictingProblem, labels: Labels, _c: Centres) -> list[Check]:
+def _continuity_check(p: DistrictingProblem, labels: Labels, _c: Centres, _names: Names) -> list[Check]:
     if p.max_moved is None:
         return []
     moved = p.moved(labels)
@@ -216,7 +218,7 @@ def _continuity_check(p: DistrictingProblem, labels: Labels, _c: Centres) -> lis
     return [Check("moved_within_cap", ok, f"{moved:,.1f} hours change zone (cap {p.max_moved:,.1f})")]
 
 
-def _centre_candidates_check(p: DistrictingProblem, _labels: Labels, centres: Centres) -> list[Check]:
+def _centre_candidates_check(p: DistrictingProblem, _labels: Labels, centres: Centres, _names: Names) -> list[Check]:
     assert p.centre_candidates is not None
     cand = np.asarray(p.centre_candidates, dtype=bool)
     bad = [int(c) for c in centres if not cand[int(c)]]
@@ -227,7 +229,7 @@ def _centre_candidates_check(p: DistrictingProblem, _labels: Labels, centres: Ce
 FAMILY_LIST: tuple[Family, ...] = (
     Family(
         "contiguity", present=lambda p: True, hint="allow more zones", local_search="kept",
-        check=lambda p, labels, _c: [is_contiguous(labels, p.edges)],
+        check=lambda p, labels, _c, names: [is_contiguous(labels, p.edges, zone_names=names)],
     ),
     Family(
         "balance", present=lambda p: True, check=_balance_check, diagnose=_balance_diagnose,
@@ -245,13 +247,13 @@ FAMILY_LIST: tuple[Family, ...] = (
     ),
     Family(
         "together", present=lambda p: bool(p.together), hint="keep fewer towns or wards whole", local_search="kept",
-        check=lambda p, labels, _c: [kept_whole(labels, p.together)],
+        check=lambda p, labels, _c, _names: [kept_whole(labels, p.together)],
         relax=lambda p: replace(p, together=()),
     ),
     Family(
         "travel_limit", present=lambda p: p.reach is not None and p.reach_limit is not None,
         hint="raise the travel limit", local_search="not kept",
-        check=lambda p, labels, c: [within_travel_limit(labels, c, p.reach, p.reach_limit, p.reach_exempt)]  # type: ignore[arg-type]
+        check=lambda p, labels, c, _names: [within_travel_limit(labels, c, p.reach, p.reach_limit, p.reach_exempt)]  # type: ignore[arg-type]
         if p.reach is not None and p.reach_limit is not None else [],
         relax=lambda p: replace(p, reach=None, reach_limit=None),
     ),
@@ -315,12 +317,15 @@ def relaxed(problem: DistrictingProblem, names: frozenset[str]) -> DistrictingPr
     return problem
 
 
-def plan_checks(problem: DistrictingProblem, labels: Labels, centres: Centres) -> list[Check]:
+def plan_checks(problem: DistrictingProblem, labels: Labels, centres: Centres, *,
+                zone_names: Names = ()) -> list[Check]:
     """Every named invariant of a plan for ``problem``: all assigned, then each present family's
-    checks in registry order (contiguity second, balance third). The tests reuse this."""
+    checks in registry order (contiguity second, balance third). The tests reuse this. With
+    ``zone_names`` (one per zone index) a failed check names its zones by them."""
+    names = tuple(zone_names) if len(zone_names) == problem.n_zones else ()
     checks = [all_assigned(labels, n_units=problem.n_units, n_zones=problem.n_zones)]
     for family in present_families(problem):
-        checks += family.check(problem, labels, centres)
+        checks += family.check(problem, labels, centres, names)
     return checks
 
 
@@ -335,5 +340,5 @@ def polish_breaks(problem: DistrictingProblem, labels: Labels, centres: Centres)
     failed: list[Check] = []
     for family in present_families(problem):
         if family.local_search == "checked":
-            failed += [c for c in family.check(problem, labels, centres) if not c.passed]
+            failed += [c for c in family.check(problem, labels, centres, ()) if not c.passed]
     return failed

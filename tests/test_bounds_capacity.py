@@ -4,6 +4,7 @@ for every plan that meets the family, and stronger than the bound without it whe
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -24,12 +25,11 @@ def row_problem(branches: BranchCapacity | None) -> DistrictingProblem:
                               edge_length=np.ones(3), branches=branches)
 
 
-def best_plan_meeting_flow(p: DistrictingProblem) -> float:
-    """Every partition into K zones in the load window, each zone at any of its own units as
-    centre, kept when a flow covers every zone (contiguity ignored: the bound ignores it too)."""
+def balanced_partitions(p: DistrictingProblem) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+    """Every partition into K zones within the load window (zone names interchangeable:
+    unit 0 is in zone 0), with each zone's members; contiguity ignored."""
     n, k = p.n_units, p.n_zones
     lo, hi = p.zone_bounds()
-    best = np.inf
     for labels in itertools.product(range(k), repeat=n):
         lab = np.array(labels)
         if lab[0] != 0 or np.unique(lab).size < k:
@@ -37,7 +37,14 @@ def best_plan_meeting_flow(p: DistrictingProblem) -> float:
         loads = np.bincount(lab, weights=p.demand, minlength=k)
         if np.any(loads < lo - 1e-9) or np.any(loads > hi + 1e-9):
             continue
-        members = [np.flatnonzero(lab == z) for z in range(k)]
+        yield lab, [np.flatnonzero(lab == z) for z in range(k)]
+
+
+def best_plan_meeting_flow(p: DistrictingProblem) -> float:
+    """Every partition into K zones in the load window, each zone at any of its own units as
+    centre, kept when a flow covers every zone (contiguity ignored: the bound ignores it too)."""
+    best = np.inf
+    for lab, members in balanced_partitions(p):
         combos = sorted(itertools.product(*members),
                         key=lambda cs: sum(float(p.demand[m] @ p.cost[m, c]) for m, c in zip(members, cs, strict=True)))
         for centres in combos:

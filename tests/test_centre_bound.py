@@ -20,7 +20,7 @@ from optimiser.centre_bound import (
     worth_trying,
 )
 from optimiser.problem import DistrictingProblem
-from tests.test_bounds_capacity import random_flow_problem
+from tests.test_bounds_capacity import balanced_partitions, random_flow_problem
 
 
 def scattered(seed: int, *, n: int = 8, k: int = 3, tolerance: float = 0.15) -> DistrictingProblem:
@@ -35,16 +35,7 @@ def scattered(seed: int, *, n: int = 8, k: int = 3, tolerance: float = 0.15) -> 
 def every_plan(p: DistrictingProblem) -> Iterator[tuple[np.ndarray, tuple[int, ...], float]]:
     """Every partition into K zones within the load window, with every choice of one own unit per
     zone as its centre, that meets the capacity balance when there is one (contiguity ignored)."""
-    n, k = p.n_units, p.n_zones
-    lo, hi = p.zone_bounds()
-    for labels in itertools.product(range(k), repeat=n):
-        lab = np.array(labels)
-        if lab[0] != 0 or np.unique(lab).size < k:
-            continue
-        loads = np.bincount(lab, weights=p.demand, minlength=k)
-        if np.any(loads < lo - 1e-9) or np.any(loads > hi + 1e-9):
-            continue
-        members = [np.flatnonzero(lab == z) for z in range(k)]
+    for lab, members in balanced_partitions(p):
         for centres in itertools.product(*members):
             if p.branches is not None and allocate(p, lab, list(centres)) is None:
                 continue
@@ -122,3 +113,23 @@ def test_a_plan_close_to_the_bound_is_not_worth_a_solve() -> None:
     assert not worth_trying(p, lag, upper=near)
     assert strengthen_bound(p, lag, upper=near) is lag
     assert not worth_trying(p, lag, upper=2 * lag.value, max_cells=10)  # too many cells left
+
+
+def test_the_run_raises_its_bound_only_when_time_is_left() -> None:
+    import time
+    from types import SimpleNamespace
+
+    from zoning.pipeline import certify
+
+    p = scattered(10)
+    opt = min(cost for _, _, cost in every_plan(p))
+    prep = SimpleNamespace(problem=p, scenario=SimpleNamespace(model=SimpleNamespace(certify_s=5.0)), timings={})
+    plan = SimpleNamespace(objective=opt)
+    raised = certify(prep, plan)  # type: ignore[arg-type]
+    assert raised is not None and "branch and bound over the centres" in raised.method
+    assert "bound_mip_s" in prep.timings
+    lagrangian = problem_bound(p, time_limit_s=5.0, target=opt)
+    assert lagrangian.value * (1 + 0.05) < raised.value <= opt * (1 + 1e-9)
+    prep.timings.clear()
+    late = certify(prep, plan, until=time.perf_counter())  # type: ignore[arg-type]
+    assert late is not None and "branch and bound" not in late.method and "bound_mip_s" not in prep.timings

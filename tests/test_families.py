@@ -46,6 +46,21 @@ def test_checks_follow_the_families_present(base: DistrictingProblem) -> None:
     assert not checks["is_contiguous"].passed and checks["kept_whole"].passed
 
 
+def test_failed_checks_name_the_zones_they_are_given(base: DistrictingProblem) -> None:
+    # zone 1 is {0, 3}: cut in two; each zone holds 2 children's hours against a minimum of 3
+    row = ZoneRow("cohort_children", np.ones(4), np.full(2, 3.0), np.full(2, np.inf), "children hours")
+    p = replace(base, rows=(row,))
+    labels, centres = np.array([1, 0, 0, 1]), (1, 3)
+    named = {c.name: c.detail for c in plan_checks(p, labels, centres, zone_names=("North", "South <b>"))}
+    plain = {c.name: c.detail for c in plan_checks(p, labels, centres)}
+    assert "South <b>" in named["is_contiguous"] and "South <b>" not in plain["is_contiguous"]
+    assert named["cohort_children_within_bounds"].startswith("North: ")
+    assert "; South <b>: " in named["cohort_children_within_bounds"]
+    assert plain["cohort_children_within_bounds"][0].isdigit()  # without names: the zone index
+    # names that do not match the zones are not used (rather than a wrong name)
+    assert {c.name: c.detail for c in plan_checks(p, labels, centres, zone_names=("only one",))} == plain
+
+
 def test_polish_runs_only_when_every_present_family_allows_it(base: DistrictingProblem) -> None:
     row = ZoneRow("cohort_children", np.ones(4), np.ones(2), np.full(2, np.inf))
     assert polish_compatible(replace(base, rows=(row,)))

@@ -221,3 +221,24 @@ def test_locks_and_kept_whole_wards_hold_at_postcode_level(melton_dir: Path, tmp
     assert set(zone_of_pc[np.isin(lsoa_of, locked_lsoas)]) == {"Locked <i>zone</i>"}
     whole_lsoas = np.unique(lsoa_of[in_ward == whole])
     assert len(set(zone_of_pc[np.isin(lsoa_of, whole_lsoas)])) == 1
+
+
+def test_a_declared_link_is_carried_to_the_nearest_cells_of_its_lsoas(melton_dir: Path, tmp_path: Path) -> None:
+    for f in melton_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    lsoa = gpd.read_file(tmp_path / "lsoa.geojson").to_crs(27700)
+    lsoa = lsoa[lsoa["in_area"] == 1].reset_index(drop=True)
+    far = int(lsoa.geometry.centroid.distance(lsoa.geometry.centroid[0]).idxmax())  # two LSOAs far apart
+    a, b = str(lsoa.at[0, "lsoa11cd"]), str(lsoa.at[far, "lsoa11cd"])
+    path = write_scenario(tmp_path, extra=UNITS + "refine_s = 3\nbound_s = 2\n"
+                          f"[[link]]\na = \"{a}\"\nb = \"{b}\"\nnote = \"a ferry\"\n")
+    scenario = load_scenario(path)
+    refuse_unsupported(scenario)  # [[link]] is kept at postcode level
+    plan = plan_zones(scenario)
+    assert all(c.passed for c in plan.checks)
+    lsoa_of = plan.postcodes.groupby("unit")["lsoa_unit"].first().reindex(range(plan.units.n)).to_numpy()
+    ids = np.asarray(plan.postcodes.groupby("lsoa_unit")["lsoa11cd"].first().sort_index())
+    side = {i: ids[lsoa_of[i]] for i in range(plan.units.n)}
+    crossing = [(i, j) for i, j in plan.units.edges.tolist() if {side[i], side[j]} == {a, b}]
+    assert len(crossing) == 1  # the LSOAs do not touch: the one edge is the carried link
+    assert plan.options is not None and any("1 crossing(s)" in note for note in plan.options.notes)

@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
@@ -41,9 +40,10 @@ from zoning.commissioning_arrays import problem_options
 from zoning.errors import ScenarioError, SolveError
 from zoning.pieces import unit_hours_of
 from zoning.postcode_units import build_postcode_units
-from zoning.prepare import Prepared, Progress
+from zoning.prepare import Prepared, Progress, current_centres
 from zoning.scenario import Scenario
 from zoning.travel import TravelModel
+from zoning.units import Units
 
 log = logging.getLogger(__name__)
 
@@ -69,35 +69,18 @@ def refuse_unsupported(scenario: Scenario) -> None:
         found.append("[capacity] centres = \"hubs\" / hubs (centres fixed at branches)")
     if s.model.max_travel_min is not None:
         found.append("[model] max_travel_min (a travel limit)")
-    if s.continuity is not None:
-        found.append("[continuity]")
-    if s.link or s.pieces.own_zone or s.pieces.join != "nearest":
-        found.append("[[link]] / [pieces] (postcode cells are joined to their nearest unit)")
-    if s.baseline is not None:
-        found.append("[baseline]")
+    c = s.continuity
+    if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
+        found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
+                     "changes zone; a plain [continuity], as a [baseline] sets it, is kept)")
+    if s.pieces.own_zone or s.pieces.join != "nearest":
+        found.append("[pieces] own_zone / join = \"declared\" (postcode cells cut off are joined to their nearest "
+                     "unit)")
     if found:
         raise ScenarioError(
             f"{where}: [units] level = \"postcode\" cannot keep {'; '.join(found)} yet. How to fix: remove "
             f"{'it' if len(found) == 1 else 'them'}, or set [units] level = \"lsoa\""
         )
-
-
-def _current_centres(area: pd.DataFrame, travel: TravelModel, points: NDArray[np.float64],
-                     names: list[str]) -> dict[str, int]:
-    """Each of today's zones: the postcode unit inside it serving its demand with least travel."""
-    out: dict[str, int] = {}
-    xy = area[["easting", "northing"]].to_numpy(float)
-    hours = area["hours_per_week"].to_numpy(float)
-    for name in names:
-        inside = (area["current_zone"] == name).to_numpy()
-        cand = np.unique(area["unit"].to_numpy()[inside])
-        rows = inside & (hours > 0)
-        if not rows.any():
-            out[name] = int(cand[0])
-            continue
-        totals = hours[rows] @ travel.minutes(xy[rows], points[cand])
-        out[name] = int(cand[int(np.argmin(totals))])
-    return out
 
 
 def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, int]:
@@ -106,21 +89,24 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     progress("building postcode units (Voronoi cells) and their adjacency")
     t0 = time.perf_counter()
     built = build_postcode_units(prep.area, prep.units.polygons, outline_path=scenario.data.outline)
-    units = built.units
     area = prep.area.copy()
     area["lsoa_unit"] = area["unit"]
     area["unit"] = built.unit_of_postcode.to_numpy()
+    lsoa_of_unit = area.groupby("unit")["lsoa_unit"].first().reindex(range(built.units.n)).to_numpy()
+    units, crossings = _with_crossings(built.units, prep, lsoa_of_unit)
     demand_of_unit = unit_hours_of(area, units.n)
-    lsoa_of_unit = area.groupby("unit")["lsoa_unit"].first().reindex(range(units.n)).to_numpy()
-    current_centre = (_current_centres(area, travel, units.points, prep.current_names)
+    xy = area[["easting", "northing"]].to_numpy(float)
+    current_centre = (current_centres(area, prep.current_names,
+                                      lambda rows, cand: travel.minutes(xy[rows], units.points[cand]))
                       if scenario.current_zones is not None else {})
     options = problem_options(
         _without_locks(scenario), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
         unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre,
     )
     notes = [*options.notes, f"postcode units: {units.n:,} Voronoi cells for {len(area):,} in-area postcodes "
-             f"({built.links_added} cut-off cell(s) linked to their nearest unit, {built.outside_outline} point(s) "
-             "outside the outline given a cell of their own)"]
+             f"({built.links_added} cut-off cell(s) linked to their nearest unit, {crossings} crossing(s) of the "
+             f"LSOA level carried to their nearest cells, {built.outside_outline} point(s) outside the outline "
+             "given a cell of their own)"]
     pinned, together = _locks_on_cells(prep, lsoa_of_unit)
     options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together))
     a, b = units.edges[:, 0], units.edges[:, 1]
@@ -138,6 +124,28 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     pc = replace(prep, units=units, area=area, dem=dem, dem_t=np.zeros((len(dem), 0)), problem=problem,
                  options=options, current_centre=current_centre, timings=timings, pieces=None)
     return pc, built.links_added
+
+
+def _with_crossings(units: Units, prep: Prepared, lsoa_of_unit: NDArray[np.int64]) -> tuple[Units, int]:
+    """``units`` with each link of the LSOA level (a declared ``[[link]]`` or a join across the
+    water, :mod:`zoning.pieces`) carried to the cells: the nearest pair of cells of its two LSOAs
+    becomes adjacent. Returns the units and how many links were carried."""
+    if prep.pieces is None or not prep.pieces.links:
+        return units, 0
+    index = prep.units.index()
+    extra = []
+    for link in prep.pieces.links:
+        a = np.flatnonzero(lsoa_of_unit == index[link.a])
+        b = np.flatnonzero(lsoa_of_unit == index[link.b])
+        if a.size == 0 or b.size == 0:
+            continue
+        gap = np.hypot(*(units.points[a][:, None, :] - units.points[b][None, :, :]).transpose(2, 0, 1))
+        i, j = np.unravel_index(int(np.argmin(gap)), gap.shape)
+        extra.append(sorted((int(a[i]), int(b[j]))))
+    if not extra:
+        return units, 0
+    edges = np.unique(np.vstack([units.edges, np.asarray(extra, dtype=np.int64)]), axis=0)
+    return replace(units, edges=edges), len(extra)
 
 
 def _without_locks(scenario: Scenario) -> Scenario:

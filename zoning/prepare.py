@@ -62,21 +62,23 @@ def unit_cost_matrix(
 
 
 
-def _current_centres(area: pd.DataFrame, dem: pd.DataFrame, dem_t: np.ndarray) -> tuple[list[str], dict[str, int]]:
-    """Today's zones (sorted) and, for each, the unit serving its demand with least travel."""
-    current_names = sorted(area["current_zone"].unique())
-    current_centre: dict[str, int] = {}
-    for name in current_names:
-        members = area.index[area["current_zone"] == name]
-        cand = np.unique(area.loc[members, "unit"])
-        rows = np.flatnonzero(dem["current_zone"].to_numpy() == name)
-        if rows.size == 0:
-            current_centre[name] = int(cand[0])
+def current_centres(area: pd.DataFrame, names: list[str],
+                    minutes: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> dict[str, int]:
+    """Each of today's zones ``names``: the unit inside it serving its demand with least travel.
+    ``minutes(rows, cand)``: minutes from the area's postcodes ``rows`` (a mask: the zone's
+    postcodes with demand) to the candidate units ``cand``."""
+    hours = area["hours_per_week"].to_numpy(float)
+    zone, unit = area["current_zone"].to_numpy(), area["unit"].to_numpy()
+    out: dict[str, int] = {}
+    for name in names:
+        inside = zone == name
+        cand = np.unique(unit[inside])
+        rows = inside & (hours > 0)
+        if not rows.any():
+            out[name] = int(cand[0])
             continue
-        totals = dem["hours_per_week"].to_numpy()[rows] @ dem_t[np.ix_(rows, cand)]
-        current_centre[name] = int(cand[int(np.argmin(totals))])
-    return current_names, current_centre
-
+        out[name] = int(cand[int(np.argmin(hours[rows] @ minutes(rows, cand)))])
+    return out
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,10 @@ def prepare_problem(scenario: Scenario, *, progress: Progress | None = None) -> 
     if cz is None and scenario.continuity is not None:
         raise ScenarioError("[continuity] starts from today's zones, but the scenario has no [current_zones]: "
                             "add [current_zones] or drop [continuity]")
-    current_names, current_centre = _current_centres(area, dem, dem_t) if cz else ([], {})
+    current_names = sorted(area["current_zone"].unique()) if cz else []
+    has_demand = (area["hours_per_week"] > 0).to_numpy()  # dem's rows, in the area's order
+    current_centre = (current_centres(area, current_names, lambda rows, cand: dem_t[np.ix_(rows[has_demand], cand)])
+                      if cz else {})
     options = problem_options(
         solve_scenario, units=units, area=area, demand=demand, providers=providers, travel=travel,
         unit_demand=unit_demand, current_names=current_names, current_centres=current_centre,
