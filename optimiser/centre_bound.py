@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.bounds import BoundResult, SupportsIsSet, flow_of
+from optimiser.bounds import BoundResult, SupportsIsSet, flow_of, knapsack_values
 from optimiser.isolated import Background
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import stdout_to_stderr
@@ -104,24 +104,13 @@ def reduced_costs(problem: DistrictingProblem, bound: BoundResult
         key = np.where(pos[None, :], coef / np.where(pos, d, 1.0)[None, :], np.where(coef < 0, -np.inf, np.inf))
     centre = np.arange(n)
     key[centre, centre] = -np.inf  # the centre is always in its zone
-    window = np.maximum(col_upper, lower)
+    values, x = knapsack_values(d, cost_t.T, lam, centre, lower=lower, upper=col_upper)  # x: (unit, centre)
+    infeasible = ~np.isfinite(values)
+    # the ratio at which each knapsack stops filling (the dearest item taken) where the window binds
     negative = np.where((key < 0) & pos[None, :], d[None, :], 0.0).sum(axis=1)
-    target = np.clip(negative, lower, window)
-    order = np.argsort(key, axis=1, kind="stable")
-    ks = np.take_along_axis(key, order, axis=1)
-    ds = np.where(pos[order], d[order], 0.0)
-    cs = np.take_along_axis(coef, order, axis=1)
-    before = np.cumsum(ds, axis=1) - ds
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(ds > 0, np.clip((target[:, None] - before) / ds, 0.0, 1.0), (ks < 0).astype(float))
-    values = (frac * cs).sum(axis=1)  # the centre (key -inf) is always in, even at a positive coefficient
-    infeasible = (d > col_upper) | (col_upper < lower) | (d.sum() < lower)
-    values[infeasible] = np.inf
-    # the ratio at which each knapsack stops filling: the last item taken when the window binds
-    taken = frac > 0
-    last = np.where(taken.any(axis=1), taken.shape[1] - 1 - np.argmax(taken[:, ::-1], axis=1), 0)
-    binds = (np.abs(target - negative) > 1e-12 * np.maximum(1.0, target))
-    pi = np.where(binds, ks[centre, last], 0.0)
+    target = np.clip(negative, lower, np.maximum(col_upper, lower))
+    binds = np.abs(target - negative) > 1e-12 * np.maximum(1.0, target)
+    pi = np.where(binds, np.where(x.T > 0, key, -np.inf).max(axis=1), 0.0)
     with np.errstate(invalid="ignore"):
         rc = np.maximum(0.0, d[None, :] * (key - pi[:, None]))
     rc[:, ~pos] = np.maximum(coef[:, ~pos], 0.0)  # a zero-demand unit costs its coefficient when positive
@@ -148,19 +137,21 @@ def fix_cells(problem: DistrictingProblem, bound: BoundResult, *, upper: float) 
 
 
 def reduced_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: float, time_limit_s: float,
-                  stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS) -> BoundResult:
+                  stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS,
+                  fixing: Fixing | None = None) -> BoundResult:
     """Steps 2-3 of the module docstring: ``bound`` made stronger by HiGHS's branch and bound over
     the centres on the cells the reduced costs leave against a plan of objective ``upper``.
 
     Returns ``bound`` itself when the reduced model has more than ``max_cells`` cells (or when
     HiGHS ends without a dual bound above it); stops after ``time_limit_s`` or once
-    ``stop_event`` is set, keeping HiGHS's best dual bound so far."""
+    ``stop_event`` is set, keeping HiGHS's best dual bound so far. ``fixing``: the
+    :func:`fix_cells` of ``bound`` against ``upper`` when the caller has it already."""
     import highspy
 
     from optimiser.seeding import centre_model
 
     t0 = time.perf_counter()
-    fixing = fix_cells(problem, bound, upper=upper)
+    fixing = fix_cells(problem, bound, upper=upper) if fixing is None else fixing
     units_left = np.unique(fixing.cell_unit).size
     log.info("reduced-cost fixing against %.6g: %d of %d centres and %d of %d cells left", upper,
              fixing.centres.size, problem.n_units, fixing.cells, problem.n_units ** 2)
@@ -213,23 +204,32 @@ def reduced_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: flo
     )
 
 
+def worth_fixing(problem: DistrictingProblem, bound: BoundResult, *, upper: float,
+                 max_cells: int = MAX_CELLS) -> Fixing | None:
+    """The fixing :func:`reduced_bound` would solve on, when that is worth a solve: the plan is
+    more than :data:`MIN_GAP` above the bound and at most ``max_cells`` cells are left (else None)."""
+    if not upper > bound.value * (1 + MIN_GAP) or bound.value <= 0:
+        return None
+    fixing = fix_cells(problem, bound, upper=upper)
+    return fixing if fixing.cells <= max_cells else None
+
+
 def worth_trying(problem: DistrictingProblem, bound: BoundResult, *, upper: float,
                  max_cells: int = MAX_CELLS) -> bool:
-    """Whether :func:`reduced_bound` is worth a solve: the plan is more than :data:`MIN_GAP` above
-    the bound and the cells left by fixing are at most ``max_cells``."""
-    if not upper > bound.value * (1 + MIN_GAP) or bound.value <= 0:
-        return False
-    return fix_cells(problem, bound, upper=upper).cells <= max_cells
+    """Whether :func:`reduced_bound` is worth a solve (:func:`worth_fixing`)."""
+    return worth_fixing(problem, bound, upper=upper, max_cells=max_cells) is not None
 
 
 def strengthen_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: float,
-                     time_limit_s: float = MIP_S) -> BoundResult:
-    """``bound``, raised by :func:`reduced_bound` when that is worth trying (:func:`worth_trying`),
-    solved in a child process carezones stops after ``time_limit_s`` (it then hands over HiGHS's
-    best dual bound so far); ``bound`` itself when not worth it or when the child does not answer."""
-    if time_limit_s < 1.0 or not worth_trying(problem, bound, upper=upper):
+                     time_limit_s: float = MIP_S, fixing: Fixing | None = None) -> BoundResult:
+    """``bound``, raised by :func:`reduced_bound` when that is worth trying (:func:`worth_fixing`,
+    or the caller's ``fixing`` from it), solved in a child process carezones stops after
+    ``time_limit_s`` (it then hands over HiGHS's best dual bound so far); ``bound`` itself when
+    not worth it or when the child does not answer."""
+    fixing = worth_fixing(problem, bound, upper=upper) if fixing is None else fixing
+    if time_limit_s < 1.0 or fixing is None:
         return bound
     job = Background(reduced_bound, stoppable=True, problem=problem, bound=bound, upper=upper,
-                     time_limit_s=time_limit_s)
+                     time_limit_s=time_limit_s, fixing=fixing)
     better = job.result(wait_s=time_limit_s + 1.0, ask_s=2.0)
     return bound if better is None else better

@@ -125,9 +125,6 @@ def pairs_near_changes(base: NDArray[np.int64]) -> Callable[[DistrictingProblem,
     return groups
 
 
-#: the pairs after a kick: only those near the changes (True) or every pair (False)
-NEAR_ONLY = True
-
 #: k-medoid seedings per pair and passes of the pairs after a kick (the main pairs use 4 and 4):
 #: on Kent at 12 zones the same plan as 4 and 4 from the same start, in 41 s instead of 50 s
 KICK_PAIR_SEEDINGS = 2
@@ -160,9 +157,8 @@ def kick_search(s: Search) -> None:
         if got is None:
             continue
         labels, centres, _zones = got
-        near = pairs_near_changes(s.best.labels) if NEAR_ONLY else adjacent_pairs
         labels, centres = reoptimise_groups(s.problem, labels, centres, solver=s.solver, budget=s.budget, seed=s.seed,
-                                            groups=near, share_capacity=s.strategy.share_capacity, cache=s.cache,
+                                            groups=pairs_near_changes(s.best.labels), share_capacity=s.strategy.share_capacity, cache=s.cache,
                                             seedings=KICK_PAIR_SEEDINGS, passes=KICK_PAIR_PASSES, accept=accept)
         if s.offer(labels, centres, s.best.report, s.best.source):
             kept, order = kept + 1, list[tuple[int, ...]]()

@@ -298,7 +298,7 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     pair = [a, b]
     cost, weights = _SubCost(ctx.cost, members), ctx.weights[members]
     try:
-        if not zones_connected(lab, edges, 2) or np.any((lab != (best.labels[members] == b)) & ~ctx.movable[members]):
+        if not zones_connected(lab, edges, 2):  # a piece that may not move was kept apart
             return None
         lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
             amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]), movable=ctx.movable[members])

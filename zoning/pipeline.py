@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from optimiser.bounds import BoundResult, problem_bound, start_bound
 from optimiser.budget import STRATEGIES
-from optimiser.centre_bound import MIP_S, strengthen_bound, worth_trying
+from optimiser.centre_bound import MIP_S, strengthen_bound, worth_fixing
 from optimiser.districting import DistrictingResult, design_zones
 from optimiser.errors import InfeasibleProblemError
 from optimiser.isolated import Background
@@ -92,10 +92,11 @@ def certify(
         progress("computing a certified lower bound")
         bound = problem_bound(problem, target=result.objective, time_limit_s=m.certify_s)
     left = MIP_S if until is None else min(MIP_S, until - time.perf_counter() - 1.0)
-    if left >= 1.0 and worth_trying(problem, bound, upper=result.objective):
+    fixing = worth_fixing(problem, bound, upper=result.objective) if left >= 1.0 else None
+    if fixing is not None:
         progress(f"raising the certified bound: branch and bound over the centres (at most {left:.0f} s)")
         t3 = time.perf_counter()
-        bound = strengthen_bound(problem, bound, upper=result.objective, time_limit_s=left)
+        bound = strengthen_bound(problem, bound, upper=result.objective, time_limit_s=left, fixing=fixing)
         prep.timings["bound_mip_s"] = time.perf_counter() - t3
     prep.timings["bound_s"] = bound.seconds if job is not None else time.perf_counter() - t2
     if result.objective < bound.value <= result.objective * (1 + 1e-7) + 1e-9:  # rounding: the bound met the plan

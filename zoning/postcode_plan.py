@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
@@ -92,7 +93,7 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     area = prep.area.copy()
     area["lsoa_unit"] = area["unit"]
     area["unit"] = built.unit_of_postcode.to_numpy()
-    lsoa_of_unit = area.groupby("unit")["lsoa_unit"].first().reindex(range(built.units.n)).to_numpy()
+    lsoa_of_unit = lsoa_of_cells(area, built.units.n)
     units, crossings = _with_crossings(built.units, prep, lsoa_of_unit)
     demand_of_unit = unit_hours_of(area, units.n)
     xy = area[["easting", "northing"]].to_numpy(float)
@@ -124,6 +125,11 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     pc = replace(prep, units=units, area=area, dem=dem, dem_t=np.zeros((len(dem), 0)), problem=problem,
                  options=options, current_centre=current_centre, timings=timings, pieces=None)
     return pc, built.links_added
+
+
+def lsoa_of_cells(area: pd.DataFrame, n: int) -> NDArray[np.int64]:
+    """(n,) the LSOA unit of each postcode cell (its postcodes' LSOA; ``area`` has both columns)."""
+    return area.groupby("unit")["lsoa_unit"].first().reindex(range(n)).to_numpy()
 
 
 def _with_crossings(units: Units, prep: Prepared, lsoa_of_unit: NDArray[np.int64]) -> tuple[Units, int]:
@@ -191,7 +197,7 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
     lam0 = None
     if warm is not None and warm.multipliers.shape == lsoa_demand.shape:
         per_hour = np.divide(warm.multipliers, lsoa_demand, out=np.zeros_like(lsoa_demand), where=lsoa_demand > 0)
-        lsoa_of = prep.area.groupby("unit")["lsoa_unit"].first().reindex(rows).to_numpy()
+        lsoa_of = lsoa_of_cells(prep.area, problem.n_units)[rows]
         lam0 = demand[rows] * per_hour[lsoa_of]
     lo, hi = problem.zone_bounds()
     br = problem.branches
@@ -226,7 +232,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
 
     pc, _links = postcode_prepared(prep, progress=progress)
     problem, units = pc.problem, pc.units
-    lsoa_of_unit = pc.area.groupby("unit")["lsoa_unit"].first().reindex(range(units.n)).to_numpy()
+    lsoa_of_unit = lsoa_of_cells(pc.area, units.n)
     start = result.labels[lsoa_of_unit]
     # each zone's start centre: its postcode unit nearest the LSOA plan's centre point
     centres = []
