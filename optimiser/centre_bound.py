@@ -225,11 +225,16 @@ def strengthen_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: 
     """``bound``, raised by :func:`reduced_bound` when that is worth trying (:func:`worth_fixing`,
     or the caller's ``fixing`` from it), solved in a child process carezones stops after
     ``time_limit_s`` (it then hands over HiGHS's best dual bound so far); ``bound`` itself when
-    not worth it or when the child does not answer."""
+    not worth it, or when the child fails or does not answer (logged)."""
     fixing = worth_fixing(problem, bound, upper=upper) if fixing is None else fixing
     if time_limit_s < 1.0 or fixing is None:
         return bound
     job = Background(reduced_bound, stoppable=True, problem=problem, bound=bound, upper=upper,
                      time_limit_s=time_limit_s, fixing=fixing)
-    better = job.result(wait_s=time_limit_s + 1.0, ask_s=2.0)
+    try:
+        better = job.result(wait_s=time_limit_s + 1.0, ask_s=2.0)
+    except Exception as exc:  # noqa: BLE001 - only a stronger bound is lost: the Lagrangian's stands
+        log.warning("branch and bound over the centres failed (%s: %s): the Lagrangian bound is reported",
+                    type(exc).__name__, exc)
+        return bound
     return bound if better is None else better

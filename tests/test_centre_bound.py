@@ -133,3 +133,16 @@ def test_the_run_raises_its_bound_only_when_time_is_left() -> None:
     prep.timings.clear()
     late = certify(prep, plan, until=time.perf_counter())  # type: ignore[arg-type]
     assert late is not None and "branch and bound" not in late.method and "bound_mip_s" not in prep.timings
+
+
+def test_a_failing_branch_and_bound_leaves_the_lagrangian_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimiser.centre_bound as cb
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("solver gone")
+
+    p = scattered(10)
+    opt = min(cost for _, _, cost in every_plan(p))
+    lag = problem_bound(p, time_limit_s=10.0)
+    monkeypatch.setattr(cb, "reduced_bound", broken)
+    assert strengthen_bound(p, lag, upper=opt, time_limit_s=5.0) is lag
