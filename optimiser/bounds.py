@@ -87,6 +87,8 @@ class BoundResult:
     centres: tuple[int, ...]  # the K candidate centres chosen at the best lambda (a hint)
     time_limited: bool = False  # the clock, not the iteration limit or convergence, stopped it
     capacity_multipliers: NDArray[np.float64] | None = None  # the mu achieving ``value`` (with a flow)
+    lagrangian: float | None = None  # the Lagrangian's own value, when a later step raised ``value``
+    ladder_s: float = 0.0  # seconds of the target ladder (optimiser.ladder) after the Lagrangian
 
 
 class SupportsIsSet(Protocol):

@@ -136,6 +136,46 @@ def fix_cells(problem: DistrictingProblem, bound: BoundResult, *, upper: float) 
                   cell_centre=jj.astype(np.int64))
 
 
+def solve_reduced(problem: DistrictingProblem, fixing: Fixing, *, objective_bound: float, time_limit_s: float,
+                  stop_event: SupportsIsSet | None = None, options: dict[str, bool | float | str] | None = None
+                  ) -> tuple[str, float, bool]:
+    """HiGHS's branch and bound on the model of :mod:`optimiser.seeding` over the cells of
+    ``fixing`` (step 3 of the module docstring), pruning every node whose bound exceeds
+    ``objective_bound``: ``(status, dual bound less TOLERANCE, proved infeasible below the
+    bound)``. Stops after ``time_limit_s`` or once ``stop_event`` is set (HiGHS's interrupt
+    callbacks), keeping its dual bound so far. ``options``: further HiGHS options."""
+    import highspy
+
+    from optimiser.seeding import centre_model
+
+    lp = centre_model(problem, fixing.centres, cells=(fixing.cell_unit, fixing.cell_centre))
+    with stdout_to_stderr():  # HiGHS prints its banner on file descriptor 1
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    h.setOptionValue("time_limit", max(float(time_limit_s), 0.1))
+    h.setOptionValue("objective_bound", float(objective_bound))  # nothing above it is of use
+    for name, value in (options or {}).items():
+        h.setOptionValue(name, value)
+
+    def interrupt(event: highspy.HighsCallbackEvent) -> None:
+        if stop_event is not None and stop_event.is_set():
+            event.interrupt()
+
+    if stop_event is not None:
+        h.cbMipInterrupt.subscribe(interrupt)
+        h.cbSimplexInterrupt.subscribe(interrupt)
+        h.cbIpmInterrupt.subscribe(interrupt)
+    h.passModel(lp)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    # less HiGHS's tolerances, so rounding never lifts it above the optimum
+    dual = float(h.getInfo().mip_dual_bound) * (1 - TOLERANCE)
+    return status, dual, h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
+
+
 def reduced_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: float, time_limit_s: float,
                   stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS,
                   fixing: Fixing | None = None) -> BoundResult:
@@ -146,10 +186,6 @@ def reduced_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: flo
     HiGHS ends without a dual bound above it); stops after ``time_limit_s`` or once
     ``stop_event`` is set, keeping HiGHS's best dual bound so far. ``fixing``: the
     :func:`fix_cells` of ``bound`` against ``upper`` when the caller has it already."""
-    import highspy
-
-    from optimiser.seeding import centre_model
-
     t0 = time.perf_counter()
     fixing = fix_cells(problem, bound, upper=upper) if fixing is None else fixing
     units_left = np.unique(fixing.cell_unit).size
@@ -162,31 +198,10 @@ def reduced_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: flo
                        method=bound.method + "; reduced-cost fixing leaves no cheaper plan")
     if fixing.cells > max_cells:
         return bound
-    lp = centre_model(problem, fixing.centres, cells=(fixing.cell_unit, fixing.cell_centre))
-    with stdout_to_stderr():  # HiGHS prints its banner on file descriptor 1
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("mip_rel_gap", 1e-6)
-    h.setOptionValue("time_limit", max(float(time_limit_s), 0.1))
-    h.setOptionValue("objective_bound", float(upper) * (1 + SLACK))  # nothing above a plan is of use
-
-    def interrupt(event: highspy.HighsCallbackEvent) -> None:
-        if stop_event is not None and stop_event.is_set():
-            event.interrupt()
-
-    if stop_event is not None:
-        h.cbMipInterrupt.subscribe(interrupt)
-        h.cbSimplexInterrupt.subscribe(interrupt)
-    h.passModel(lp)
-    h.run()
-    info = h.getInfo()
-    status = h.modelStatusToString(h.getModelStatus())
-    # less HiGHS's tolerances, so rounding never lifts it above the optimum
-    dual = float(info.mip_dual_bound) * (1 - TOLERANCE)
+    status, dual, infeasible = solve_reduced(problem, fixing, objective_bound=float(upper) * (1 + SLACK),
+                                             time_limit_s=time_limit_s, stop_event=stop_event)
     seconds = time.perf_counter() - t0
-    if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+    if infeasible:
         dual = upper  # no plan cheaper than the plan: HiGHS proved it on the reduced model
     if not np.isfinite(dual) or dual <= bound.value:
         log.info("branch and bound over %d centres (%d cells): %s, dual bound %.6g, not above %.6g (%.1f s)",

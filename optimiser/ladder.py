@@ -1,0 +1,231 @@
+"""The target ladder: a stronger certified bound from the Lagrangian alone, on the second core.
+
+The branch and bound of :mod:`optimiser.centre_bound` fixes cells against a plan's objective, so
+it can only start once the design has ended. Nothing in its proof needs the target to be a plan:
+
+**Proving a target.** Take any number ``T``. Reduced-cost fixing against ``T`` (step 2 of
+:mod:`optimiser.centre_bound`) drops only cells and centres that every plan costing at most
+``T`` leaves unused. HiGHS's branch and bound over the centres on the cells left, told to prune
+every node above ``T`` (``objective_bound``), ends with a dual bound ``B`` (``+inf`` when it
+proves that no solution of the reduced model costs below ``T``: status *infeasible*). Then
+``min(B, T) <= OPT``: either ``OPT > T``, or an optimal plan costs at most ``T``, uses no fixed
+cell, is feasible for the reduced model, and so costs at least ``B``. This holds for a proof cut
+short by the clock (``B`` is then HiGHS's dual bound so far) and for ``T`` above the optimum
+(HiGHS then finds the reduced model's optimum, ``B``, below ``T``: that is the optimum of the
+relaxation with integer centres, and no target can prove more). Each value is shaved by
+:data:`optimiser.centre_bound.TOLERANCE` (HiGHS prunes against ``T`` up to its own tolerances).
+
+**The ladder.** Targets rise from the Lagrangian value ``LR``: each is the highest whose proof
+the time left should allow (the cells each target leaves are counted in advance; proof time
+grows about as cells^1.6, measured below), every proof gets all the time left, and the ladder
+stops when the clock or ``stop_event`` runs out, when a target is not proved, or when the next
+target would add less than :data:`MIN_STEP`. The result is the maximum of ``LR`` and every
+rung's ``min(B, T)``: a maximum of valid lower bounds, so never below the Lagrangian and never
+above the optimum.
+
+:func:`certified_bound` is what the run's second process computes (the Lagrangian, then the
+ladder for the time left); :func:`start_certified_bound` starts it beside the design.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from optimiser.bounds import BoundResult, SupportsIsSet, problem_bound
+from optimiser.centre_bound import SLACK, TOLERANCE, fix_cells, reduced_costs, solve_reduced
+from optimiser.isolated import Background, can_isolate
+from optimiser.problem import DistrictingProblem
+
+log = logging.getLogger(__name__)
+
+#: HiGHS options for a proof. Measured on the default (396 units, 14 zones; one core; seconds to
+#: prove the target, all at HiGHS's root node): T = LR x 1.0009 (18,892 cells): defaults 6.8,
+#: heuristics off 6.7, presolve off 9.9, symmetry detection off 6.8, root LP by interior point
+#: 5.1; T = LR x 1.0016 (39,000 cells): defaults 20.7, heuristics off 22.6, presolve off 31.7,
+#: interior point 16.7 (the pure LP: dual simplex 19.2, interior point 18.5, without crossover
+#: 14.6, HiPO 20.5; warm-starting the second LP from the first's basis: 135 s). No incumbent is of
+#: use below ``objective_bound``, so the primal heuristics are off.
+PROOF_OPTIONS: dict[str, bool | float | str] = {
+    "mip_lp_solver": "ipm", "mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False,
+    "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False,
+}
+
+#: proof seconds grow about as cells ** this (measured above: 1.54 with the defaults, 1.63 by
+#: interior point)
+EXPONENT = 1.6
+
+#: the first rung's guess of the proof speed (cells, seconds), before any proof is timed on the
+#: instance: the default's measured 18,892 cells in 5.1 s on one core
+PRIOR = (18_892, 5.1)
+
+#: the first rung aims to take this share of the time left (it times the proofs on this instance
+#: and this machine, and leaves a bound should the run stop the ladder early); every later rung
+#: aims at :data:`SHARE` of what is left (each may take all of it). A proof starts afresh (a warm
+#: start is slower, above), and proof time grows faster than the cells, so the last rung decides
+FIRST_SHARE = 0.2
+SHARE = 0.85
+
+#: the first rung is cut when it would leave more cells than this (problems too big for the ladder)
+MAX_CELLS = 150_000
+
+#: the ladder is skipped beyond this many units (its reduced costs are a few n x n arrays)
+MAX_UNITS = 2_500
+
+#: a new target must lie this far (relative) above the best bound so far
+MIN_STEP = 1e-4
+
+#: the first target, relative to LR: beyond :data:`MAX_CELLS` cells here, the ladder is skipped
+FIRST_STEP = 5e-4
+
+#: seconds below which no rung is started
+MIN_RUNG_S = 1.0
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One target tried: ``value`` is the valid bound it gives (``-inf`` when none)."""
+
+    target: float
+    cells: int
+    centres: int
+    seconds: float
+    status: str  # "proved", "optimum" (a solution below the target), "cut short", "not run"
+    value: float
+    root: float  # HiGHS's dual bound on the reduced model (may exceed the target; inf when none)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    bound: BoundResult  # the highest valid bound (the Lagrangian's when no rung beat it)
+    rungs: tuple[Rung, ...]
+    seconds: float
+
+
+def prove_target(problem: DistrictingProblem, bound: BoundResult, *, target: float, time_limit_s: float,
+                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS) -> Rung:
+    """The module docstring's proof of ``target`` from the multipliers of ``bound``."""
+    t0 = time.perf_counter()
+    fixing = fix_cells(problem, bound, upper=target)
+    cells, centres = fixing.cells, int(fixing.centres.size)
+    if centres < problem.n_zones or np.unique(fixing.cell_unit).size < problem.n_units:
+        # no plan costing at most the target can be made of the cells left
+        return Rung(target, cells, centres, time.perf_counter() - t0, "proved", target * (1 - TOLERANCE), math.inf)
+    if cells > max_cells or time_limit_s < MIN_RUNG_S:
+        return Rung(target, cells, centres, time.perf_counter() - t0, "not run", -math.inf, math.inf)
+    status, dual, infeasible = solve_reduced(problem, fixing, objective_bound=target, time_limit_s=time_limit_s,
+                                             stop_event=stop_event, options=PROOF_OPTIONS)
+    seconds = time.perf_counter() - t0
+    root = dual if np.isfinite(dual) else math.inf
+    if infeasible:
+        return Rung(target, cells, centres, seconds, "proved", target * (1 - TOLERANCE), root)
+    value = min(dual, target * (1 - TOLERANCE)) if np.isfinite(dual) else -math.inf
+    kind = "optimum" if status == "Optimal" else "cut short"
+    return Rung(target, cells, centres, seconds, kind, value, root)
+
+
+def _words(rung: Rung, lr: float, n_cells: int) -> str:
+    if rung.status == "proved":
+        how = f"proved no plan costs below {rung.value:,.1f}"
+    elif rung.status == "optimum":
+        how = f"solved it to its optimum {rung.value:,.1f} (below the target {rung.target:,.1f})"
+    else:
+        how = f"raised the bound to {rung.value:,.1f} before it was cut short (target {rung.target:,.1f})"
+    return (f"HiGHS branch and bound over the centres {how} = Lagrangian x {rung.value / lr:.4f}, on the "
+            f"{rung.cells:,} of {n_cells:,} cells reduced-cost fixing leaves against the target")
+
+
+def target_bound(problem: DistrictingProblem, bound: BoundResult, *, target: float, time_limit_s: float,
+                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS) -> BoundResult:
+    """``bound`` raised to ``max(bound, min(B, target))`` by :func:`prove_target` (module docstring)."""
+    rung = prove_target(problem, bound, target=target, time_limit_s=time_limit_s, stop_event=stop_event,
+                        max_cells=max_cells)
+    if not rung.value > bound.value:
+        return replace(bound, seconds=bound.seconds + rung.seconds)
+    return replace(bound, value=rung.value, seconds=bound.seconds + rung.seconds,
+                   method=bound.method + "; then a target: " + _words(rung, bound.value, problem.n_units ** 2))
+
+
+def _target_for(estimates: np.ndarray, cells: float) -> float:
+    """The target that leaves about ``cells`` cells (``estimates``: every cell's, sorted)."""
+    c = int(min(max(cells, 1), estimates.size))
+    return float(estimates[c - 1]) / (1 + SLACK)
+
+
+def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_s: float,
+                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS) -> Ladder:
+    """The module docstring's ladder from the Lagrangian ``bound``, for at most ``time_limit_s``."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
+    rungs: list[Rung] = []
+    best, words = bound, ""
+    if problem.n_units > MAX_UNITS or bound.value <= 0 or time_limit_s < MIN_RUNG_S:
+        return Ladder(bound, (), 0.0)
+    lr, delta, rc = reduced_costs(problem, bound)
+    estimates = np.sort((lr + delta[:, None] + rc).ravel())
+    estimates = estimates[np.isfinite(estimates)]
+    first = lr * (1 + FIRST_STEP)
+    if np.searchsorted(estimates, first * (1 + SLACK) + SLACK, side="right") > max_cells:
+        log.info("target ladder skipped: more than %d cells left at %.6g", max_cells, first)
+        return Ladder(bound, (), time.perf_counter() - t0)
+    speed, ceiling = PRIOR, math.inf  # (cells, seconds) of the last timed proof; where B may cross T
+    while True:
+        left = deadline - time.perf_counter()
+        if left < MIN_RUNG_S or (stop_event is not None and stop_event.is_set()):
+            break
+        aim = (SHARE if rungs else FIRST_SHARE) * left
+        cells = min(speed[0] * (aim / speed[1]) ** (1 / EXPONENT), max_cells)
+        everything = cells >= estimates.size
+        if everything:  # every cell fits: the relaxation with integer centres, solved outright
+            target = float(estimates[-1]) * 2 + 1.0
+        else:
+            target = min(_target_for(estimates, cells), ceiling)
+            if target <= best.value * (1 + MIN_STEP):
+                break
+        rung = prove_target(problem, bound, target=target, time_limit_s=left, stop_event=stop_event,
+                            max_cells=max_cells)
+        rungs.append(rung)
+        log.info("target ladder: %.6g (LR x %.4f), %d cells: %s, bound %.6g (%.1f s)", target, target / lr,
+                 rung.cells, rung.status, rung.value, rung.seconds)
+        if rung.value > best.value:
+            best = replace(best, value=rung.value)
+            words = _words(rung, lr, problem.n_units ** 2)
+        if rung.status != "proved" or everything:
+            break
+        speed = (max(rung.cells, 1), max(rung.seconds, 0.1))
+        ceiling = rung.root * (1 - TOLERANCE)  # B decreases as T rises: the crossing lies below it
+    seconds = time.perf_counter() - t0
+    if best.value > bound.value:
+        best = replace(best, seconds=bound.seconds + seconds, method=(
+            bound.method + f"; then a target ladder ({len(rungs)} targets in {seconds:.1f} s): {words}"))
+    else:
+        best = replace(bound, seconds=bound.seconds + seconds)
+    return Ladder(best, tuple(rungs), seconds)
+
+
+def certified_bound(problem: DistrictingProblem, *, time_limit_s: float, ladder_s: float | None = None,
+                    max_iter: int = 10_000, stop_event: SupportsIsSet | None = None) -> BoundResult:
+    """What the run's second process computes: :func:`optimiser.bounds.problem_bound` for at most
+    ``time_limit_s``, then :func:`ladder_bound` for ``ladder_s`` (default: what is left of
+    ``time_limit_s``; 0 for none). ``stop_event`` ends either early with the best bound so far."""
+    t0 = time.perf_counter()
+    bound = problem_bound(problem, time_limit_s=time_limit_s, max_iter=max_iter, stop_event=stop_event)
+    bound = replace(bound, lagrangian=bound.value)
+    left = time_limit_s - (time.perf_counter() - t0) if ladder_s is None else ladder_s
+    if left < MIN_RUNG_S or (stop_event is not None and stop_event.is_set()):
+        return bound
+    ladder = ladder_bound(problem, bound, time_limit_s=left, stop_event=stop_event)
+    return replace(ladder.bound, ladder_s=ladder.seconds)
+
+
+def start_certified_bound(problem: DistrictingProblem, *, time_limit_s: float, ladder: bool = True) -> Background:
+    """:func:`certified_bound` started in a second process beside the design (for at most
+    ``time_limit_s``); ``.result(wait_s=..., ask_s=...)`` stops it and takes its best bound so
+    far. In a process that may not start children (it then runs at ``result()`` time, in-process,
+    with nothing to stop it) the ladder is left out."""
+    return Background(certified_bound, stoppable=True, problem=problem, time_limit_s=time_limit_s,
+                      ladder_s=None if ladder and can_isolate() else 0.0)
