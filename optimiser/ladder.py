@@ -19,7 +19,8 @@ relaxation with integer centres, and no target can prove more). Each value is sh
 the time left should allow (the cells each target leaves are counted in advance; proof time
 grows about as cells^1.6, measured below), every proof gets all the time left, and the ladder
 stops when the clock or ``stop_event`` runs out, when a target is not proved, or when the next
-target would add less than :data:`MIN_STEP`. The result is the maximum of ``LR`` and every
+target would add less than :data:`MIN_STEP`. Each rung aims at twice the last one's time
+(:data:`GROWTH`), since a stop may come at any moment. The result is the maximum of ``LR`` and every
 rung's ``min(B, T)``: a maximum of valid lower bounds, so never below the Lagrangian and never
 above the optimum.
 
@@ -31,8 +32,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -61,13 +65,16 @@ EXPONENT = 1.6
 
 #: the first rung's guess of the proof speed (cells, seconds), before any proof is timed on the
 #: instance: the default's measured 18,892 cells in 5.1 s on one core
-PRIOR = (18_892, 5.1)
+PRIOR = (18_892.0, 5.1)
 
-#: the first rung aims to take this share of the time left (it times the proofs on this instance
-#: and this machine, and leaves a bound should the run stop the ladder early); every later rung
-#: aims at :data:`SHARE` of what is left (each may take all of it). A proof starts afresh (a warm
-#: start is slower, above), and proof time grows faster than the cells, so the last rung decides
-FIRST_SHARE = 0.2
+#: the first rung aims to take this long. The design may end (and stop the ladder) long before
+#: the ladder's own time is up (the default's design ends by its work limits after about 50 s of
+#: the 134 s it may take), so each later rung aims at :data:`GROWTH` times the last one's measured
+#: time (a proof cut short by the stop is lost, the last proved one stands), and only a rung after
+#: which no longer one would fit aims at :data:`SHARE` of all the time left. A proof starts
+#: afresh (a warm start is slower, above), so it is the last rung that decides the bound.
+FIRST_S = 4.0
+GROWTH = 2.0
 SHARE = 0.85
 
 #: the first rung is cut when it would leave more cells than this (problems too big for the ladder)
@@ -128,6 +135,34 @@ def prove_target(problem: DistrictingProblem, bound: BoundResult, *, target: flo
     return Rung(target, cells, centres, seconds, kind, value, root)
 
 
+def _unless_stopped(prove: Callable[[], Rung], stop_event: SupportsIsSet | None) -> Rung | None:
+    """``prove()``, or None as soon as ``stop_event`` is set. HiGHS does not heed its interrupt
+    callbacks inside the interior-point root LP (measured: a stop asked for mid-proof went
+    unanswered for over 2 s), so with an event the proof runs in a daemon thread (highspy releases
+    the GIL while it solves) that is left behind, to end with its process, when the event comes."""
+    if stop_event is None:
+        return prove()
+    box: list[Rung | BaseException] = []
+
+    def work() -> None:
+        try:
+            box.append(prove())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box.append(exc)
+
+    worker = threading.Thread(target=work, name="target-proof", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+        if stop_event.is_set() and worker.is_alive():
+            return None
+    if not box:
+        raise RuntimeError("the target proof ended without an answer")
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
+
 def _words(rung: Rung, lr: float, n_cells: int) -> str:
     if rung.status == "proved":
         how = f"proved no plan costs below {rung.value:,.1f}"
@@ -157,8 +192,10 @@ def _target_for(estimates: np.ndarray, cells: float) -> float:
 
 
 def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_s: float,
-                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS) -> Ladder:
-    """The module docstring's ladder from the Lagrangian ``bound``, for at most ``time_limit_s``."""
+                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS,
+                 prior: tuple[float, float] = PRIOR) -> Ladder:
+    """The module docstring's ladder from the Lagrangian ``bound``, for at most ``time_limit_s``
+    (``prior``: the first rung's guess of the proof speed, cells per seconds: :data:`PRIOR`)."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
     rungs: list[Rung] = []
@@ -172,12 +209,14 @@ def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_
     if np.searchsorted(estimates, first * (1 + SLACK) + SLACK, side="right") > max_cells:
         log.info("target ladder skipped: more than %d cells left at %.6g", max_cells, first)
         return Ladder(bound, (), time.perf_counter() - t0)
-    speed, ceiling = PRIOR, math.inf  # (cells, seconds) of the last timed proof; where B may cross T
+    speed, ceiling = prior, math.inf  # (cells, seconds) of the last timed proof; where B may cross T
     while True:
         left = deadline - time.perf_counter()
         if left < MIN_RUNG_S or (stop_event is not None and stop_event.is_set()):
             break
-        aim = (SHARE if rungs else FIRST_SHARE) * left
+        aim = GROWTH * speed[1] if rungs else FIRST_S
+        if left - aim < GROWTH * aim:  # no longer rung would fit after this one: it takes what is left
+            aim = SHARE * left
         cells = min(speed[0] * (aim / speed[1]) ** (1 / EXPONENT), max_cells)
         everything = cells >= estimates.size
         if everything:  # every cell fits: the relaxation with integer centres, solved outright
@@ -186,8 +225,11 @@ def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_
             target = min(_target_for(estimates, cells), ceiling)
             if target <= best.value * (1 + MIN_STEP):
                 break
-        rung = prove_target(problem, bound, target=target, time_limit_s=left, stop_event=stop_event,
-                            max_cells=max_cells)
+        rung = _unless_stopped(partial(prove_target, problem, bound, target=target, time_limit_s=left,
+                                       stop_event=stop_event, max_cells=max_cells), stop_event)
+        if rung is None:
+            log.info("target ladder stopped during a proof of %.6g: the bound so far stands", target)
+            break
         rungs.append(rung)
         log.info("target ladder: %.6g (LR x %.4f), %d cells: %s, bound %.6g (%.1f s)", target, target / lr,
                  rung.cells, rung.status, rung.value, rung.seconds)
@@ -196,7 +238,7 @@ def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_
             words = _words(rung, lr, problem.n_units ** 2)
         if rung.status != "proved" or everything:
             break
-        speed = (max(rung.cells, 1), max(rung.seconds, 0.1))
+        speed = (float(max(rung.cells, 1)), max(rung.seconds, 0.1))
         ceiling = rung.root * (1 - TOLERANCE)  # B decreases as T rises: the crossing lies below it
     seconds = time.perf_counter() - t0
     if best.value > bound.value:

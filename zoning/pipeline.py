@@ -17,12 +17,13 @@ import logging
 import time
 from dataclasses import replace
 
-from optimiser.bounds import BoundResult, problem_bound, start_bound
+from optimiser.bounds import BoundResult, problem_bound
 from optimiser.budget import STRATEGIES
 from optimiser.centre_bound import MIP_S, strengthen_bound, worth_fixing
 from optimiser.districting import DistrictingResult, design_zones
 from optimiser.errors import InfeasibleProblemError
 from optimiser.isolated import Background
+from optimiser.ladder import start_certified_bound
 from zoning.baseline import baseline_identity
 from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
@@ -74,7 +75,8 @@ def certify(
     """Stage 3: a certified lower bound over all balanced plans (any centres, meeting the capacity
     balance when the problem has one: :func:`optimiser.bounds.problem_bound`), time-boxed by
     ``[model] certify_s``; None when that is 0. With ``job`` (from :func:`start_certify`) the
-    bound already running beside the design is collected, waiting at most ``wait_s``. Where the
+    bound already running beside the design is collected, waiting at most ``wait_s`` (the
+    Lagrangian, then the target ladder of :mod:`optimiser.ladder` for the time left). Where the
     plan stays more than 2% above it and the problem is small, a branch and bound over the centres
     raises it (:func:`optimiser.centre_bound.strengthen_bound`), for at most 30 s and never past
     ``until`` (a ``time.perf_counter()`` deadline)."""
@@ -99,6 +101,8 @@ def certify(
         bound = strengthen_bound(problem, bound, upper=result.objective, time_limit_s=left, fixing=fixing)
         prep.timings["bound_mip_s"] = time.perf_counter() - t3
     prep.timings["bound_s"] = bound.seconds if job is not None else time.perf_counter() - t2
+    if bound.ladder_s > 0:
+        prep.timings["bound_ladder_s"] = bound.ladder_s
     if result.objective < bound.value <= result.objective * (1 + 1e-7) + 1e-9:  # rounding: the bound met the plan
         bound = replace(bound, value=result.objective)
     log.info("certified lower bound %.6g (%s, %d iterations): plan is %.2f%% above it", bound.value,
@@ -107,10 +111,11 @@ def certify(
 
 
 def start_certify(prep: Prepared, budget: RunBudget) -> Background | None:
-    """Start stage 3 in a second process, beside the design (None when ``certify_s`` is 0)."""
+    """Start stage 3 in a second process, beside the design (None when ``certify_s`` is 0): the
+    Lagrangian bound, then the target ladder for as long as the design runs."""
     if prep.scenario.model.certify_s <= 0:
         return None
-    return start_bound(prep.problem, time_limit_s=budget.bound_limit_s)
+    return start_certified_bound(prep.problem, time_limit_s=budget.bound_limit_s)
 
 
 def require_checks(plan: ZonePlan) -> None:
