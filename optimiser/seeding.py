@@ -64,9 +64,34 @@ class Seeding:
 COMPETE_CELLS = 6_000
 
 
+#: mid-size problems (the default's 396 units x 14 zones: 11,088 cells) rival the constructive
+#: start with :data:`MID_PER_ZONE` candidates per zone up to this many cells: on the default the
+#: seeding then takes ~5 s (1,000 iterations of the bound and a 0.7 s MILP) and every seed 1-10
+#: ends in the same basin (410,371-410,423), where the constructive starts and their screening
+#: end anywhere between 410,259 and 411,919 (measured side by side, ``bench/bench_scale.py``)
+MID_CELLS = 12_000
+MID_PER_ZONE = 2
+
+
 def competes(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
     """Whether the seeding is cheap enough to rival a feasible constructive start."""
     return problem.n_units * min(problem.n_units, per_zone * problem.n_zones) <= COMPETE_CELLS
+
+
+def competing_per_zone(problem: DistrictingProblem, *, mid: bool) -> int | None:
+    """Candidates per zone with which the seeding rivals a feasible constructive start: 4 on
+    small problems (:data:`COMPETE_CELLS`), with ``mid`` :data:`MID_PER_ZONE` up to
+    :data:`MID_CELLS`; None when it does not compete."""
+    if competes(problem):
+        return 4
+    if mid and competes_mid(problem):
+        return MID_PER_ZONE
+    return None
+
+
+def competes_mid(problem: DistrictingProblem) -> bool:
+    """Whether a mid-size problem is within :data:`MID_CELLS` at :data:`MID_PER_ZONE` candidates per zone."""
+    return problem.n_units * min(problem.n_units, MID_PER_ZONE * problem.n_zones) <= MID_CELLS
 
 
 def applicable(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
