@@ -32,7 +32,7 @@ created).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +99,12 @@ def _variables(
     return x, closer
 
 
+def _linear(terms: Iterable[tuple[pulp.LpVariable, float]]) -> pulp.LpAffineExpression:
+    """``sum(coef * var)`` built in one step (each variable at most once): ``pulp.lpSum`` over
+    products builds an expression per term, a third of a small solve's time on Kent's pairs."""
+    return pulp.LpAffineExpression(list(terms))
+
+
 def build_assignment_model(
     problem: DistrictingProblem,
     centres: Sequence[int],
@@ -133,7 +139,7 @@ def build_assignment_model(
         assert problem.stay is not None
         for (i, z) in x:
             coef[i, z] += penalty * float(problem.stay[i].sum() - problem.stay[i, z])
-    model += pulp.lpSum(c * x[key] for key, c in coef.items())
+    model += _linear((x[key], c) for key, c in coef.items())
 
     by_unit: list[list[pulp.LpVariable]] = [[] for _ in range(n)]
     by_zone: list[list[tuple[int, pulp.LpVariable]]] = [[] for _ in range(k)]
@@ -141,12 +147,12 @@ def build_assignment_model(
         by_unit[i].append(var)
         by_zone[z].append((i, var))
     for i in range(n):
-        model += pulp.lpSum(by_unit[i]) == 1, f"assign_{problem.label(i)}"
+        model += _linear((var, 1.0) for var in by_unit[i]) == 1, f"assign_{problem.label(i)}"
     lower, upper = problem.zone_bounds()
     cap = problem.centre_capacity
     for z, c in enumerate(centres):
         model += x[c, z] == 1, f"centre_{z}"
-        load = pulp.lpSum(float(problem.demand[i]) * var for i, var in by_zone[z])
+        load = _linear((var, float(problem.demand[i])) for i, var in by_zone[z])
         if "balance" not in relax:
             model += load >= float(lower[z]), f"load_min_{z}"
             model += load <= float(upper[z]), f"load_max_{z}"
@@ -154,10 +160,8 @@ def build_assignment_model(
             model += load <= float(cap[c]), f"centre_capacity_{z}"
     _side_constraints(model, problem, x, by_zone)
     for (i, z), preds in closer.items():
-        model += (
-            x[i, z] <= pulp.lpSum(x[j, z] for j in preds if (j, z) in x),
-            f"contig_{problem.label(i)}_{z}",
-        )
+        terms = [(x[i, z], 1.0)] + [(x[j, z], -1.0) for j in preds if (j, z) in x]
+        model += _linear(terms) <= 0, f"contig_{problem.label(i)}_{z}"
     for family in present_families(problem):
         if family.rows is not None:
             family.rows(model, problem, x, centres)
@@ -174,7 +178,7 @@ def _side_constraints(
     k = problem.n_zones
     for row in problem.rows:
         for z in range(k):
-            total = pulp.lpSum(float(row.amount[i]) * var for i, var in by_zone[z] if row.amount[i] != 0)
+            total = _linear((var, float(row.amount[i])) for i, var in by_zone[z] if row.amount[i] != 0)
             if np.isfinite(row.lower[z]):
                 model += total >= float(row.lower[z]), f"{row.name}_min_{z}"
             if np.isfinite(row.upper[z]):

@@ -55,7 +55,10 @@ class Strategy:
     polishes again (:mod:`optimiser.capacity_polish`); ``triples``: after the pairs, re-optimise
     connected triples of zones too (measured: slow for little gain, off by default);
     ``pair_seedings``: k-medoid seedings per pair (or triple) re-optimised; ``kicks``: ReCom-style
-    kicks of the best plan, each followed by the pairs (iterated local search, :mod:`optimiser.kicks`).
+    kicks of the best plan, each followed by the pairs (iterated local search, :mod:`optimiser.kicks`);
+    ``mid_seeding``: on mid-size problems too the centres from the relaxation
+    (:func:`optimiser.seeding.competing_per_zone`) rival the constructive start in round 1, solved
+    to :data:`optimiser.search.SEEDED_GAP`; when their plan is the better the screening is skipped.
     """
 
     name: str
@@ -74,6 +77,7 @@ class Strategy:
     screen: int = 0
     pair_seedings: int = 4
     kicks: int = 0
+    mid_seeding: bool = False
 
 
 #: "fast" before the kicks (issue 12, third part): kept for side-by-side benchmarks
@@ -82,10 +86,18 @@ FAST_SCREENED = Strategy(
     "+ pair re-optimisation with shared capacity + exact rounds", n_starts=48, screen=6, share_capacity=True,
     capacity_polish=True,
 )
-FAST = Strategy(
+#: "fast" before the relaxation's centres rivalled the constructive start on mid-size problems
+#: (issue 12, fourth part): kept for side-by-side benchmarks
+FAST_KICKS = Strategy(
     "constructive starts (best of 48, several screened by a fast round) + local search within branch capacity "
     "+ pair re-optimisation with shared capacity + exact rounds + kicks at county scale", n_starts=48, screen=6,
     share_capacity=True, capacity_polish=True, kicks=24,
+)
+FAST = Strategy(
+    "centres from the relaxation against constructive starts (best of 48, several screened by a fast round "
+    "when the relaxation's plan is not the better) + local search within branch capacity + pair re-optimisation "
+    "with shared capacity + exact rounds + kicks at county scale", n_starts=48, screen=6, share_capacity=True,
+    capacity_polish=True, kicks=24, mid_seeding=True,
 )
 #: "fast" before the robust search (issue 12, second part): kept for side-by-side benchmarks
 FAST_PREVIOUS = Strategy("constructive start + fast rounds + local search + exact rounds")
@@ -93,4 +105,4 @@ CLASSIC = Strategy(
     "k-medoids start + exact rounds (before issue 12)", start="kmedoids", n_starts=0, fast_gap=None,
     round_cap_s=None, local_search=False, exact_rounds=0, reoptimise=False, exact_small=False,
 )
-STRATEGIES = {"fast": FAST, "fast-screened": FAST_SCREENED, "fast-previous": FAST_PREVIOUS, "classic": CLASSIC}
+STRATEGIES = {"fast": FAST, "fast-kicks": FAST_KICKS, "fast-screened": FAST_SCREENED, "fast-previous": FAST_PREVIOUS, "classic": CLASSIC}

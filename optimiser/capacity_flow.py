@@ -78,11 +78,14 @@ def add_flow_rows(
     for (b, z), var in f.items():
         by_branch.setdefault(int(b), []).append(var)
         by_zone[int(z)].append(var)
+    needs: dict[int, list[tuple[pulp.LpVariable, float]]] = {z: [] for z in range(problem.n_zones)}
+    for (i, z), var in x.items():  # one pass over x (per zone, it was a third of a small model's build)
+        needs[z].append((var, -float(br.margin * problem.demand[i])))
     for b, vars_ in sorted(by_branch.items()):
-        model += pulp.lpSum(vars_) <= float(br.capacity[b]), f"flow_out_{b}"
+        model += pulp.LpAffineExpression([(v, 1.0) for v in vars_]) <= float(br.capacity[b]), f"flow_out_{b}"
     for z in range(problem.n_zones):
-        demand = pulp.lpSum(float(br.margin * problem.demand[i]) * var for (i, zz), var in x.items() if zz == z)
-        model += pulp.lpSum(by_zone[z]) - demand >= 0, f"flow_cover_{z}"
+        cover = pulp.LpAffineExpression([(v, 1.0) for v in by_zone[z]] + needs[z])
+        model += cover >= 0, f"flow_cover_{z}"
 
 
 def flow_start(model: pulp.LpProblem, problem: DistrictingProblem, labels: NDArray[np.int64], centres: list[int]) -> None:

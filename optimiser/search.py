@@ -4,6 +4,12 @@ Method (the ``"fast"`` strategy)
 --------------------------------
 1. **Starts.** Balanced contiguous plans without a solver (:mod:`optimiser.construct`), from 48
    k-medoid seedings; those that meet every constraint are ranked by objective.
+1b. **Centres from the relaxation** (:mod:`optimiser.seeding`, small and mid-size problems,
+   :func:`optimiser.seeding.competing_per_zone`). On mid-size problems (the default's class) its
+   round 1 (at :data:`SEEDED_GAP`) comes first; when its polished plan beats the constructive
+   start, the search goes on from it and neither the start's round 1 nor the screening runs: the
+   seeding does not depend on the seed, so neither does the basin the search ends in. On small
+   problems it competes after the start's round 1, as before.
 2. **Fast round.** The fixed-centre MILP (:mod:`optimiser.assignment`) for the best start's
    centres, the plan offered as a MIP start, solved to a 1% gap; the result is polished by local
    search (which also re-centres). Where the problem has shared branch capacity, the polish
@@ -28,7 +34,8 @@ Method (the ``"fast"`` strategy)
 
 Every step is a fixed amount of work (starts, screened starts, rounds, pair passes, cycles), so
 the plan does not depend on the machine's speed unless the clock runs out first, which the
-budget records. ``"fast-screened"`` is this method before step 4b; ``"fast-previous"`` before
+budget records. ``"fast-kicks"`` is this method before step 1b led on mid-size problems;
+``"fast-screened"`` before step 4b; ``"fast-previous"`` before
 steps 2b and the capacity-aware polish and pairs (8 starts); ``"classic"`` the method before issue 12.
 
 When the first solve finds nothing, other seedings are tried; when none gives a plan, the
@@ -64,14 +71,21 @@ from optimiser.families import move_centres, plan_checks, polish_compatible
 from optimiser.feasibility import explain_with_feasibility, find_any_plan
 from optimiser.isolated import solve_assignment_stoppable
 from optimiser.problem import DistrictingProblem
+from optimiser.relaxation_start import compete, seed_from_relaxation
 from optimiser.reoptimise import GroupCache, adjacent_triples, reoptimise_groups
 from optimiser.screening import screen_starts
+from optimiser.seeding import competes
 from optimiser.solve import SolverReport, SolveStatus
 
 log = logging.getLogger(__name__)
 
 #: seeding attempts for round 1 when a seeding gives the solver no plan
 ATTEMPTS = 4
+
+#: MIP gap of round 1 from the relaxation's centres on mid-size problems (``Strategy.mid_seeding``):
+#: on the default 1e-3 gives the same plan as 1e-4 in half the time, where the fast gap (1%)
+#: leaves a plan too poor to compare with the constructive start's
+SEEDED_GAP = 1e-3
 
 #: the whole-problem feasibility model is built only up to this many (unit, zone) pairs: beyond,
 #: building it alone would take a large part of a county run's budget
@@ -106,6 +120,7 @@ class Search:
     rounds: list[RoundLog]
     best: Found | None = None
     alternatives: tuple[Start, ...] = ()  # further feasible constructive starts, next best first
+    seeded_won: bool = False  # round 1 from the relaxation's centres gave the best plan (mid-size seeding)
     cache: GroupCache = field(default_factory=GroupCache)  # group re-optimisation results by key
 
     def solve(self, centres: tuple[int, ...], *, gap: float, cap_s: float | None, stage: str,
@@ -172,7 +187,9 @@ def run_design(
     if strategy.start == "kmedoids":  # the method before issue 12: exact rounds until no improvement
         _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
         return s.best, s.rounds
-    if screen_starts(problem, strategy) > 1 and improve_starts(problem) == 1:
+    if s.seeded_won and strategy.mid_seeding and not competes(problem):
+        s.say("the relaxation's centres gave the better first plan: the search goes on from it")
+    elif screen_starts(problem, strategy) > 1 and improve_starts(problem) == 1:
         from optimiser.screening import screen  # it builds on this module's Search
 
         s = screen(s)
@@ -301,14 +318,9 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
                                heuristic_report(problem, start.objective, "constructive start"), source="start")
     seeded: tuple[int, ...] | None = None
     if strategy.start == "constructive" and not fix_centres and not given:
-        from optimiser.seeding import competes
-
-        if s.best is None or competes(problem):
-            seeded = _relaxation_seeding(s)
-        if seeded is not None and s.best is None:
-            centre_sets.insert(0, seeded)
-            tried.append("centres from the relaxation (optimiser.seeding)")
-            seeded = None  # tried first below
+        seeded = seed_from_relaxation(s, centre_sets, tried)
+        if s.seeded_won:
+            return  # better than the constructive start: its round 1 and the screening are not needed
     first_cap = strategy.round_cap_s if s.best is not None else None
     for attempt, centres in enumerate(centre_sets[:ATTEMPTS]):
         if attempt and s.budget.remaining() < 1.0:
@@ -322,40 +334,15 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
                      f"{out.report.seconds:.1f} s)")
         if out.labels is not None:
             s.offer(out.labels, out.centres, out.report, "milp")
-            _compete(s, seeded, gap=gap, cap=cap)
+            compete(s, seeded, gap=gap, cap=cap)
             return
         if fix_centres and out.report.status == SolveStatus.INFEASIBLE:
             _raise_fixed_infeasible(s, centres)
         if s.best is not None:  # the constructive plan stands; the rounds go on from it
-            _compete(s, seeded, gap=gap, cap=cap)
+            compete(s, seeded, gap=gap, cap=cap)
             return
         log.warning("centre set %d gave the solver no plan (%s); reseeding", attempt + 1, out.report.status.value)
     _no_plan(s, tried)
-
-
-def _relaxation_seeding(s: Search) -> tuple[int, ...] | None:
-    """Centres where the relaxation, capacity included, can serve a balanced plan
-    (:mod:`optimiser.seeding`; HiGHS only): when no constructive start met every constraint,
-    and on small problems as a rival to the constructive start."""
-    from optimiser.seeding import applicable, relaxation_centres
-
-    if s.solver.lower() != "highs" or not applicable(s.problem) or s.budget.remaining() < 4.0:
-        return None
-    s.say("seeding centres from the relaxation")
-    seeding = relaxation_centres(s.problem, time_limit_s=min(20.0, s.budget.remaining() / 4))
-    if seeding is not None and seeding.time_limited:
-        s.budget.bind("relaxation seeding")
-    return None if seeding is None else move_centres(s.problem, seeding.centres)
-
-
-def _compete(s: Search, seeded: tuple[int, ...] | None, *, gap: float, cap: float) -> None:
-    """Round 1 from the relaxation's centres as well; the better plan goes on to the rounds."""
-    if seeded is None or s.budget.remaining() < 2.0:
-        return
-    s.say("round 1 from the relaxation's centres")
-    out = s.solve(seeded, gap=gap, cap_s=cap, stage="round 1")
-    if out.labels is not None:
-        s.offer(out.labels, out.centres, out.report, "milp")
 
 
 def _raise_fixed_infeasible(s: Search, centres: tuple[int, ...]) -> None:

@@ -64,9 +64,34 @@ class Seeding:
 COMPETE_CELLS = 6_000
 
 
+#: mid-size problems (the default's 396 units x 14 zones: 11,088 cells) rival the constructive
+#: start with :data:`MID_PER_ZONE` candidates per zone up to this many cells: on the default the
+#: seeding then takes ~5 s (1,000 iterations of the bound and a 0.7 s MILP) and every seed 1-10
+#: ends in the same basin (410,371-410,423), where the constructive starts and their screening
+#: end anywhere between 410,259 and 411,919 (measured side by side, ``bench/bench_scale.py``)
+MID_CELLS = 12_000
+MID_PER_ZONE = 2
+
+
 def competes(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
     """Whether the seeding is cheap enough to rival a feasible constructive start."""
     return problem.n_units * min(problem.n_units, per_zone * problem.n_zones) <= COMPETE_CELLS
+
+
+def competing_per_zone(problem: DistrictingProblem, *, mid: bool) -> int | None:
+    """Candidates per zone with which the seeding rivals a feasible constructive start: 4 on
+    small problems (:data:`COMPETE_CELLS`), with ``mid`` :data:`MID_PER_ZONE` up to
+    :data:`MID_CELLS`; None when it does not compete."""
+    if competes(problem):
+        return 4
+    if mid and competes_mid(problem):
+        return MID_PER_ZONE
+    return None
+
+
+def competes_mid(problem: DistrictingProblem) -> bool:
+    """Whether a mid-size problem is within :data:`MID_CELLS` at :data:`MID_PER_ZONE` candidates per zone."""
+    return problem.n_units * min(problem.n_units, MID_PER_ZONE * problem.n_zones) <= MID_CELLS
 
 
 def applicable(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
@@ -94,11 +119,14 @@ def ranked_centres(problem: DistrictingProblem, *, iterations: int, time_limit_s
 
 def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, per_zone: int = 4,
                        gap: float = 0.01, time_limit_s: float = 20.0) -> Seeding | None:
-    """Steps 1-2 of the module docstring; None when the MILP is too large or finds no centres."""
+    """Steps 1-2 of the module docstring; None when the MILP is too large or finds no centres.
+    Step 1 may take half of ``time_limit_s`` (four fifths with 2 candidates per zone or fewer,
+    whose MILP takes under a second on the default)."""
     if not applicable(problem, per_zone=per_zone):
         return None
     t0 = time.perf_counter()
-    order, clocked = ranked_centres(problem, iterations=iterations, time_limit_s=time_limit_s / 2)
+    rank_share = 0.8 if per_zone <= MID_PER_ZONE else 0.5
+    order, clocked = ranked_centres(problem, iterations=iterations, time_limit_s=rank_share * time_limit_s)
     allowed = np.ones(problem.n_units, bool)
     if problem.centre_candidates is not None:
         allowed &= np.asarray(problem.centre_candidates, dtype=bool)

@@ -212,3 +212,18 @@ def test_loose_gap_tolerance_reports_the_real_bound(solver: str, maximise: bool)
         assert rep.best_bound <= rep.objective + 1e-6
     assert rep.gap == pytest.approx(abs(rep.best_bound - rep.objective) / abs(rep.objective))
     assert model.objective.value() == pytest.approx(rep.objective, rel=1e-9)
+
+
+def test_zone_pieces_counts_what_the_per_zone_check_counts_on_random_graphs() -> None:
+    from optimiser.checks import zone_components, zone_pieces
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(2, 40))
+        edges = rng.integers(0, n, (int(rng.integers(0, 80)), 2))
+        labels = rng.integers(0, 5, n)
+        zones, counts = zone_pieces(labels, edges)
+        assert zones.tolist() == sorted(set(labels.tolist()))
+        assert counts.tolist() == [zone_components(labels, edges, int(z)) for z in zones]
+    # two units of zone 0 joined only through a unit of zone 1: two pieces
+    assert zone_pieces(np.array([0, 1, 0]), np.array([[0, 1], [1, 2]]))[1].tolist() == [2, 1]

@@ -81,3 +81,49 @@ def test_the_centre_model_relaxed_is_the_bounds_lp() -> None:
     h.run()
     assert h.getInfo().objective_function_value == pytest.approx(
         lp_bound(p.demand, p.cost, 3, float(lo.min()), float(hi.max())), rel=1e-7)
+
+
+def test_the_relaxation_competes_by_size_small_mid_and_not_at_county_scale() -> None:
+    from optimiser.seeding import competing_per_zone
+
+    small = grid_problem(10, 10, n_zones=4, tolerance=0.1)  # 100 x 16 = 1,600 cells
+    mid = grid_problem(20, 20, n_zones=14, tolerance=0.1)  # 400 x 28 = 11,200 (the default's class)
+    large = grid_problem(30, 30, n_zones=12, tolerance=0.1)  # 900 x 24 = 21,600 (Kent at 12 zones)
+    assert competing_per_zone(small, mid=True) == 4 == competing_per_zone(small, mid=False)
+    assert competing_per_zone(mid, mid=True) == 2
+    assert competing_per_zone(mid, mid=False) is None
+    assert competing_per_zone(large, mid=True) is None
+
+
+def mid_sized(seed: int) -> DistrictingProblem:
+    """A 7 x 7 grid (49 units: above the exact model's size), 4 zones, +/-10%, gamma demand."""
+    return grid_problem(7, 7, n_zones=4, tolerance=0.1, demand=np.random.default_rng(seed).gamma(2.0, 3.0, 49))
+
+
+@pytest.mark.parametrize(("instance", "relaxation_wins"), [(0, True), (1, False)])
+def test_on_mid_size_problems_the_relaxation_rivals_the_start_and_the_better_leads(
+    monkeypatch: pytest.MonkeyPatch, instance: int, relaxation_wins: bool
+) -> None:
+    import optimiser.seeding as seeding
+    from optimiser.budget import FAST, FAST_KICKS
+
+    monkeypatch.setattr(seeding, "COMPETE_CELLS", 0)  # this small grid stands for a mid-size problem
+    monkeypatch.setattr(seeding, "MID_CELLS", 10**6)
+    problem = mid_sized(instance)
+    objectives = set()
+    for seed in (0, 1, 2):
+        words: list[str] = []
+        res = design_zones(problem, solver="highs", time_limit_s=60, seed=seed, progress=words.append, strategy=FAST)
+        assert meets_constraints(problem, res.labels, tuple(res.centres))
+        objectives.add(round(res.objective, 6))
+        assert "round 1 from the relaxation's centres" in words
+        won = any("gave the better first plan" in w for w in words)
+        assert won is relaxation_wins
+        if won:  # neither the constructive start's round 1 nor the screening of further starts
+            assert not any(w.startswith(("round 1: solving", "screening")) for w in words)
+        else:  # the constructive start leads: its round 1 runs as before
+            assert any(w.startswith("round 1: solving") for w in words)
+    assert len(objectives) == 1, objectives  # one plan for every seed
+    before: list[str] = []
+    design_zones(problem, solver="highs", time_limit_s=60, seed=0, progress=before.append, strategy=FAST_KICKS)
+    assert "round 1 from the relaxation's centres" not in before  # the previous method seeds without it
