@@ -9,6 +9,12 @@ centres stays integral in the Lagrangian). With ``--plan OBJ`` (a plan's objecti
 ``carezones run``'s summary.json) the bracket is split into plan-vs-LP and LP-vs-bound parts.
 
     .venv/bin/python bench/bench_bound.py [--scenario PATH ...] [--plan OBJ ...] [--no-lp] [--fix-s S]
+    .venv/bin/python bench/bench_bound.py --ladder-only --ladder 15 --ladder 30 --ladder 45 [--plan OBJ]
+
+``--ladder S`` (repeatable): the target ladder the run's second process climbs after the
+Lagrangian (``optimiser.ladder.ladder_bound``), for S seconds, from one converged Lagrangian:
+each target tried (ratio to LR, proved or not, seconds, cells left) and the bound reached, and
+with ``--plan`` the bracket.
 
 Instances default to the shipped Leicestershire scenario. The LP has about n² rows; on 2 cores
 it takes about 150 s at 396 units (use --no-lp beyond ~600 units).
@@ -30,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.instance import build_instance  # noqa: E402
 from optimiser.bounds import problem_bound  # noqa: E402
 from optimiser.centre_bound import fix_cells, reduced_bound  # noqa: E402
+from optimiser.ladder import ladder_bound  # noqa: E402
 from optimiser.problem import DistrictingProblem  # noqa: E402
 from optimiser.seeding import centre_model  # noqa: E402
 from optimiser.solve import stdout_to_stderr  # noqa: E402
@@ -66,6 +73,22 @@ def lp_relaxation(p: DistrictingProblem, *, centres_integral_s: float = 0.0, all
     return float(h.getInfo().objective_function_value), time.perf_counter() - t0
 
 
+def ladders(p: DistrictingProblem, seconds: list[float], plan: float | None) -> None:
+    """The target ladder for each of ``seconds`` from one Lagrangian bound (as the run's child has it)."""
+    lag = problem_bound(p, time_limit_s=120.0, max_iter=10_000)
+    out(f"  Lagrangian (the child's, max 10,000 iterations): {lag.value:,.1f} after {lag.iterations} iterations "
+        f"in {lag.seconds:.1f} s{'' if plan is None else f'; plan / LR {plan / lag.value:.5f}'}\n")
+    for secs in seconds:
+        ladder = ladder_bound(p, lag, time_limit_s=secs)
+        out(f"  ladder, {secs:.0f} s:\n    target          / LR      status      s        cells  bound\n")
+        for r in ladder.rungs:
+            out(f"    {r.target:14,.1f}  {r.target / lag.value:.5f}  {r.status:10s} {r.seconds:6.1f}  {r.cells:9,d}  "
+                f"{r.value:,.1f}\n")
+        bracket = "" if plan is None else f"; plan / bound {plan / ladder.bound.value:.5f}"
+        out(f"    bound {ladder.bound.value:,.1f} = LR x {ladder.bound.value / lag.value:.5f} after "
+            f"{ladder.seconds:.1f} s{bracket}\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", type=Path, action="append", help="scenario file(s); default: the shipped one")
@@ -80,6 +103,9 @@ def main() -> None:
     ap.add_argument("--fix-s", type=float, default=0.0,
                     help="with --plan: also the run's branch and bound over the centres on the cells reduced-cost "
                     "fixing leaves against the plan (optimiser.centre_bound), for at most this many seconds")
+    ap.add_argument("--ladder", type=float, action="append", default=[],
+                    help="seconds for the target ladder after the Lagrangian (repeatable: each from the same LR)")
+    ap.add_argument("--ladder-only", action="store_true", help="only the Lagrangian and the ladder")
     args = ap.parse_args()
     scenarios = args.scenario or [REPO / "scenarios" / "leicestershire.toml"]
     plans = args.plan or []
@@ -88,6 +114,10 @@ def main() -> None:
     for i, path in enumerate(scenarios):
         p = build_instance(load_scenario(path)).problem
         out(f"\n{path.name}: {p.n_units} units, {p.n_zones} zones, capacity balance {'on' if p.branches else 'off'}\n")
+        if args.ladder:
+            ladders(p, args.ladder, plans[i] if i < len(plans) else None)
+        if args.ladder_only:
+            continue
         out("  bound                         value        iterations  seconds\n")
         found: dict[str, float] = {}
         for label, prob in (("without capacity", replace(p, branches=None)), ("with capacity", p)):

@@ -222,8 +222,11 @@ def reduced_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: flo
 def worth_fixing(problem: DistrictingProblem, bound: BoundResult, *, upper: float,
                  max_cells: int = MAX_CELLS) -> Fixing | None:
     """The fixing :func:`reduced_bound` would solve on, when that is worth a solve: the plan is
-    more than :data:`MIN_GAP` above the bound and at most ``max_cells`` cells are left (else None)."""
-    if not upper > bound.value * (1 + MIN_GAP) or bound.value <= 0:
+    more than :data:`MIN_GAP` above the Lagrangian bound (``bound.lagrangian`` when the target
+    ladder raised ``bound``: its fixing is from the same multipliers) and at most ``max_cells``
+    cells are left (else None)."""
+    lagrangian = bound.value if bound.lagrangian is None else bound.lagrangian
+    if not upper > lagrangian * (1 + MIN_GAP) or lagrangian <= 0:
         return None
     fixing = fix_cells(problem, bound, upper=upper)
     return fixing if fixing.cells <= max_cells else None
