@@ -7,12 +7,13 @@ it can only start once the design has ended. Nothing in its proof needs the targ
 :mod:`optimiser.centre_bound`) drops only cells and centres that every plan costing at most
 ``T`` leaves unused. HiGHS's branch and bound over the centres on the cells left, told to prune
 every node above ``T`` (``objective_bound``), ends with a dual bound ``B`` (``+inf`` when it
-proves that no solution of the reduced model costs below ``T``: status *infeasible*). Then
+proves that no solution of the reduced model costs below ``T``: status *infeasible*, or
+*optimal* on a solution above ``T``). Then
 ``min(B, T) <= OPT``: either ``OPT > T``, or an optimal plan costs at most ``T``, uses no fixed
 cell, is feasible for the reduced model, and so costs at least ``B``. This holds for a proof cut
 short by the clock (``B`` is then HiGHS's dual bound so far) and for ``T`` above the optimum
-(HiGHS then finds the reduced model's optimum, ``B``, below ``T``: that is the optimum of the
-relaxation with integer centres, and no target can prove more). Each value is shaved by
+(HiGHS then finds the reduced model's optimum ``B`` below ``T``; a higher target keeps more
+cells, so its reduced optimum is at most ``B``: no target can prove more). Each value is shaved by
 :data:`optimiser.centre_bound.TOLERANCE` (HiGHS prunes against ``T`` up to its own tolerances).
 
 **The ladder.** Targets rise from the Lagrangian value ``LR``: each is the highest whose proof
@@ -77,7 +78,8 @@ FIRST_S = 4.0
 GROWTH = 2.0
 SHARE = 0.85
 
-#: the first rung is cut when it would leave more cells than this (problems too big for the ladder)
+#: no rung solves more cells than this (and where the first target, :data:`FIRST_STEP`, leaves
+#: more, the problem is too big for the ladder and it is skipped at once)
 MAX_CELLS = 150_000
 
 #: the ladder is skipped beyond this many units (its reduced costs are a few n x n arrays)
@@ -117,6 +119,8 @@ class Rung:
 
 @dataclass(frozen=True)
 class Ladder:
+    """What :func:`ladder_bound` did: the bound it reached and every target it tried."""
+
     bound: BoundResult  # the highest valid bound (the Lagrangian's when no rung beat it)
     rungs: tuple[Rung, ...]
     seconds: float
