@@ -69,8 +69,8 @@ EXPONENT = 1.6
 PRIOR = (18_892.0, 5.1)
 
 #: the first rung aims to take this long. The design may end (and stop the ladder) long before
-#: the ladder's own time is up (the default's design ends by its work limits after about 50 s of
-#: the 134 s it may take), so each later rung aims at :data:`GROWTH` times the last one's measured
+#: the ladder's own time is up (the default's design ends by its work limits after about 22 s of
+#: the 134 s it may take; the run then waits for the bound ``[model] certify_s`` at least), so each later rung aims at :data:`GROWTH` times the last one's measured
 #: time (a proof cut short by the stop is lost, the last proved one stands), and only a rung after
 #: which no longer one would fit aims at :data:`SHARE` of all the time left. A proof starts
 #: afresh (a warm start is slower, above), so it is the last rung that decides the bound.
