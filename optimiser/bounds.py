@@ -65,7 +65,6 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.isolated import Background
 from optimiser.problem import DistrictingProblem
 
 log = logging.getLogger(__name__)
@@ -394,11 +393,3 @@ def problem_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter:
     return lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),
                             upper=float(hi.max()), time_limit_s=time_limit_s, max_iter=max_iter, target=target,
                             flow=flow_of(problem), stop_event=stop_event)
-
-
-def start_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 10_000) -> Background:
-    """:func:`problem_bound` started in a second process (beside the design), for at most
-    ``time_limit_s``; ``.result(wait_s=..., ask_s=...)`` gives the :class:`BoundResult`: when it
-    has not finished after ``wait_s`` it is asked to stop and hand over its best bound so far
-    (None only if it then does not answer within ``ask_s``)."""
-    return Background(problem_bound, stoppable=True, problem=problem, time_limit_s=time_limit_s, max_iter=max_iter)

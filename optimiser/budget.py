@@ -58,7 +58,7 @@ class Strategy:
     kicks of the best plan, each followed by the pairs (iterated local search, :mod:`optimiser.kicks`);
     ``mid_seeding``: on mid-size problems too the centres from the relaxation
     (:func:`optimiser.seeding.competing_per_zone`) rival the constructive start in round 1, solved
-    to :data:`optimiser.search.SEEDED_GAP`; when their plan is the better the screening is skipped.
+    to :data:`optimiser.relaxation_start.SEEDED_GAP`; when their plan is the better the screening is skipped.
     """
 
     name: str

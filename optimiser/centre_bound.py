@@ -124,10 +124,12 @@ def reduced_costs(problem: DistrictingProblem, bound: BoundResult
     return lr, delta, rc
 
 
-def fix_cells(problem: DistrictingProblem, bound: BoundResult, *, upper: float) -> Fixing:
+def fix_cells(problem: DistrictingProblem, bound: BoundResult, *, upper: float,
+              costs: tuple[float, NDArray[np.float64], NDArray[np.float64]] | None = None) -> Fixing:
     """Step 2 of the module docstring: the cells and centres that a plan costing at most
-    ``upper`` may use (every other is in no optimal plan)."""
-    lr, delta, rc = reduced_costs(problem, bound)
+    ``upper`` may use (every other is in no optimal plan). ``costs``: :func:`reduced_costs` of
+    ``bound`` when the caller has them already (the target ladder fixes against many targets)."""
+    lr, delta, rc = reduced_costs(problem, bound) if costs is None else costs
     room = upper * (1 + SLACK) + SLACK - lr
     centres = np.flatnonzero(delta <= room)
     cells = (delta[centres][:, None] + rc[centres]) <= room  # (m', n)
@@ -230,12 +232,6 @@ def worth_fixing(problem: DistrictingProblem, bound: BoundResult, *, upper: floa
         return None
     fixing = fix_cells(problem, bound, upper=upper)
     return fixing if fixing.cells <= max_cells else None
-
-
-def worth_trying(problem: DistrictingProblem, bound: BoundResult, *, upper: float,
-                 max_cells: int = MAX_CELLS) -> bool:
-    """Whether :func:`reduced_bound` is worth a solve (:func:`worth_fixing`)."""
-    return worth_fixing(problem, bound, upper=upper, max_cells=max_cells) is not None
 
 
 def strengthen_bound(problem: DistrictingProblem, bound: BoundResult, *, upper: float,

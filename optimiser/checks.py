@@ -37,26 +37,9 @@ def all_assigned(labels: NDArray[np.int64], *, n_units: int, n_zones: int) -> Ch
     return Check("all_assigned", not problems, "; ".join(problems) or f"{n_units} units in {n_zones} zones")
 
 
-def zone_components(labels: NDArray[np.int64], edges: NDArray[np.int64], zone: int) -> int:
-    """Number of connected pieces of ``zone`` in the adjacency graph."""
-    members = np.flatnonzero(np.asarray(labels) == zone)
-    if members.size == 0:
-        return 0
-    index = {int(u): k for k, u in enumerate(members)}
-    keep = [(index[int(a)], index[int(b)]) for a, b in edges if int(a) in index and int(b) in index]
-    m = members.size
-    if keep:
-        rows, cols = zip(*keep, strict=True)
-        graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m))
-    else:
-        graph = coo_matrix((m, m))
-    count, _ = connected_components(graph, directed=False)
-    return int(count)
-
-
 def zone_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The zones present in ``labels`` (sorted) and each one's number of connected pieces: one
-    connected-components pass over the edges inside zones (:func:`zone_components` per zone)."""
+    connected-components pass over the edges inside zones."""
     lab = np.asarray(labels, dtype=np.int64)
     n = lab.size
     e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)

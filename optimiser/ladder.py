@@ -127,10 +127,12 @@ class Ladder:
 
 
 def prove_target(problem: DistrictingProblem, bound: BoundResult, *, target: float, time_limit_s: float,
-                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS) -> Rung:
-    """The module docstring's proof of ``target`` from the multipliers of ``bound``."""
+                 stop_event: SupportsIsSet | None = None, max_cells: int = MAX_CELLS,
+                 costs: tuple[float, np.ndarray, np.ndarray] | None = None) -> Rung:
+    """The module docstring's proof of ``target`` from the multipliers of ``bound`` (``costs``:
+    their :func:`optimiser.centre_bound.reduced_costs`, when the caller has them already)."""
     t0 = time.perf_counter()
-    fixing = fix_cells(problem, bound, upper=target)
+    fixing = fix_cells(problem, bound, upper=target, costs=costs)
     cells, centres = fixing.cells, int(fixing.centres.size)
     if centres < problem.n_zones or np.unique(fixing.cell_unit).size < problem.n_units:
         # no plan costing at most the target can be made of the cells left
@@ -215,7 +217,8 @@ def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_
     best, words = bound, ""
     if problem.n_units > MAX_UNITS or bound.value <= 0 or time_limit_s < MIN_RUNG_S:
         return Ladder(bound, (), 0.0)
-    lr, delta, rc = reduced_costs(problem, bound)
+    costs = reduced_costs(problem, bound)
+    lr, delta, rc = costs
     estimates = np.sort((lr + delta[:, None] + rc).ravel())
     estimates = estimates[np.isfinite(estimates)]
     first = lr * (1 + FIRST_STEP)
@@ -236,7 +239,7 @@ def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_
         if target <= best.value * (1 + MIN_STEP):
             break
         rung = _unless_stopped(partial(prove_target, problem, bound, target=target, time_limit_s=left,
-                                       stop_event=stop_event, max_cells=max_cells), stop_event)
+                                       stop_event=stop_event, max_cells=max_cells, costs=costs), stop_event)
         if rung is None:
             log.info("target ladder stopped during a proof of %.6g: the bound so far stands", target)
             break

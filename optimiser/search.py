@@ -6,7 +6,7 @@ Method (the ``"fast"`` strategy)
    k-medoid seedings; those that meet every constraint are ranked by objective.
 1b. **Centres from the relaxation** (:mod:`optimiser.seeding`, small and mid-size problems,
    :func:`optimiser.seeding.competing_per_zone`). On mid-size problems (the default's class) its
-   round 1 (at :data:`SEEDED_GAP`) comes first; when its polished plan beats the constructive
+   round 1 (at :data:`optimiser.relaxation_start.SEEDED_GAP`) comes first; when its polished plan beats the constructive
    start, the search goes on from it and neither the start's round 1 nor the screening runs: the
    seeding does not depend on the seed, so neither does the basin the search ends in. On small
    problems it competes after the start's round 1, as before.
@@ -74,18 +74,12 @@ from optimiser.problem import DistrictingProblem
 from optimiser.relaxation_start import compete, seed_from_relaxation
 from optimiser.reoptimise import GroupCache, adjacent_triples, reoptimise_groups
 from optimiser.screening import screen_starts
-from optimiser.seeding import competes
 from optimiser.solve import SolverReport, SolveStatus
 
 log = logging.getLogger(__name__)
 
 #: seeding attempts for round 1 when a seeding gives the solver no plan
 ATTEMPTS = 4
-
-#: MIP gap of round 1 from the relaxation's centres on mid-size problems (``Strategy.mid_seeding``):
-#: on the default 1e-3 gives the same plan as 1e-4 in half the time, where the fast gap (1%)
-#: leaves a plan too poor to compare with the constructive start's
-SEEDED_GAP = 1e-3
 
 #: the whole-problem feasibility model is built only up to this many (unit, zone) pairs: beyond,
 #: building it alone would take a large part of a county run's budget
@@ -120,7 +114,7 @@ class Search:
     rounds: list[RoundLog]
     best: Found | None = None
     alternatives: tuple[Start, ...] = ()  # further feasible constructive starts, next best first
-    seeded_won: bool = False  # round 1 from the relaxation's centres gave the best plan (mid-size seeding)
+    seeded_won: bool = False  # on a mid-size problem, round 1 from the relaxation's centres beat the start
     cache: GroupCache = field(default_factory=GroupCache)  # group re-optimisation results by key
 
     def solve(self, centres: tuple[int, ...], *, gap: float, cap_s: float | None, stage: str,
@@ -187,7 +181,7 @@ def run_design(
     if strategy.start == "kmedoids":  # the method before issue 12: exact rounds until no improvement
         _rounds(s, "exact", mip_rel_gap, max_rounds - 1)
         return s.best, s.rounds
-    if s.seeded_won and strategy.mid_seeding and not competes(problem):
+    if s.seeded_won:
         s.say("the relaxation's centres gave the better first plan: the search goes on from it")
     elif screen_starts(problem, strategy) > 1 and improve_starts(problem) == 1:
         from optimiser.screening import screen  # it builds on this module's Search

@@ -73,9 +73,14 @@ MID_CELLS = 12_000
 MID_PER_ZONE = 2
 
 
+def _cells(problem: DistrictingProblem, per_zone: int) -> int:
+    """(unit, candidate) cells of the seeding MILP with ``per_zone`` candidates per zone."""
+    return problem.n_units * min(problem.n_units, per_zone * problem.n_zones)
+
+
 def competes(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
     """Whether the seeding is cheap enough to rival a feasible constructive start."""
-    return problem.n_units * min(problem.n_units, per_zone * problem.n_zones) <= COMPETE_CELLS
+    return _cells(problem, per_zone) <= COMPETE_CELLS
 
 
 def competing_per_zone(problem: DistrictingProblem, *, mid: bool) -> int | None:
@@ -84,19 +89,14 @@ def competing_per_zone(problem: DistrictingProblem, *, mid: bool) -> int | None:
     :data:`MID_CELLS`; None when it does not compete."""
     if competes(problem):
         return 4
-    if mid and competes_mid(problem):
+    if mid and _cells(problem, MID_PER_ZONE) <= MID_CELLS:
         return MID_PER_ZONE
     return None
 
 
-def competes_mid(problem: DistrictingProblem) -> bool:
-    """Whether a mid-size problem is within :data:`MID_CELLS` at :data:`MID_PER_ZONE` candidates per zone."""
-    return problem.n_units * min(problem.n_units, MID_PER_ZONE * problem.n_zones) <= MID_CELLS
-
-
 def applicable(problem: DistrictingProblem, *, per_zone: int = 4) -> bool:
     """Whether the seeding MILP is small enough to build (see :data:`MAX_CELLS`)."""
-    return problem.n_units * min(problem.n_units, per_zone * problem.n_zones) <= MAX_CELLS
+    return _cells(problem, per_zone) <= MAX_CELLS
 
 
 def ranked_centres(problem: DistrictingProblem, *, iterations: int, time_limit_s: float

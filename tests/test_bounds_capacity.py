@@ -113,12 +113,12 @@ def test_a_bound_asked_to_stop_hands_over_its_best_so_far() -> None:
     best bound so far (not None, not after its own 60 s limit)."""
     import time
 
-    from optimiser.bounds import start_bound
+    from optimiser.ladder import start_certified_bound
     from tests.conftest import grid_problem
 
     p = grid_problem(20, 20, n_zones=8, tolerance=0.05)
     t0 = time.perf_counter()
-    job = start_bound(p, time_limit_s=60.0, max_iter=10**7)
+    job = start_certified_bound(p, time_limit_s=60.0, ladder=False)
     res = job.result(wait_s=1.0, ask_s=10.0)
     assert res is not None and res.time_limited and res.iterations > 0
     assert time.perf_counter() - t0 < 10.0

@@ -17,7 +17,7 @@ from optimiser.centre_bound import (
     reduced_bound,
     reduced_costs,
     strengthen_bound,
-    worth_trying,
+    worth_fixing,
 )
 from optimiser.problem import DistrictingProblem
 from tests.test_bounds_capacity import balanced_partitions, random_flow_problem
@@ -100,7 +100,7 @@ def test_where_centres_split_in_the_lp_the_branch_and_bound_closes_most_of_the_g
     opt = min(cost for _, _, cost in every_plan(p))
     lag = problem_bound(p, time_limit_s=10.0)
     assert opt > lag.value * (1 + 0.05)
-    assert worth_trying(p, lag, upper=opt)
+    assert worth_fixing(p, lag, upper=opt) is not None
     res = strengthen_bound(p, lag, upper=opt, time_limit_s=20.0)
     assert lag.value * (1 + 0.05) < res.value <= opt * (1 + 1e-9)
     assert "branch and bound over the centres" in res.method and res.scope == lag.scope
@@ -110,9 +110,9 @@ def test_a_plan_close_to_the_bound_is_not_worth_a_solve() -> None:
     p = scattered(10)
     lag = problem_bound(p, time_limit_s=10.0)
     near = lag.value * (1 + MIN_GAP / 2)
-    assert not worth_trying(p, lag, upper=near)
+    assert worth_fixing(p, lag, upper=near) is None
     assert strengthen_bound(p, lag, upper=near) is lag
-    assert not worth_trying(p, lag, upper=2 * lag.value, max_cells=10)  # too many cells left
+    assert worth_fixing(p, lag, upper=2 * lag.value, max_cells=10) is None  # too many cells left
 
 
 def test_the_run_raises_its_bound_only_when_time_is_left() -> None:
