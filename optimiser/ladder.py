@@ -274,7 +274,11 @@ def certified_bound(problem: DistrictingProblem, *, time_limit_s: float, ladder_
     left = time_limit_s - (time.perf_counter() - t0) if ladder_s is None else ladder_s
     if left < MIN_RUNG_S or (stop_event is not None and stop_event.is_set()):
         return bound
-    ladder = ladder_bound(problem, bound, time_limit_s=left, stop_event=stop_event)
+    try:
+        ladder = ladder_bound(problem, bound, time_limit_s=left, stop_event=stop_event)
+    except Exception as exc:  # noqa: BLE001 - only a stronger bound is lost: the Lagrangian's stands
+        log.warning("the target ladder failed (%s: %s): the Lagrangian bound is reported", type(exc).__name__, exc)
+        return bound
     return replace(ladder.bound, ladder_s=ladder.seconds)
 
 

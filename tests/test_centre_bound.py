@@ -249,3 +249,18 @@ def test_the_run_reports_the_ladders_bound() -> None:
     # ladder's bound (never below it)
     assert "bound_mip_s" in prep.timings
     assert bound.value >= certified_bound(p, time_limit_s=15.0).value * (1 - 1e-9)
+
+
+def test_a_failing_ladder_leaves_the_lagrangian_bound(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    import optimiser.ladder as ladder
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("solver gone")
+
+    p = scattered(10)
+    monkeypatch.setattr(ladder, "ladder_bound", broken)
+    with caplog.at_level("WARNING", logger="optimiser.ladder"):
+        res = ladder.certified_bound(p, time_limit_s=10.0, ladder_s=5.0)
+    assert res.value == pytest.approx(problem_bound(p, time_limit_s=10.0).value)
+    assert res.ladder_s == 0.0 and "target ladder failed" in caplog.text
