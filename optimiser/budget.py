@@ -59,6 +59,8 @@ class Strategy:
     ``mid_seeding``: on mid-size problems too the centres from the relaxation
     (:func:`optimiser.seeding.competing_per_zone`) rival the constructive start in round 1, solved
     to :data:`optimiser.relaxation_start.SEEDED_GAP`; when their plan is the better the screening is skipped.
+    ``centre_swaps``: at most this many LPs per cycle of joint centre moves before the kicks (0 = none,
+    :mod:`optimiser.centre_swap`).
     """
 
     name: str
@@ -78,6 +80,7 @@ class Strategy:
     pair_seedings: int = 4
     kicks: int = 0
     mid_seeding: bool = False
+    centre_swaps: int = 0
 
 
 #: "fast" before the kicks (issue 12, third part): kept for side-by-side benchmarks
@@ -93,11 +96,18 @@ FAST_KICKS = Strategy(
     "+ pair re-optimisation with shared capacity + exact rounds + kicks at county scale", n_starts=48, screen=6,
     share_capacity=True, capacity_polish=True, kicks=24,
 )
-FAST = Strategy(
+#: "fast" before the joint centre moves (issue 12, fifth part): kept for side-by-side benchmarks
+FAST_SEEDED = Strategy(
     "centres from the relaxation against constructive starts (best of 48, several screened by a fast round "
     "when the relaxation's plan is not the better) + local search within branch capacity + pair re-optimisation "
     "with shared capacity + exact rounds + kicks at county scale", n_starts=48, screen=6, share_capacity=True,
     capacity_polish=True, kicks=24, mid_seeding=True,
+)
+FAST = Strategy(
+    "centres from the relaxation against constructive starts (best of 48, several screened by a fast round "
+    "when the relaxation's plan is not the better) + local search within branch capacity + pair re-optimisation "
+    "with shared capacity + exact rounds + joint centre moves priced by the LP + kicks at county scale",
+    n_starts=48, screen=6, share_capacity=True, capacity_polish=True, kicks=24, mid_seeding=True, centre_swaps=600,
 )
 #: "fast" before the robust search (issue 12, second part): kept for side-by-side benchmarks
 FAST_PREVIOUS = Strategy("constructive start + fast rounds + local search + exact rounds")
@@ -105,4 +115,4 @@ CLASSIC = Strategy(
     "k-medoids start + exact rounds (before issue 12)", start="kmedoids", n_starts=0, fast_gap=None,
     round_cap_s=None, local_search=False, exact_rounds=0, reoptimise=False, exact_small=False,
 )
-STRATEGIES = {"fast": FAST, "fast-kicks": FAST_KICKS, "fast-screened": FAST_SCREENED, "fast-previous": FAST_PREVIOUS, "classic": CLASSIC}
+STRATEGIES = {"fast": FAST, "fast-seeded": FAST_SEEDED, "fast-kicks": FAST_KICKS, "fast-screened": FAST_SCREENED, "fast-previous": FAST_PREVIOUS, "classic": CLASSIC}

@@ -131,9 +131,11 @@ KICK_PAIR_SEEDINGS = 2
 KICK_PAIR_PASSES = 2
 
 
-def kick_search(s: Search) -> None:
+def kick_search(s: Search, *, reserve_s: float = RESERVE_S, final_round: bool = True) -> None:
     """Step 4b: :func:`kicks_for` kicks from the best plan, each followed by the pairs and the
-    polish; a kick's plan is kept only when it beats the best."""
+    polish; a kick's plan is kept only when it beats the best. The kicks stop with ``reserve_s``
+    left on the clock; ``final_round``: an exact round after a kept kick (off when the joint
+    centre moves follow, which re-centre better)."""
     n = kicks_for(s.problem, s.strategy)
     if n == 0 or s.best is None:
         return
@@ -143,7 +145,7 @@ def kick_search(s: Search) -> None:
     kept, order = 0, list[tuple[int, ...]]()
     start = s.best.objective
     for i in range(n):
-        if s.budget.remaining() < RESERVE_S:
+        if s.budget.remaining() < reserve_s:
             s.budget.bind("kicks")
             log.info("kicks stopped by the time limit after %d of %d", i, n)
             break
@@ -164,7 +166,7 @@ def kick_search(s: Search) -> None:
             kept, order = kept + 1, list[tuple[int, ...]]()
             log.info("kick %d kept: %.6g", i + 1, s.best.objective)
     log.info("kicks: %d kept, %.6g -> %.6g", kept, start, s.best.objective)
-    if kept and s.budget.remaining() >= RESERVE_S:  # the whole-area round for the kicked plan's centres
+    if final_round and kept and s.budget.remaining() >= RESERVE_S:  # the whole-area round for the kicked plan's centres
         from optimiser.search import _rounds
 
         _rounds(s, "exact", s.mip_rel_gap, 1)

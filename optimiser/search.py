@@ -28,13 +28,16 @@ Method (the ``"fast"`` strategy)
    starts in full.
 4b. **Kicks** (county scale): a random triple of zones re-split from random centres, then the
    pairs and the polish; kept when better (iterated local search, :mod:`optimiser.kicks`).
+4c. **Joint centre moves** (county scale, :mod:`optimiser.centre_swap`): vertex substitution
+   priced by the LP of the fixed-centre assignment without contiguity (warm-started, milliseconds
+   per move); the whole-area MILP at the centres reached, then the pairs, while it improves.
 5. **Small problems** (up to :data:`optimiser.exact.MAX_UNITS` units, zones interchangeable) are
    then solved exactly over every contiguous plan with any centres (:mod:`optimiser.exact`),
    from the best plan as a MIP start: the result is the proven optimum.
 
 Every step is a fixed amount of work (starts, screened starts, rounds, pair passes, cycles), so
 the plan does not depend on the machine's speed unless the clock runs out first, which the
-budget records. ``"fast-kicks"`` is this method before step 1b led on mid-size problems;
+budget records. ``"fast-seeded"`` is this method before step 4c; ``"fast-kicks"`` before step 1b led on mid-size problems;
 ``"fast-screened"`` before step 4b; ``"fast-previous"`` before
 steps 2b and the capacity-aware polish and pairs (8 starts); ``"classic"`` the method before issue 12.
 
@@ -200,9 +203,11 @@ def run_design(
         assert other.best is not None
         if other.best.objective < s.best.objective - 1e-9 * abs(s.best.objective):
             s.best = other.best
-    from optimiser.kicks import kick_search  # step 4b; it builds on this module's Search
+    from optimiser import centre_swap, kicks  # steps 4b and 4c; they build on this module's Search
 
-    kick_search(s)
+    swaps = centre_swap.swaps_for(problem, strategy)
+    kicks.kick_search(s, reserve_s=kicks.RESERVE_S + (centre_swap.RESERVE_S if swaps else 0.0), final_round=not swaps)
+    centre_swap.swap_search(s, fixed=frozenset(given))
     if strategy.exact_small and exact_applicable(problem) and budget.remaining() > 1.0:
         say(f"small problem ({problem.n_units} units): solving the whole problem exactly")
         out = solve_exact(problem, solver=solver, time_limit_s=budget.cap(20.0), start=(s.best.labels, s.best.centres))
