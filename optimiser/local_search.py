@@ -18,6 +18,10 @@ bounds, and one centre unit per zone:
 3. **Re-centring.** Each zone's centre moves to the member minimising the zone's weighted
    travel (optionally among the ``medoid_candidates`` members nearest the current centre).
 
+With a travel limit (:class:`~optimiser.resources.TravelLimit`) a unit may only join a zone
+whose centre is within the limit, and a zone may only re-centre on a member that keeps every
+member within it; the units allowed in each zone are recomputed after each re-centring.
+
 Steps 1-3 repeat until a round changes nothing. Each accepted step strictly lowers the
 objective ``sum_i w_i c[i, centre(zone(i))]``, so the search terminates. Costs are read
 through :class:`CostBlocks`, so a caller at postcode scale never needs the full (n, n)
@@ -36,7 +40,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from optimiser.resources import CostBlocks, DenseCost, ResourceBounds
+from optimiser.resources import CostBlocks, DenseCost, ResourceBounds, TravelLimit
 
 __all__ = ["CostBlocks", "DenseCost", "LocalSearchResult", "ResourceBounds", "local_search", "zones_connected"]
 
@@ -186,6 +190,7 @@ def local_search(
     max_rounds: int = 100,
     time_limit_s: float | None = None,
     centre_allowed: NDArray[np.bool_] | None = None,
+    limit: TravelLimit | None = None,
 ) -> LocalSearchResult:
     """Improve a feasible plan (see the module docstring).
 
@@ -194,8 +199,9 @@ def local_search(
     or :class:`CostBlocks`; ``centres`` one member unit per zone (default: each zone's
     medoid); ``movable`` False for locked units; ``allowed`` (n, K) False where a unit may not
     join a zone; ``centre_allowed`` (n, K) False where a unit may not become the zone's centre
-    when re-centring (the given centres stay allowed). Raises ``ValueError`` if the starting
-    plan is not feasible.
+    when re-centring (the given centres stay allowed); ``limit`` a travel limit kept by every
+    move and re-centring (see the module docstring). Raises ``ValueError`` if the starting plan
+    is not feasible.
     """
     start = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64).copy()
@@ -206,11 +212,15 @@ def local_search(
     allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if centres is None:
+        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, medoid_candidates, None,
+                           limit=limit)
+    base = allowed
+    if limit is not None:
+        allowed = base & limit.allowed(centres)
     _check_start(labels, edges, bounds, allowed, n, k)
     graph = _Graph(n, edges)
     scale = float(np.abs(bounds.amounts).max(initial=1.0))
-    if centres is None:
-        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, medoid_candidates, None)
     if any(labels[c] != z for z, c in enumerate(centres)):
         raise ValueError("each zone's centre must be one of its own units")
     st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, graph, 1e-9 * scale)
@@ -233,12 +243,14 @@ def local_search(
             log.info("local search stopped by its time limit after %d rounds", rounds)
             break
         new = np.asarray(_medoids(st.labels, st.centres, weights, costs, k, medoid_candidates, st.cc,
-                                  centre_allowed=centre_allowed), dtype=np.int64)
+                                  centre_allowed=centre_allowed, limit=limit), dtype=np.int64)
         if np.array_equal(new, st.centres):
             break
         recentres += 1
         st.centres = new
         st.refresh_columns()
+        if limit is not None:
+            allowed = base & limit.allowed(new)
     objective = st.objective()
     seconds = time.perf_counter() - start
     log.info(
@@ -358,9 +370,11 @@ def _medoids(
     cc: NDArray[np.float64] | None,
     *,
     centre_allowed: NDArray[np.bool_] | None = None,
+    limit: TravelLimit | None = None,
 ) -> tuple[int, ...]:
     """Each zone's member minimising its weighted travel (among the members ``centre_allowed``
-    for the zone, the current centre always allowed); the current centre wins ties."""
+    for the zone, the current centre always allowed; with ``limit``, among the members that keep
+    every member within it); the current centre wins ties."""
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
     out = []
@@ -376,6 +390,9 @@ def _medoids(
             near = np.argsort(cc[cand, z], kind="stable")[:max_candidates]
             cand = np.sort(cand[near])
         totals = weights[members] @ cost.block(members, cand)
+        if limit is not None:
+            fits = limit.centre_fits(members, cand) | (cand == c)
+            totals = np.where(fits, totals, np.inf)
         best = int(np.argmin(totals))
         if c >= 0 and labels[c] == z:
             pos = np.searchsorted(cand, c)

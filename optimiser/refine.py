@@ -2,8 +2,9 @@
 
 Arrays in, arrays out: labels (a coarse plan projected onto the fine units), the fine units'
 weights and resource rows (:class:`ResourceBounds`, row 0 = demand hours), their adjacency,
-costs read by blocks (:class:`CostBlocks`, never an (n, n) matrix) and, for the capacity
-balance, the branches (:class:`BranchCapacity` with minutes to every fine unit).
+costs read by blocks (:class:`CostBlocks`, never an (n, n) matrix), for the capacity
+balance the branches (:class:`BranchCapacity` with minutes to every fine unit) and for a
+travel limit its reach by blocks (:class:`TravelLimit`).
 
 Method
 ------
@@ -22,6 +23,12 @@ Method
 4. **Search.** :func:`optimiser.local_search.local_search` (contiguity kept by each move,
    resource bounds kept, re-centring within the allowed centres), costs on demand.
 5. Steps 3-4 repeat (a new ``F`` at the new centres and loads) while a pass improves.
+Travel limit (with ``limit``), kept at every step: after mending, a zone whose centre leaves
+a member beyond the limit moves its centre to the member that keeps every member within it
+(cheapest in travel; no such member: the refinement cannot start); rebalancing, the search and
+the kicks only move a unit into a zone whose centre is within its limit, and re-centring only
+picks a member that keeps every member within it (:mod:`optimiser.local_search`).
+
 6. **Kicks** (iterated local search), while time is left: a ball of units on the border of
    zones ``a`` and ``b`` moves from ``a`` to ``b``; the pair is mended, rebalanced, bounded
    (step 3 over every zone) and searched again on its own; the result replaces the best plan
@@ -37,15 +44,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from optimiser.capacity_flow import uncovered
 from optimiser.local_search import _Graph, _medoids, local_search, zones_connected
 from optimiser.problem import BranchCapacity
+from optimiser.refine_flow import CentreFits, covering_start, flow_headroom
 from optimiser.repair import repair_bounds
-from optimiser.resources import CostBlocks, ResourceBounds
+from optimiser.resources import CostBlocks, ResourceBounds, SubBlocks, TravelLimit
 
 log = logging.getLogger(__name__)
 
@@ -103,58 +109,6 @@ def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: ND
     raise ValueError("detached pieces could not be mended: the adjacency leaves some zone's units cut off")
 
 
-def flow_headroom(branches: BranchCapacity, centres: tuple[int, ...], loads: NDArray[np.float64],
-                  upper: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]] | None:
-    """Step 3's LP: flows ``f_bz >= 0`` over the (branch, zone) pairs in reach of the centres,
-    room ``0 <= t_z <= head_z = upper_z - loads_z`` and a share ``0 <= s <= 1`` with
-
-      ``sum_z f_bz <= cap_b``                 each branch's capacity counted once
-      ``sum_b f_bz >= margin (d_z + t_z)``    every zone covered with its room
-      ``t_z >= s head_z``                     every zone keeps the same share of its headroom
-
-    maximising ``2 K s + sum_z t_z / head_z``. Returns ``(s, t, F)``, or None when even the
-    current loads cannot be covered (the LP is infeasible)."""
-    reach = branches.in_reach()[:, list(centres)] & (branches.capacity[:, None] > 0)
-    head = np.maximum(upper - loads, 0.0)
-    b_n, k = reach.shape
-    pairs = np.argwhere(reach)
-    p = len(pairs)
-    cols = np.arange(p)
-    zone = np.arange(k)
-    a_ub = np.zeros((b_n + 2 * k, p + k + 1))
-    a_ub[pairs[:, 0], cols] = 1.0  # sum_z f_bz <= cap_b
-    a_ub[b_n + pairs[:, 1], cols] = -1.0  # margin t_z - sum_b f_bz <= -margin d_z
-    a_ub[b_n + zone, p + zone] = branches.margin
-    a_ub[b_n + k + zone, p + zone] = -1.0  # s head_z - t_z <= 0
-    a_ub[b_n + k + zone, p + k] = head
-    b_ub = np.r_[branches.capacity, -branches.margin * loads, np.zeros(k)]
-    gain = np.r_[np.zeros(p), -1.0 / np.maximum(head, 1e-9), -2.0 * k]
-    bounds = [(0.0, None)] * p + [(0.0, float(h)) for h in head] + [(0.0, 1.0)]
-    res = linprog(gain, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-    if res.status != 0:
-        return None
-    flow = np.zeros((b_n, k))
-    flow[pairs[:, 0], pairs[:, 1]] = np.maximum(res.x[:p], 0.0)
-    # what the flow really covers, so that the caps below never exceed it
-    covered = np.minimum(flow.sum(axis=0) / branches.margin - loads, head)
-    return float(res.x[-1]), np.maximum(covered, 0.0), flow
-
-
-def _covering_start(branches: BranchCapacity, labels: NDArray[np.int64], centres: list[int],
-                    loads: NDArray[np.float64], upper: NDArray[np.float64]) -> list[int]:
-    """Move the centre of each zone the branches cannot cover to its member with the most
-    capacity in reach (a start for step 3; the given centres when they already cover)."""
-    if flow_headroom(branches, tuple(centres), loads, upper) is not None:
-        return centres
-    in_reach = branches.capacity_in_reach()
-    out = list(centres)
-    short = np.flatnonzero(uncovered(branches, out, loads) > 1e-7 * np.maximum(loads, 1.0))
-    for z in short.tolist():
-        members = np.flatnonzero(labels == z)
-        out[z] = int(members[np.argmax(in_reach[members])])
-    return out
-
-
 @dataclass(frozen=True)
 class _Search:
     """What every pass of the search reads (see :func:`refine_plan`)."""
@@ -166,6 +120,14 @@ class _Search:
     branches: BranchCapacity | None
     medoid_candidates: int | None
     movable: NDArray[np.bool_]  # False for units locked to their zone or kept whole with others
+    limit: TravelLimit | None = None
+
+    def fits(self, labels: NDArray[np.int64]) -> CentreFits | None:
+        """Which of zone ``z``'s members may centre it (the travel limit), or None: any."""
+        limit = self.limit
+        if limit is None:
+            return None
+        return lambda z, cand: limit.centre_fits(np.flatnonzero(labels == z), cand)
 
 
 @dataclass(frozen=True)
@@ -221,7 +183,7 @@ def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *
         bounds, allowed, flow, share = _pass_bounds(ctx, labels, centres)
         res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
                            centres=centres, movable=ctx.movable, centre_allowed=allowed, medoid_candidates=ctx.medoid_candidates,
-                           time_limit_s=left)
+                           time_limit_s=left, limit=ctx.limit)
         passes += 1
         moves, swaps = moves + res.moves, swaps + res.swaps
         improved = res.objective < objective * (1 - 1e-9)
@@ -259,24 +221,17 @@ def _kick(found: _Found, adj: list[list[int]], rng: np.random.Generator, *,
 
 
 def _movable_ball(got: tuple[NDArray[np.int64], int, int] | None, before: NDArray[np.int64],
-                  movable: NDArray[np.bool_]) -> tuple[NDArray[np.int64], int, int] | None:
-    """A kick with the units that may not move put back (None when nothing is left to move)."""
+                  movable: NDArray[np.bool_], limit: TravelLimit | None = None,
+                  centres: tuple[int, ...] = ()) -> tuple[NDArray[np.int64], int, int] | None:
+    """A kick with the units that may not move (or not into ``b`` within the travel limit) put
+    back (None when nothing is left to move)."""
     if got is None:
         return None
     labels, a, b = got
+    if limit is not None:
+        movable = movable & limit.allowed([centres[b]])[:, 0]
     labels = np.where(movable, labels, before)
     return None if np.array_equal(labels, before) else (labels, a, b)
-
-
-@dataclass(frozen=True)
-class _SubCost:
-    """Costs of a subset ``units`` of the units, re-indexed 0..len(units)-1."""
-
-    inner: CostBlocks
-    units: NDArray[np.int64]
-
-    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        return self.inner.block(self.units[rows], self.units[cols])
 
 
 def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, b: int,
@@ -296,12 +251,17 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     if lab[ca] != 0 or lab[cb] != 1:
         return None
     pair = [a, b]
-    cost, weights = _SubCost(ctx.cost, members), ctx.weights[members]
+    cost, weights = SubBlocks(ctx.cost, members), ctx.weights[members]
+    limit = None if ctx.limit is None else ctx.limit.subset(members)
+    within = None if limit is None else limit.allowed((ca, cb))
+    if within is not None and not within[np.arange(lab.size), lab].all():  # mending left a unit beyond the limit
+        return None
     try:
         if not zones_connected(lab, edges, 2):  # a piece that may not move was kept apart
             return None
         lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
-            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]), movable=ctx.movable[members])
+            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]), movable=ctx.movable[members],
+            allowed=within)
         full = best.labels.copy()
         full[members] = np.where(lab == 0, a, b)
         bounds, allowed, flow, share = _pass_bounds(ctx, full, best.centres)
@@ -312,7 +272,8 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), movable=ctx.movable[members],
                        bounds=ResourceBounds(amounts, bounds.lower[:, pair], bounds.upper[:, pair]),
                        centre_allowed=None if allowed is None else allowed[members][:, pair],
-                       medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1))
+                       medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1),
+                       limit=limit)
     full[members] = np.where(res.labels == 0, a, b)
     centres = list(best.centres)
     centres[a], centres[b] = int(members[res.centres[0]]), int(members[res.centres[1]])
@@ -334,13 +295,15 @@ def refine_plan(
     kicks: int = 100,
     seed: int = 0,
     movable: NDArray[np.bool_] | None = None,
+    limit: TravelLimit | None = None,
 ) -> RefineResult:
     """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
     centre per zone (replaced by the zone's medoid where it is not a member after mending);
     ``bounds`` row 0 is demand (the capacity balance covers it); at most ``kicks``
     perturbations (step 6, seeded by ``seed``) within ``time_limit_s``. ``movable`` False for
     units that keep their zone of ``labels`` (locked, or kept whole with others: every step leaves
-    them where they are). Raises ``ValueError`` when no plan keeping every constraint could be
+    them where they are); ``limit`` a travel limit every step keeps (see the module docstring).
+    Raises ``ValueError`` when no plan keeping every constraint could be
     started (then the coarse plan's figures stand)."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
@@ -348,20 +311,20 @@ def refine_plan(
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move)
+    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit)
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
     if not zones_connected(labels, edges, k):
         raise ValueError("a locked or kept-whole unit is cut off from the rest of its zone by the finer units")
-    start = _member_centres(ctx, labels, centres)
+    start = _limit_centres(ctx, labels, _member_centres(ctx, labels, centres))
     before = labels
     labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start,
-                           movable=may_move)
+                           movable=may_move, allowed=None if limit is None else limit.allowed(start))
     rebalanced = int((before != labels).sum())
     if branches is not None:
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
-        start = tuple(_covering_start(branches, labels, list(start), loads, bounds.upper[0]))
+        start = tuple(covering_start(branches, labels, list(start), loads, bounds.upper[0], fits=ctx.fits(labels)))
     start_objective = _objective(ctx, labels, start)
     try:
         best = _passes(ctx, labels, start, deadline=deadline, max_passes=max_passes)
@@ -376,7 +339,7 @@ def refine_plan(
         got = _kick(best, adj, rng, size=int(rng.integers(5, 60)))
         if got is None:
             break
-        got = _movable_ball(got, best.labels, may_move)
+        got = _movable_ball(got, best.labels, may_move, ctx.limit, best.centres)
         if got is None:  # the ball held only units that may not move
             continue
         found = _pair_search(ctx, best, *got, deadline=deadline)
@@ -405,3 +368,22 @@ def _member_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int,
         return tuple(int(c) for c in given)
     medoids = _medoids(labels, np.full(k, -1, dtype=np.int64), ctx.weights, ctx.cost, k, None, None)
     return tuple(int(c) if c >= 0 and labels[c] == z else int(medoids[z]) for z, c in enumerate(given))
+
+
+def _limit_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[int, ...]:
+    """``centres`` where each keeps every member of its zone within the travel limit, else the
+    member that does, cheapest in travel; raises ``ValueError`` when a zone has none."""
+    if ctx.limit is None:
+        return centres
+    out = list(centres)
+    far = ctx.limit.beyond(labels, centres)
+    for z in np.unique(labels[far]).tolist():
+        members = np.flatnonzero(labels == z)
+        fits = ctx.limit.centre_fits(members, members)
+        if not fits.any():
+            raise ValueError(f"zone {z}: no unit of it keeps every other within the travel limit "
+                             f"({ctx.limit.limit:g} min)")
+        cand = members[fits]
+        totals = ctx.weights[members] @ ctx.cost.block(members, cand)
+        out[z] = int(cand[int(np.argmin(totals))])
+    return tuple(out)

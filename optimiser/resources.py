@@ -53,3 +53,55 @@ class ResourceBounds:
             lower=np.full((1, n_zones), (1 - tolerance) * mean),
             upper=np.full((1, n_zones), (1 + tolerance) * mean),
         )
+
+
+@dataclass(frozen=True)
+class TravelLimit:
+    """A travel limit on every zone: a unit may join a zone only if ``reach[i, centre] <= limit``,
+    unless it is ``exempt`` (isolated: no centre anywhere is within the limit).
+
+    ``reach`` is read by blocks (:class:`CostBlocks`): ``reach[i, j]`` is the longest travel
+    (minutes) from any demand point of unit ``i`` to a centre at unit ``j``, so that a caller
+    at postcode scale never needs the (n, n) matrix.
+    """
+
+    reach: CostBlocks
+    limit: float
+    exempt: NDArray[np.bool_]  # (n,)
+
+    def allowed(self, centres: tuple[int, ...] | list[int] | NDArray[np.int64]) -> NDArray[np.bool_]:
+        """(n, K) whether unit ``i`` may join zone ``z`` given the zones' ``centres``."""
+        n = self.exempt.size
+        ok = self.reach.block(np.arange(n), np.asarray(centres, dtype=np.int64)) <= self.limit + 1e-9
+        ok[self.exempt] = True
+        return np.asarray(ok)
+
+    def beyond(self, labels: NDArray[np.int64], centres: tuple[int, ...] | list[int]) -> NDArray[np.bool_]:
+        """(n,) the units (not exempt) beyond the limit of their own zone's centre."""
+        labels = np.asarray(labels, dtype=np.int64)
+        return ~self.allowed(centres)[np.arange(labels.size), labels]
+
+    def centre_fits(self, members: NDArray[np.int64], candidates: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """(len(candidates),) whether a centre at each candidate keeps every (non-exempt) member
+        of a zone within the limit."""
+        members = np.asarray(members, dtype=np.int64)
+        members = members[~self.exempt[members]]
+        if members.size == 0:
+            return np.ones(len(candidates), dtype=bool)
+        return np.asarray(self.reach.block(members, np.asarray(candidates, dtype=np.int64)).max(axis=0)
+                          <= self.limit + 1e-9)
+
+    def subset(self, units: NDArray[np.int64]) -> TravelLimit:
+        """The limit over ``units`` only, re-indexed 0..len(units)-1."""
+        return TravelLimit(SubBlocks(self.reach, np.asarray(units, dtype=np.int64)), self.limit, self.exempt[units])
+
+
+@dataclass(frozen=True)
+class SubBlocks:
+    """Blocks of a subset ``units`` of the units, re-indexed 0..len(units)-1."""
+
+    inner: CostBlocks
+    units: NDArray[np.int64]
+
+    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
+        return self.inner.block(self.units[rows], self.units[cols])

@@ -138,10 +138,10 @@ def test_the_cli_refuses_an_option_it_cannot_keep_with_exit_2(melton_copy: Path)
     from tests.test_cli import carezones
 
     path = write_scenario(melton_copy, extra=UNITS)
-    path.write_text(path.read_text(encoding="utf-8") + "max_travel_min = 40\n", encoding="utf-8")  # in [model]
+    path.write_text(path.read_text(encoding="utf-8") + '[pieces]\njoin = "declared"\n', encoding="utf-8")
     res = carezones("run", str(path), "--out", str(melton_copy / "out"))
     assert res.returncode == 2, res.stdout + res.stderr
-    assert "max_travel_min" in res.stdout + res.stderr
+    assert 'join = "declared"' in res.stdout + res.stderr
     assert not (melton_copy / "out" / "summary.json").exists()
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -35,29 +35,19 @@ from numpy.typing import NDArray
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
 from optimiser.construct import movable_units, resource_bounds
 from optimiser.districting import DistrictingResult
+from optimiser.families import not_refined
 from optimiser.refine import RefineResult, refine_plan
 from optimiser.solve import SolverReport, SolveStatus
+from zoning.cell_options import PointCost
 from zoning.commissioning_arrays import problem_options
 from zoning.errors import ScenarioError, SolveError
 from zoning.pieces import unit_hours_of
 from zoning.postcode_units import build_postcode_units
 from zoning.prepare import Prepared, Progress, current_centres
 from zoning.scenario import Scenario
-from zoning.travel import TravelModel
 from zoning.units import Units
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PointCost:
-    """Travel minutes between unit points, block by block (never n x n)."""
-
-    xy: NDArray[np.float64]
-    travel: TravelModel
-
-    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        return np.asarray(self.travel.minutes(self.xy[rows], self.xy[cols]), dtype=np.float64)
 
 
 def refuse_unsupported(scenario: Scenario) -> None:
@@ -68,8 +58,6 @@ def refuse_unsupported(scenario: Scenario) -> None:
         found.append('[capacity] rule = "radius" (use "flow", "inside" or "none")')
     if s.capacity.centres == "hubs" or s.capacity.hubs:
         found.append("[capacity] centres = \"hubs\" / hubs (centres fixed at branches)")
-    if s.model.max_travel_min is not None:
-        found.append("[model] max_travel_min (a travel limit)")
     c = s.continuity
     if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
         found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
@@ -102,7 +90,7 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
                       if scenario.current_zones is not None else {})
     options = problem_options(
         _without_locks(scenario), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
-        unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre,
+        unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre, cells=True,
     )
     notes = [*options.notes, f"postcode units: {units.n:,} Voronoi cells for {len(area):,} in-area postcodes "
              f"({built.links_added} cut-off cell(s) linked to their nearest unit, {crossings} crossing(s) of the "
@@ -209,6 +197,8 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
                              initial_step=0.25 if lam0 is not None else 2.0, flow=flow,
                              initial_capacity_multipliers=None if warm is None else warm.capacity_multipliers)
     meets = "meeting the capacity balance" if flow is not None else "capacity not imposed"
+    if problem.travel_limit() is not None:
+        meets += ", the travel limit not imposed"
     scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
              f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
     if refined.objective < bound.value <= refined.objective * (1 + 1e-7) + 1e-9:
@@ -232,6 +222,10 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
 
     pc, _links = postcode_prepared(prep, progress=progress)
     problem, units = pc.problem, pc.units
+    missing = not_refined(problem)
+    if missing:  # refuse_unsupported should have named the option: a family added without its refinement
+        raise SolveError(f"the postcode refinement does not keep the constraint famil(ies) {missing}. How to fix: "
+                         "set [units] level = \"lsoa\"")
     lsoa_of_unit = lsoa_of_cells(pc.area, units.n)
     start = result.labels[lsoa_of_unit]
     # each zone's start centre: its postcode unit nearest the LSOA plan's centre point
@@ -248,10 +242,10 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
         refined = refine_plan(start, weights=weights, cost=cost,
                               edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
-                              seed=pc.scenario.seed, movable=movable_units(problem))
+                              seed=pc.scenario.seed, movable=movable_units(problem), limit=problem.travel_limit())
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
-                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance") from exc
+                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance or the travel limit") from exc
     pc.timings["refine_s"] = refined.seconds
     report = result.report
     seconds = result.seconds + refined.seconds

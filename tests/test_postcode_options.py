@@ -1,0 +1,109 @@
+"""Commissioning options kept at postcode level (``[units] level = "postcode"``): each family
+kept by construction in the refinement (hand-made grids with the answer known), its named check
+run on the cells, and one run per option on the Melton extract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimiser.checks import is_contiguous, within_travel_limit
+from optimiser.problem import DistrictingProblem
+from optimiser.refine import refine_plan
+from optimiser.resources import DenseCost, ResourceBounds, TravelLimit
+from tests.conftest import write_scenario
+from tests.test_postcode_units import UNITS, _grid_problem
+from zoning.cell_options import PointCost, cell_travel_limit
+from zoning.pipeline import plan_zones
+from zoning.postcode_plan import refuse_unsupported
+from zoning.scenario import load_scenario
+from zoning.travel import StraightLineTravel
+
+FAST = UNITS + "refine_s = 8\nbound_s = 3\n"
+
+
+def _travel(cost: np.ndarray, labels: np.ndarray, centres: tuple[int, ...]) -> np.ndarray:
+    return cost[np.arange(labels.size), np.asarray(centres)[labels]]
+
+
+# ---- travel limit ---------------------------------------------------------------------------------
+
+def test_a_travel_limit_read_by_blocks_is_the_matrix_check() -> None:
+    xy, cost, _ = _grid_problem(3, 3)
+    labels = np.array([0, 0, 1, 0, 0, 1, 0, 1, 1])
+    exempt = np.zeros(9, dtype=bool)
+    for limit in (1.0, 1.5, 2.3):
+        dense = within_travel_limit(labels, (4, 5), cost, limit)
+        blocks = within_travel_limit(labels, (4, 5), DenseCost(cost), limit, exempt)
+        assert dense == blocks
+    far = within_travel_limit(labels, (4, 5), cost, 1.0)
+    assert not far.passed and far.detail.startswith("3 unit(s)")  # units 0 and 6 are sqrt(2) from 4, 7 from 5
+    exempt[[0, 6, 7]] = True
+    assert within_travel_limit(labels, (4, 5), DenseCost(cost), 1.0, exempt).passed  # ... unless exempt
+    problem = DistrictingProblem(demand=np.ones(9), cost=cost, edges=np.zeros((0, 2), dtype=np.int64), n_zones=2,
+                                 tolerance=0.5, reach_blocks=DenseCost(cost), reach_limit=1.0, reach_exempt=exempt)
+    assert problem.allowed((4, 5))[6].all() and not problem.allowed((4, 5))[1, 1]  # (1, 0) is sqrt(2) from unit 5
+
+
+def test_refine_keeps_a_travel_limit_that_the_free_refinement_breaks() -> None:
+    xy, cost, edges = _grid_problem(6, 6)
+    weights = np.ones(36)
+    weights[[5, 11]] = 6.0  # two heavy units in the right-hand corner pull its zone's centre there
+    start = (xy[:, 0] >= 3).astype(np.int64)  # two 3 x 6 halves: every unit within sqrt(10) of (1, 2) / (4, 3)
+    bounds = ResourceBounds.balance(np.ones(36), n_zones=2, tolerance=0.2)
+    free = refine_plan(start, weights=weights, cost=DenseCost(cost), edges=edges, bounds=bounds, time_limit_s=5)
+    assert _travel(cost, free.labels, free.centres).max() == pytest.approx(4.0)  # the free plan goes beyond 3.2
+    limit = TravelLimit(DenseCost(cost), 3.2, np.zeros(36, dtype=bool))
+    # the given centres (the corners) leave units beyond the limit: the start re-centres them
+    kept = refine_plan(start, weights=weights, cost=DenseCost(cost), edges=edges, bounds=bounds, time_limit_s=5,
+                       centres=(0, 35), limit=limit)
+    assert within_travel_limit(kept.labels, kept.centres, cost, 3.2).passed
+    assert _travel(cost, kept.labels, kept.centres).max() <= 3.2
+    assert is_contiguous(kept.labels, edges).passed and kept.kicks > 0
+    assert kept.objective >= free.objective - 1e-9  # the limit costs travel
+    assert kept.objective == pytest.approx(float(np.sum(weights * _travel(cost, kept.labels, kept.centres))))
+
+
+def test_refine_refuses_a_start_no_centre_can_bring_within_the_limit() -> None:
+    xy, cost, edges = _grid_problem(6, 6)
+    start = (xy[:, 0] >= 3).astype(np.int64)
+    with pytest.raises(ValueError, match="no unit of it keeps every other within the travel limit"):
+        refine_plan(start, weights=np.ones(36), cost=DenseCost(cost), edges=edges, time_limit_s=5,
+                    bounds=ResourceBounds.balance(np.ones(36), n_zones=2, tolerance=0.2),
+                    limit=TravelLimit(DenseCost(cost), 3.0, np.zeros(36, dtype=bool)))
+
+
+def test_isolated_postcodes_of_cells_are_those_beyond_the_limit_from_their_own_point() -> None:
+    # three cells; cell 0 holds two postcodes on one point. Straight line: 10 min + 1 min per km
+    points = np.array([[0.0, 0.0], [3000.0, 0.0], [50_000.0, 0.0]])
+    area = pd.DataFrame({"easting": [0.0, 0.0, 3000.0, 50_000.0], "northing": [0.0] * 4, "unit": [0, 0, 1, 2],
+                         "hours_per_week": [1.0, 2.0, 3.0, 4.0]},
+                        index=pd.Index(["A1", "A2", "B", "C"], name="postcode"))
+    travel = StraightLineTravel(intercept_min=10.0, min_per_km=1.0)
+    kept = cell_travel_limit(area, points, travel, limit=12.0)
+    assert kept.isolated.empty and not kept.exempt.any()  # every cell is a possible centre of its own
+    assert isinstance(kept.reach, PointCost)
+    assert kept.reach.block(np.array([0]), np.array([1, 2])).tolist() == [[13.0, 60.0]]
+    short = cell_travel_limit(area, points, travel, limit=9.0)  # below the trip's fixed part: no centre reaches
+    assert short.isolated["postcode"].tolist() == ["A1", "A2", "B", "C"]
+    assert short.exempt.all() and short.isolated["nearest_centre_min"].tolist() == [10.0] * 4
+
+
+def test_melton_at_postcode_level_keeps_a_travel_limit(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy, extra=FAST)
+    free = plan_zones(load_scenario(path))
+    limit = 21.0
+    assert free.postcodes["travel_min_proposed"].max() > limit  # the limit binds (21.9 min without it)
+    path.write_text(path.read_text(encoding="utf-8") + f"max_travel_min = {limit}\n", encoding="utf-8")  # [model]
+    scenario = load_scenario(path)
+    refuse_unsupported(scenario)  # kept at postcode level now
+    plan = plan_zones(scenario)
+    assert plan.result.labels.size == plan.units.n and plan.units.n > 1000  # refined over the cells
+    assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
+    assert "within_travel_limit" in {c.name for c in plan.checks}
+    assert plan.postcodes["travel_min_proposed"].max() <= limit + 1e-9  # every postcode, with or without demand
+    assert plan.options is not None and plan.options.isolated.empty
+    assert plan.bound is not None and "travel limit not imposed" in plan.bound.scope
