@@ -286,7 +286,7 @@ FAMILY_LIST: tuple[Family, ...] = (
         binds=lambda p: p.stay is not None and p.max_moved is not None,
     ),
     Family(
-        "centre_candidates", present=lambda p: p.centre_candidates is not None, check=_centre_candidates_check,
+        "centre_candidates", present=lambda p: p.centre_candidates is not None, check=_centre_candidates_check, refine=True,
         hint="allow more units to be zone centres", local_search="not kept",
         binds=lambda p: False,  # the fixed-centre model never sees it: centres are given
     ),

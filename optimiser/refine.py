@@ -28,6 +28,9 @@ a member beyond the limit moves its centre to the member that keeps every member
 (cheapest in travel; no such member: the refinement cannot start); rebalancing, the search and
 the kicks only move a unit into a zone whose centre is within its limit, and re-centring only
 picks a member that keeps every member within it (:mod:`optimiser.local_search`).
+Centres restricted to some units (``centre_ok``: hub branches) are kept the same way: the start
+moves a centre that is not allowed to the cheapest allowed member, and every re-centring
+chooses among the allowed units only (kicks never move centres).
 
 6. **Kicks** (iterated local search), while time is left: a ball of units on the border of
    zones ``a`` and ``b`` moves from ``a`` to ``b``; the pair is mended, rebalanced, bounded
@@ -121,13 +124,26 @@ class _Search:
     medoid_candidates: int | None
     movable: NDArray[np.bool_]  # False for units locked to their zone or kept whole with others
     limit: TravelLimit | None = None
+    centre_ok: NDArray[np.bool_] | None = None  # (n, K) units that may centre each zone (hubs)
 
     def fits(self, labels: NDArray[np.int64]) -> CentreFits | None:
-        """Which of zone ``z``'s members may centre it (the travel limit), or None: any."""
-        limit = self.limit
-        if limit is None:
+        """Which of zone ``z``'s members may centre it (hubs, the travel limit), or None: any."""
+        limit, ok = self.limit, self.centre_ok
+        if limit is None and ok is None:
             return None
-        return lambda z, cand: limit.centre_fits(np.flatnonzero(labels == z), cand)
+
+        def fits(z: int, cand: NDArray[np.int64]) -> NDArray[np.bool_]:
+            mask = np.ones(cand.size, dtype=bool) if ok is None else ok[cand, z].copy()
+            if limit is not None:
+                mask &= limit.centre_fits(np.flatnonzero(labels == z), cand)
+            return mask
+        return fits
+
+    def centres_allowed(self, flow_allowed: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
+        """(n, K) where re-centring may put each zone's centre: the capacity balance's and the hubs'."""
+        if flow_allowed is None or self.centre_ok is None:
+            return self.centre_ok if flow_allowed is None else flow_allowed
+        return flow_allowed & self.centre_ok
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *
             break
         bounds, allowed, flow, share = _pass_bounds(ctx, labels, centres)
         res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
-                           centres=centres, movable=ctx.movable, centre_allowed=allowed, medoid_candidates=ctx.medoid_candidates,
+                           centres=centres, movable=ctx.movable, centre_allowed=ctx.centres_allowed(allowed), medoid_candidates=ctx.medoid_candidates,
                            time_limit_s=left, limit=ctx.limit)
         passes += 1
         moves, swaps = moves + res.moves, swaps + res.swaps
@@ -269,9 +285,10 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
         return None
     old = ctx.cost.block(members, np.asarray([best.centres[a], best.centres[b]]))
     before = float(np.sum(weights * old[np.arange(members.size), (best.labels[members] == b).astype(np.int64)]))
+    where = ctx.centres_allowed(allowed)
     res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), movable=ctx.movable[members],
                        bounds=ResourceBounds(amounts, bounds.lower[:, pair], bounds.upper[:, pair]),
-                       centre_allowed=None if allowed is None else allowed[members][:, pair],
+                       centre_allowed=None if where is None else where[members][:, pair],
                        medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1),
                        limit=limit)
     full[members] = np.where(res.labels == 0, a, b)
@@ -296,13 +313,16 @@ def refine_plan(
     seed: int = 0,
     movable: NDArray[np.bool_] | None = None,
     limit: TravelLimit | None = None,
+    centre_ok: NDArray[np.bool_] | None = None,
 ) -> RefineResult:
     """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
     centre per zone (replaced by the zone's medoid where it is not a member after mending);
     ``bounds`` row 0 is demand (the capacity balance covers it); at most ``kicks``
     perturbations (step 6, seeded by ``seed``) within ``time_limit_s``. ``movable`` False for
     units that keep their zone of ``labels`` (locked, or kept whole with others: every step leaves
-    them where they are); ``limit`` a travel limit every step keeps (see the module docstring).
+    them where they are); ``limit`` a travel limit every step keeps (see the module docstring);
+    ``centre_ok`` (n, K) the units that may centre each zone (hub branches; one per zone when
+    the hubs are fixed), kept at the start and by every re-centring.
     Raises ``ValueError`` when no plan keeping every constraint could be
     started (then the coarse plan's figures stand)."""
     t0 = time.perf_counter()
@@ -311,13 +331,14 @@ def refine_plan(
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit)
+    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
+                  None if centre_ok is None else np.asarray(centre_ok, dtype=bool))
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
     if not zones_connected(labels, edges, k):
         raise ValueError("a locked or kept-whole unit is cut off from the rest of its zone by the finer units")
-    start = _limit_centres(ctx, labels, _member_centres(ctx, labels, centres))
+    start = _fit_centres(ctx, labels, _member_centres(ctx, labels, centres))
     before = labels
     labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start,
                            movable=may_move, allowed=None if limit is None else limit.allowed(start))
@@ -370,20 +391,25 @@ def _member_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int,
     return tuple(int(c) if c >= 0 and labels[c] == z else int(medoids[z]) for z, c in enumerate(given))
 
 
-def _limit_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[int, ...]:
-    """``centres`` where each keeps every member of its zone within the travel limit, else the
-    member that does, cheapest in travel; raises ``ValueError`` when a zone has none."""
-    if ctx.limit is None:
+def _fit_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[int, ...]:
+    """``centres`` where each may centre its zone (at an allowed unit, a hub, keeping every
+    member within the travel limit), else the member that may, cheapest in travel; raises
+    ``ValueError`` when a zone has none."""
+    fits = ctx.fits(labels)
+    if fits is None:
         return centres
     out = list(centres)
-    far = ctx.limit.beyond(labels, centres)
-    for z in np.unique(labels[far]).tolist():
+    for z, c in enumerate(centres):
+        if fits(z, np.array([c]))[0]:
+            continue
         members = np.flatnonzero(labels == z)
-        fits = ctx.limit.centre_fits(members, members)
-        if not fits.any():
-            raise ValueError(f"zone {z}: no unit of it keeps every other within the travel limit "
-                             f"({ctx.limit.limit:g} min)")
-        cand = members[fits]
+        ok = fits(z, members)
+        if not ok.any():
+            rules = [r for r, on in (("may centre it (hubs)", ctx.centre_ok is not None),
+                                     (f"keeps every other within the travel limit ({ctx.limit.limit:g} min)"
+                                      if ctx.limit is not None else "", ctx.limit is not None)) if on]
+            raise ValueError(f"zone {z}: no unit of it {' and '.join(rules)}")
+        cand = members[ok]
         totals = ctx.weights[members] @ ctx.cost.block(members, cand)
         out[z] = int(cand[int(np.argmin(totals))])
     return tuple(out)

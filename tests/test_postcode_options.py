@@ -107,3 +107,40 @@ def test_melton_at_postcode_level_keeps_a_travel_limit(melton_copy: Path) -> Non
     assert plan.postcodes["travel_min_proposed"].max() <= limit + 1e-9  # every postcode, with or without demand
     assert plan.options is not None and plan.options.isolated.empty
     assert plan.bound is not None and "travel limit not imposed" in plan.bound.scope
+
+
+# ---- hub centres ------------------------------------------------------------------------------------
+
+def test_refine_keeps_centres_at_the_allowed_units() -> None:
+    xy, cost, edges = _grid_problem(6, 6)
+    start = (xy[:, 0] >= 3).astype(np.int64)
+    bounds = ResourceBounds.balance(np.ones(36), n_zones=2, tolerance=0.2)
+    free = refine_plan(start, weights=np.ones(36), cost=DenseCost(cost), edges=edges, bounds=bounds, time_limit_s=5)
+    hubs = np.zeros(36, dtype=bool)
+    hubs[[0, 5, 30, 35]] = True  # branches in the four corners only
+    assert not set(free.centres) <= {0, 5, 30, 35}  # the free refinement centres elsewhere
+    ok = np.repeat(hubs[:, None], 2, axis=1)
+    kept = refine_plan(start, weights=np.ones(36), cost=DenseCost(cost), edges=edges, bounds=bounds,
+                       time_limit_s=5, centre_ok=ok)
+    assert set(kept.centres) <= {0, 5, 30, 35} and is_contiguous(kept.labels, edges).passed
+    assert all(kept.labels[c] == z for z, c in enumerate(kept.centres))
+    assert kept.objective >= free.objective - 1e-9
+    fixed = np.zeros((36, 2), dtype=bool)
+    fixed[30, 0] = fixed[5, 1] = True  # fixed hubs: zone 0 at (0, 5), zone 1 at (5, 0)
+    pinned = refine_plan(start, weights=np.ones(36), cost=DenseCost(cost), edges=edges, bounds=bounds,
+                         time_limit_s=5, centre_ok=fixed)
+    assert pinned.centres == (30, 5)
+
+
+def test_melton_at_postcode_level_keeps_hub_centres(melton_copy: Path) -> None:
+    from zoning.commissioning_arrays import provider_units
+
+    path = write_scenario(melton_copy, extra=FAST + '[capacity]\nhubs = ["P1", "P2", "P3"]\n')
+    scenario = load_scenario(path)
+    refuse_unsupported(scenario)  # kept at postcode level now
+    plan = plan_zones(scenario)
+    assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
+    assert "centres_at_candidates" in {c.name for c in plan.checks}
+    hub_cells = provider_units(plan.providers, plan.units)  # the cell holding each branch
+    assert plan.units.n > 1000 and plan.result.centres == tuple(int(u) for u in hub_cells)  # zone z at hub z
+    assert set(plan.zones["zone_name"]) == {"hub P1", "hub P2", "hub P3"}

@@ -56,8 +56,6 @@ def refuse_unsupported(scenario: Scenario) -> None:
     found = []
     if s.capacity.rule == "radius":
         found.append('[capacity] rule = "radius" (use "flow", "inside" or "none")')
-    if s.capacity.centres == "hubs" or s.capacity.hubs:
-        found.append("[capacity] centres = \"hubs\" / hubs (centres fixed at branches)")
     c = s.continuity
     if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
         found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
@@ -161,6 +159,21 @@ def _locks_on_cells(prep: Prepared, lsoa_of_unit: NDArray[np.int64]
     return pinned, tuple(g for g in together if g.size)
 
 
+def centre_rule(prep: Prepared) -> NDArray[np.bool_] | None:
+    """(n, K) the cells that may centre each zone (``[capacity] centres = "hubs"``: the cells
+    holding a branch; fixed ``hubs``: zone ``z``'s hub cell only), or None: any cell."""
+    problem, options = prep.problem, prep.options
+    if problem.centre_candidates is None:
+        return None
+    n, k = problem.n_units, problem.n_zones
+    if options is not None and options.fix_centres:
+        ok = np.zeros((n, k), dtype=bool)
+        for z, u in options.initial_centres.items():
+            ok[u, z] = True
+        return ok
+    return np.repeat(np.asarray(problem.centre_candidates, dtype=bool)[:, None], k, axis=1)
+
+
 def unit_weights(prep: Prepared) -> NDArray[np.float64]:
     """The objective's weight of each unit: hours, or hours x GBP per minute (objective "cost")."""
     area, n = prep.area, prep.units.n
@@ -228,12 +241,17 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
                          "set [units] level = \"lsoa\"")
     lsoa_of_unit = lsoa_of_cells(pc.area, units.n)
     start = result.labels[lsoa_of_unit]
-    # each zone's start centre: its postcode unit nearest the LSOA plan's centre point
+    centre_ok = centre_rule(pc)
+    hubs = pc.options.initial_centres if pc.options is not None and pc.options.fix_centres else {}
+    start[list(hubs.values())] = list(hubs.keys())  # fixed hubs: each zone holds its hub's cell
+    # each zone's start centre: its hub, else its (allowed) postcode unit nearest the LSOA plan's centre point
     centres = []
     for z, c in enumerate(result.centres):
         members = np.flatnonzero(start == z)
+        if centre_ok is not None and centre_ok[members, z].any():
+            members = members[centre_ok[members, z]]
         d = np.hypot(*(units.points[members] - prep.units.points[c]).T)
-        centres.append(int(members[int(np.argmin(d))]) if members.size else -1)
+        centres.append(hubs.get(z, int(members[int(np.argmin(d))]) if members.size else -1))
     weights = unit_weights(pc)
     progress(f"refining the plan over {units.n:,} postcode units")
     cost = PointCost(units.points, pc.travel)
@@ -242,7 +260,8 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
         refined = refine_plan(start, weights=weights, cost=cost,
                               edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
-                              seed=pc.scenario.seed, movable=movable_units(problem), limit=problem.travel_limit())
+                              seed=pc.scenario.seed, movable=movable_units(problem), limit=problem.travel_limit(),
+                              centre_ok=centre_ok)
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
                          "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance or the travel limit") from exc
