@@ -269,7 +269,7 @@ FAMILY_LIST: tuple[Family, ...] = (
         check=_travel_limit_check, relax=lambda p: replace(p, reach=None, reach_limit=None, reach_blocks=None),
     ),
     Family(
-        "centre_capacity", present=lambda p: p.centre_capacity is not None, check=_centre_capacity_check,
+        "centre_capacity", present=lambda p: p.centre_capacity is not None, check=_centre_capacity_check, refine=True,
         diagnose=_centre_capacity_diagnose, hint="widen the capacity radius or lower the margin",
         local_search="not kept", relax=lambda p: replace(p, centre_capacity=None),
     ),

@@ -8,7 +8,7 @@ travel limit its reach by blocks (:class:`TravelLimit`).
 
 Method
 ------
-1. **Mend.** A zone's cells that do not touch the rest of it (a projected LSOA boundary cuts
+1. **Mend** (:func:`optimiser.repair.mend_pieces`). A zone's cells that do not touch the rest of it (a projected LSOA boundary cuts
    postcode cells) join the neighbouring zone they border; each zone keeps its heaviest piece.
 2. **Rebalance.** :func:`optimiser.repair.repair_bounds` brings every zone within every
    resource bound by contiguous boundary moves.
@@ -28,7 +28,9 @@ a member beyond the limit moves its centre to the member that keeps every member
 (cheapest in travel; no such member: the refinement cannot start); rebalancing, the search and
 the kicks only move a unit into a zone whose centre is within its limit, and re-centring only
 picks a member that keeps every member within it (:mod:`optimiser.local_search`).
-Centres restricted to some units (``centre_ok``: hub branches) are kept the same way: the start
+Centres restricted to some units (``centre_ok``: hub branches) and the radius rule (a zone's
+demand at most ``centre_capacity`` of its centre: capped in every bound, and a centre moves only
+where the capacity in reach covers the cap) are kept the same way: the start
 moves a centre that is not allowed to the cheapest allowed member, and every re-centring
 chooses among the allowed units only (kicks never move centres).
 
@@ -47,13 +49,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from optimiser.local_search import _Graph, _medoids, local_search, zones_connected
 from optimiser.problem import BranchCapacity
 from optimiser.refine_flow import CentreFits, covering_start, flow_headroom
-from optimiser.repair import repair_bounds
+from optimiser.repair import mend_pieces, repair_bounds
 from optimiser.resources import CostBlocks, ResourceBounds, SubBlocks, TravelLimit
 
 log = logging.getLogger(__name__)
@@ -79,39 +79,6 @@ class RefineResult:
     kicks_kept: int = 0  # ... that led to a better plan
 
 
-def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: NDArray[np.float64],
-                n_zones: int, *, movable: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.int64], int]:
-    """Give each zone's detached pieces (all but its heaviest) to a zone they border. A piece
-    holding a unit that may not move (``movable`` False) is kept instead (so a zone can then keep
-    two pieces: the caller's contiguity check says so)."""
-    labels = np.asarray(labels, dtype=np.int64).copy()
-    n = labels.size
-    fixed = np.zeros(n, dtype=bool) if movable is None else ~np.asarray(movable, dtype=bool)
-    moved = 0
-    for _ in range(100):
-        same = labels[edges[:, 0]] == labels[edges[:, 1]]
-        e = edges[same]
-        _, comp = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
-        heft = np.bincount(comp, weights=weights + 1e-9)
-        keep = np.zeros(int(comp.max()) + 1, dtype=bool)
-        for z in range(n_zones):
-            pieces = np.unique(comp[labels == z])
-            if pieces.size:
-                keep[pieces[np.argmax(heft[pieces])]] = True
-        keep[np.unique(comp[fixed])] = True
-        stray = ~keep[comp]
-        if not stray.any():
-            return labels, moved
-        cross = edges[labels[edges[:, 0]] != labels[edges[:, 1]]]
-        for a, b in np.vstack([cross, cross[:, ::-1]]).tolist():
-            if stray[a] and not stray[b]:
-                piece = comp == comp[a]
-                labels[piece] = labels[b]
-                moved += int(piece.sum())
-                stray[piece] = False
-    raise ValueError("detached pieces could not be mended: the adjacency leaves some zone's units cut off")
-
-
 @dataclass(frozen=True)
 class _Search:
     """What every pass of the search reads (see :func:`refine_plan`)."""
@@ -125,19 +92,34 @@ class _Search:
     movable: NDArray[np.bool_]  # False for units locked to their zone or kept whole with others
     limit: TravelLimit | None = None
     centre_ok: NDArray[np.bool_] | None = None  # (n, K) units that may centre each zone (hubs)
+    centre_capacity: NDArray[np.float64] | None = None  # (n,) most demand a zone centred at j may hold
 
-    def fits(self, labels: NDArray[np.int64]) -> CentreFits | None:
-        """Which of zone ``z``'s members may centre it (hubs, the travel limit), or None: any."""
-        limit, ok = self.limit, self.centre_ok
-        if limit is None and ok is None:
+    def fits(self, labels: NDArray[np.int64], need: NDArray[np.float64] | None = None) -> CentreFits | None:
+        """Which of zone ``z``'s members may centre it (hubs, the travel limit, capacity in reach
+        of its ``need``: its load by default), or None: any."""
+        limit, ok, cap = self.limit, self.centre_ok, self.centre_capacity
+        if limit is None and ok is None and cap is None:
             return None
+        k = self.bounds.lower.shape[1]
+        wanted: NDArray[np.float64] = (np.bincount(labels, weights=self.bounds.amounts[0], minlength=k).astype(float)
+                                       if need is None else need)
 
         def fits(z: int, cand: NDArray[np.int64]) -> NDArray[np.bool_]:
             mask = np.ones(cand.size, dtype=bool) if ok is None else ok[cand, z].copy()
             if limit is not None:
                 mask &= limit.centre_fits(np.flatnonzero(labels == z), cand)
+            if cap is not None:
+                mask &= cap[cand] >= wanted[z] * (1 - 1e-9)
             return mask
         return fits
+
+    def capped(self, centres: tuple[int, ...]) -> ResourceBounds:
+        """The bounds with each zone's demand capped at its centre's capacity in reach (radius rule)."""
+        if self.centre_capacity is None:
+            return self.bounds
+        upper = self.bounds.upper.copy()
+        upper[0] = np.minimum(upper[0], self.centre_capacity[list(centres)])
+        return replace(self.bounds, upper=upper)
 
     def centres_allowed(self, flow_allowed: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
         """(n, K) where re-centring may put each zone's centre: the capacity balance's and the hubs'."""
@@ -165,11 +147,16 @@ def _objective(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]
 
 def _pass_bounds(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[
         ResourceBounds, NDArray[np.bool_] | None, NDArray[np.float64] | None, float | None]:
-    """Step 3: the bounds and allowed centres of one pass, the flow they keep and its share."""
+    """Step 3: the bounds and allowed centres of one pass, the flow they keep and its share.
+    Under the radius rule each zone's demand is capped at its centre's capacity in reach and
+    its centre may only move to units whose capacity in reach covers that cap."""
+    bounds = ctx.capped(centres)
+    cover = None if ctx.centre_capacity is None else (
+        ctx.centre_capacity[:, None] >= bounds.upper[0][None, :] * (1 - 1e-9))
     if ctx.branches is None:
-        return ctx.bounds, None, None, None
+        return bounds, cover, None, None
     k = ctx.bounds.lower.shape[1]
-    upper = ctx.bounds.upper[0]
+    upper = bounds.upper[0]
     loads = np.bincount(labels, weights=ctx.bounds.amounts[0], minlength=k).astype(np.float64)
     got = flow_headroom(ctx.branches, centres, loads, upper)
     if got is None:
@@ -177,11 +164,11 @@ def _pass_bounds(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ..
     share, room, flow = got
     cap = loads + room
     cap = np.maximum(loads, cap - 1e-7 * np.maximum(cap, 1.0))  # kept strictly inside what F covers
-    new_upper = ctx.bounds.upper.copy()
+    new_upper = bounds.upper.copy()
     new_upper[0] = np.minimum(upper, cap)
     support = (flow > 1e-9).astype(np.int64)  # (B, K) branches giving to each zone
     misses = (~ctx.branches.in_reach()).astype(np.int64).T @ support  # (n, K) givers a unit does not reach
-    return replace(ctx.bounds, upper=new_upper), misses == 0, flow, share
+    return replace(bounds, upper=new_upper), misses == 0 if cover is None else (misses == 0) & cover, flow, share
 
 
 def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
@@ -275,8 +262,9 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     try:
         if not zones_connected(lab, edges, 2):  # a piece that may not move was kept apart
             return None
+        capped = ctx.capped(best.centres)
         lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
-            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]), movable=ctx.movable[members],
+            amounts, capped.lower[:, pair], capped.upper[:, pair]), movable=ctx.movable[members],
             allowed=within)
         full = best.labels.copy()
         full[members] = np.where(lab == 0, a, b)
@@ -314,6 +302,7 @@ def refine_plan(
     movable: NDArray[np.bool_] | None = None,
     limit: TravelLimit | None = None,
     centre_ok: NDArray[np.bool_] | None = None,
+    centre_capacity: NDArray[np.float64] | None = None,
 ) -> RefineResult:
     """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
     centre per zone (replaced by the zone's medoid where it is not a member after mending);
@@ -322,7 +311,8 @@ def refine_plan(
     units that keep their zone of ``labels`` (locked, or kept whole with others: every step leaves
     them where they are); ``limit`` a travel limit every step keeps (see the module docstring);
     ``centre_ok`` (n, K) the units that may centre each zone (hub branches; one per zone when
-    the hubs are fixed), kept at the start and by every re-centring.
+    the hubs are fixed), kept at the start and by every re-centring; ``centre_capacity`` (n,)
+    the most demand a zone centred at each unit may hold (the radius rule), kept the same way.
     Raises ``ValueError`` when no plan keeping every constraint could be
     started (then the coarse plan's figures stand)."""
     t0 = time.perf_counter()
@@ -332,7 +322,8 @@ def refine_plan(
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
     ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
-                  None if centre_ok is None else np.asarray(centre_ok, dtype=bool))
+                  None if centre_ok is None else np.asarray(centre_ok, dtype=bool),
+                  None if centre_capacity is None else np.asarray(centre_capacity, dtype=float))
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
@@ -340,12 +331,13 @@ def refine_plan(
         raise ValueError("a locked or kept-whole unit is cut off from the rest of its zone by the finer units")
     start = _fit_centres(ctx, labels, _member_centres(ctx, labels, centres))
     before = labels
-    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start,
+    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
                            movable=may_move, allowed=None if limit is None else limit.allowed(start))
     rebalanced = int((before != labels).sum())
     if branches is not None:
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
-        start = tuple(covering_start(branches, labels, list(start), loads, bounds.upper[0], fits=ctx.fits(labels)))
+        start = tuple(covering_start(branches, labels, list(start), loads, ctx.capped(start).upper[0],
+                                     fits=ctx.fits(labels)))
     start_objective = _objective(ctx, labels, start)
     try:
         best = _passes(ctx, labels, start, deadline=deadline, max_passes=max_passes)
@@ -398,16 +390,21 @@ def _fit_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ..
     fits = ctx.fits(labels)
     if fits is None:
         return centres
+    at_least = ctx.fits(labels, need=ctx.bounds.lower[0])  # the radius rule: rebalancing may then shrink it
     out = list(centres)
     for z, c in enumerate(centres):
         if fits(z, np.array([c]))[0]:
             continue
         members = np.flatnonzero(labels == z)
         ok = fits(z, members)
+        if not ok.any() and at_least is not None:
+            ok = at_least(z, members)
         if not ok.any():
             rules = [r for r, on in (("may centre it (hubs)", ctx.centre_ok is not None),
                                      (f"keeps every other within the travel limit ({ctx.limit.limit:g} min)"
-                                      if ctx.limit is not None else "", ctx.limit is not None)) if on]
+                                      if ctx.limit is not None else "", ctx.limit is not None),
+                                     ("has capacity in reach for the zone's minimum", ctx.centre_capacity is not None))
+                     if on]
             raise ValueError(f"zone {z}: no unit of it {' and '.join(rules)}")
         cand = members[ok]
         totals = ctx.weights[members] @ ctx.cost.block(members, cand)

@@ -1,6 +1,6 @@
 """Bring a contiguous plan within its resource bounds by greedy boundary moves.
 
-Used to turn a contiguous but unbalanced start (e.g. a postcode-scale plan projected from
+:func:`mend_pieces` first gives detached pieces of zones to a zone they border. Used to turn a contiguous but unbalanced start (e.g. a postcode-scale plan projected from
 units) into a feasible one for :func:`optimiser.local_search.local_search`. Each step makes
 the boundary move that lowers the total scaled bound violation most, cheapest in travel among
 equals, whose donor zone stays connected.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from optimiser.local_search import _Graph, _medoids, _State, zones_connected
 from optimiser.resources import CostBlocks, DenseCost, ResourceBounds
@@ -77,3 +79,36 @@ def repair_bounds(
         else:
             raise ValueError("cannot bring every zone within its bounds by contiguous boundary moves")
     raise ValueError(f"bounds not met after {max_moves} moves")
+
+
+def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: NDArray[np.float64],
+                n_zones: int, *, movable: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.int64], int]:
+    """Give each zone's detached pieces (all but its heaviest) to a zone they border. A piece
+    holding a unit that may not move (``movable`` False) is kept instead (so a zone can then keep
+    two pieces: the caller's contiguity check says so)."""
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n = labels.size
+    fixed = np.zeros(n, dtype=bool) if movable is None else ~np.asarray(movable, dtype=bool)
+    moved = 0
+    for _ in range(100):
+        same = labels[edges[:, 0]] == labels[edges[:, 1]]
+        e = edges[same]
+        _, comp = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
+        heft = np.bincount(comp, weights=weights + 1e-9)
+        keep = np.zeros(int(comp.max()) + 1, dtype=bool)
+        for z in range(n_zones):
+            pieces = np.unique(comp[labels == z])
+            if pieces.size:
+                keep[pieces[np.argmax(heft[pieces])]] = True
+        keep[np.unique(comp[fixed])] = True
+        stray = ~keep[comp]
+        if not stray.any():
+            return labels, moved
+        cross = edges[labels[edges[:, 0]] != labels[edges[:, 1]]]
+        for a, b in np.vstack([cross, cross[:, ::-1]]).tolist():
+            if stray[a] and not stray[b]:
+                piece = comp == comp[a]
+                labels[piece] = labels[b]
+                moved += int(piece.sum())
+                stray[piece] = False
+    raise ValueError("detached pieces could not be mended: the adjacency leaves some zone's units cut off")

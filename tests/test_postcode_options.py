@@ -144,3 +144,44 @@ def test_melton_at_postcode_level_keeps_hub_centres(melton_copy: Path) -> None:
     hub_cells = provider_units(plan.providers, plan.units)  # the cell holding each branch
     assert plan.units.n > 1000 and plan.result.centres == tuple(int(u) for u in hub_cells)  # zone z at hub z
     assert set(plan.zones["zone_name"]) == {"hub P1", "hub P2", "hub P3"}
+
+
+# ---- capacity in reach of the centre (rule = "radius") ---------------------------------------------
+
+def test_refine_keeps_each_zone_within_its_centres_capacity() -> None:
+    from optimiser.families import plan_checks
+
+    xy, cost, edges = _grid_problem(6, 6)
+    demand = np.ones(36)
+    start = (xy[:, 0] >= 3).astype(np.int64)  # 18 / 18 units
+    bounds = ResourceBounds.balance(demand, n_zones=2, tolerance=0.5)  # 9 to 27 units per zone
+    centre_capacity = np.where(xy[:, 0] >= 3, 30.0, 14.0)  # a centre on the left reaches 14 hours only
+    problem = DistrictingProblem(demand=demand, cost=cost, edges=edges, n_zones=2, tolerance=0.5,
+                                 centre_capacity=centre_capacity)
+    free = refine_plan(start, weights=demand, cost=DenseCost(cost), edges=edges, bounds=bounds, time_limit_s=5)
+    assert not all(c.passed for c in plan_checks(problem, free.labels, free.centres))  # 18 hours on the left
+    kept = refine_plan(start, weights=demand, cost=DenseCost(cost), edges=edges, bounds=bounds, time_limit_s=5,
+                       centre_capacity=centre_capacity)
+    checks = plan_checks(problem, kept.labels, kept.centres)
+    assert all(c.passed for c in checks) and "centre_capacity" in {c.name for c in checks}
+    loads = np.bincount(kept.labels, minlength=2)
+    assert all(loads[z] <= centre_capacity[c] for z, c in enumerate(kept.centres))
+    assert sorted(loads.tolist()) == [14, 22]  # the left zone as large as its centre's capacity allows
+
+
+def test_melton_at_postcode_level_keeps_the_radius_rule(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy, extra=FAST + '[capacity]\nrule = "radius"\nradius_min = 20\nmargin = 0.5\n')
+    scenario = load_scenario(path)
+    refuse_unsupported(scenario)  # kept at postcode level now
+    plan = plan_zones(scenario)
+    assert plan.units.n > 1000 and all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
+    assert "centre_capacity" in {c.name for c in plan.checks}
+    assert plan.options is not None
+    cap = plan.options.arrays.centre_capacity
+    assert cap is not None and cap.shape == (plan.units.n,)  # capacity in reach of every cell
+    loads = plan.result.loads
+    covered = cap[list(plan.result.centres)]
+    assert np.all(loads <= covered * (1 + 1e-9))
+    free = plan_zones(load_scenario(write_scenario(melton_copy, extra=FAST)))  # the plan without the rule
+    assert np.any(free.result.loads > cap[list(free.result.centres)])  # ... breaks it: the rule binds
+    assert plan.result.objective > free.result.objective

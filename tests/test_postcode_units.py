@@ -16,7 +16,8 @@ from shapely.geometry import box
 from optimiser.capacity_flow import flow_checks
 from optimiser.checks import is_contiguous
 from optimiser.problem import BranchCapacity, DistrictingProblem
-from optimiser.refine import mend_pieces, refine_plan
+from optimiser.refine import refine_plan
+from optimiser.repair import mend_pieces
 from optimiser.resources import DenseCost, ResourceBounds
 from tests.conftest import write_scenario
 from zoning.errors import ScenarioError
@@ -128,8 +129,8 @@ def test_unknown_units_level_is_refused_with_the_allowed_values(melton_copy: Pat
 
 def test_postcode_level_refuses_options_it_cannot_keep(melton_copy: Path) -> None:
     path = write_scenario(melton_copy, extra=UNITS + "[continuity]\nmax_moved_share = 0.3\n"
-                          "[capacity]\nrule = \"radius\"\n")
-    with pytest.raises(ScenarioError, match=r'rule = "radius".*; \[continuity\]') as info:
+                          "[pieces]\nown_zone = [\"LE13 0AA\"]\n")
+    with pytest.raises(ScenarioError, match=r'\[continuity\] max_moved_hours.*; \[pieces\] own_zone') as info:
         refuse_unsupported(load_scenario(path))
     assert info.value.exit_code == 2 and 'level = "lsoa"' in str(info.value)
 

@@ -54,8 +54,6 @@ def refuse_unsupported(scenario: Scenario) -> None:
     """Raise :class:`ScenarioError` (exit 2) naming every option the postcode level does not keep."""
     s, where = scenario, str(scenario.source) if scenario.source else "the scenario"
     found = []
-    if s.capacity.rule == "radius":
-        found.append('[capacity] rule = "radius" (use "flow", "inside" or "none")')
     c = s.continuity
     if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
         found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
@@ -261,7 +259,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
                               edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
                               seed=pc.scenario.seed, movable=movable_units(problem), limit=problem.travel_limit(),
-                              centre_ok=centre_ok)
+                              centre_ok=centre_ok, centre_capacity=problem.centre_capacity)
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
                          "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance or the travel limit") from exc
