@@ -50,9 +50,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.local_search import _Graph, _medoids, local_search, zones_connected
+from optimiser.local_search import _Graph, local_search, zones_connected
 from optimiser.problem import BranchCapacity
-from optimiser.refine_flow import CentreFits, covering_start, flow_headroom
+from optimiser.refine_flow import covering_start
+from optimiser.refine_state import (
+    Found,
+    Search,
+    fit_centres,
+    member_centres,
+    pass_bounds,
+    plan_objective,
+)
 from optimiser.repair import mend_pieces, repair_bounds
 from optimiser.resources import CostBlocks, ResourceBounds, SubBlocks, TravelLimit
 
@@ -79,103 +87,11 @@ class RefineResult:
     kicks_kept: int = 0  # ... that led to a better plan
 
 
-@dataclass(frozen=True)
-class _Search:
-    """What every pass of the search reads (see :func:`refine_plan`)."""
-
-    weights: NDArray[np.float64]
-    cost: CostBlocks
-    edges: NDArray[np.int64]
-    bounds: ResourceBounds
-    branches: BranchCapacity | None
-    medoid_candidates: int | None
-    movable: NDArray[np.bool_]  # False for units locked to their zone or kept whole with others
-    limit: TravelLimit | None = None
-    centre_ok: NDArray[np.bool_] | None = None  # (n, K) units that may centre each zone (hubs)
-    centre_capacity: NDArray[np.float64] | None = None  # (n,) most demand a zone centred at j may hold
-
-    def fits(self, labels: NDArray[np.int64], need: NDArray[np.float64] | None = None) -> CentreFits | None:
-        """Which of zone ``z``'s members may centre it (hubs, the travel limit, capacity in reach
-        of its ``need``: its load by default), or None: any."""
-        limit, ok, cap = self.limit, self.centre_ok, self.centre_capacity
-        if limit is None and ok is None and cap is None:
-            return None
-        k = self.bounds.lower.shape[1]
-        wanted: NDArray[np.float64] = (np.bincount(labels, weights=self.bounds.amounts[0], minlength=k).astype(float)
-                                       if need is None else need)
-
-        def fits(z: int, cand: NDArray[np.int64]) -> NDArray[np.bool_]:
-            mask = np.ones(cand.size, dtype=bool) if ok is None else ok[cand, z].copy()
-            if limit is not None:
-                mask &= limit.centre_fits(np.flatnonzero(labels == z), cand)
-            if cap is not None:
-                mask &= cap[cand] >= wanted[z] * (1 - 1e-9)
-            return mask
-        return fits
-
-    def capped(self, centres: tuple[int, ...]) -> ResourceBounds:
-        """The bounds with each zone's demand capped at its centre's capacity in reach (radius rule)."""
-        if self.centre_capacity is None:
-            return self.bounds
-        upper = self.bounds.upper.copy()
-        upper[0] = np.minimum(upper[0], self.centre_capacity[list(centres)])
-        return replace(self.bounds, upper=upper)
-
-    def centres_allowed(self, flow_allowed: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
-        """(n, K) where re-centring may put each zone's centre: the capacity balance's and the hubs'."""
-        if flow_allowed is None or self.centre_ok is None:
-            return self.centre_ok if flow_allowed is None else flow_allowed
-        return flow_allowed & self.centre_ok
-
-
-@dataclass(frozen=True)
-class _Found:
-    labels: NDArray[np.int64]
-    centres: tuple[int, ...]
-    objective: float
-    moves: int
-    swaps: int
-    passes: int
-    flow: NDArray[np.float64] | None
-    share: float | None
-
-
-def _objective(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
-    cc = ctx.cost.block(np.arange(labels.size), np.asarray(centres))
-    return float(np.sum(ctx.weights * cc[np.arange(labels.size), labels]))
-
-
-def _pass_bounds(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[
-        ResourceBounds, NDArray[np.bool_] | None, NDArray[np.float64] | None, float | None]:
-    """Step 3: the bounds and allowed centres of one pass, the flow they keep and its share.
-    Under the radius rule each zone's demand is capped at its centre's capacity in reach and
-    its centre may only move to units whose capacity in reach covers that cap."""
-    bounds = ctx.capped(centres)
-    cover = None if ctx.centre_capacity is None else (
-        ctx.centre_capacity[:, None] >= bounds.upper[0][None, :] * (1 - 1e-9))
-    if ctx.branches is None:
-        return bounds, cover, None, None
-    k = ctx.bounds.lower.shape[1]
-    upper = bounds.upper[0]
-    loads = np.bincount(labels, weights=ctx.bounds.amounts[0], minlength=k).astype(np.float64)
-    got = flow_headroom(ctx.branches, centres, loads, upper)
-    if got is None:
-        raise ValueError("branch capacity within reach of the zone centres cannot cover every zone")
-    share, room, flow = got
-    cap = loads + room
-    cap = np.maximum(loads, cap - 1e-7 * np.maximum(cap, 1.0))  # kept strictly inside what F covers
-    new_upper = bounds.upper.copy()
-    new_upper[0] = np.minimum(upper, cap)
-    support = (flow > 1e-9).astype(np.int64)  # (B, K) branches giving to each zone
-    misses = (~ctx.branches.in_reach()).astype(np.int64).T @ support  # (n, K) givers a unit does not reach
-    return replace(bounds, upper=new_upper), misses == 0 if cover is None else (misses == 0) & cover, flow, share
-
-
-def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
-            max_passes: int) -> _Found:
+def _passes(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
+            max_passes: int) -> Found:
     """Steps 3-5 from a plan meeting every bound; raises ``ValueError`` when the capacity
     balance cannot be covered at its centres."""
-    objective = _objective(ctx, labels, centres)
+    objective = plan_objective(ctx, labels, centres)
     moves = swaps = passes = 0
     flow: NDArray[np.float64] | None = None
     share: float | None = None
@@ -183,7 +99,7 @@ def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        bounds, allowed, flow, share = _pass_bounds(ctx, labels, centres)
+        bounds, allowed, flow, share = pass_bounds(ctx, labels, centres)
         res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
                            centres=centres, movable=ctx.movable, centre_allowed=ctx.centres_allowed(allowed), medoid_candidates=ctx.medoid_candidates,
                            time_limit_s=left, limit=ctx.limit)
@@ -193,10 +109,10 @@ def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *
         labels, centres, objective = res.labels, res.centres, res.objective
         if ctx.branches is None or not improved:
             break
-    return _Found(labels, centres, objective, moves, swaps, passes, flow, share)
+    return Found(labels, centres, objective, moves, swaps, passes, flow, share)
 
 
-def _kick(found: _Found, adj: list[list[int]], rng: np.random.Generator, *,
+def _kick(found: Found, adj: list[list[int]], rng: np.random.Generator, *,
           size: int) -> tuple[NDArray[np.int64], int, int] | None:
     """Step 6's perturbation: a ball of up to ``size`` units of zone ``a``, grown from a unit on
     its border with zone ``b``, moves to ``b`` (centres never move). Returns the labels, ``a``
@@ -237,8 +153,8 @@ def _movable_ball(got: tuple[NDArray[np.int64], int, int] | None, before: NDArra
     return None if np.array_equal(labels, before) else (labels, a, b)
 
 
-def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, b: int,
-                 *, deadline: float) -> _Found | None:
+def _pair_search(ctx: Search, best: Found, kicked: NDArray[np.int64], a: int, b: int,
+                 *, deadline: float) -> Found | None:
     """Steps 1-4 of a kick over zones ``a`` and ``b`` only (the others stay as they are): mend
     and rebalance the pair, bound it (step 3 over every zone, as branches are shared), search
     it. None when the kicked pair cannot be mended, rebalanced or covered."""
@@ -268,7 +184,7 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
             allowed=within)
         full = best.labels.copy()
         full[members] = np.where(lab == 0, a, b)
-        bounds, allowed, flow, share = _pass_bounds(ctx, full, best.centres)
+        bounds, allowed, flow, share = pass_bounds(ctx, full, best.centres)
     except ValueError:
         return None
     old = ctx.cost.block(members, np.asarray([best.centres[a], best.centres[b]]))
@@ -282,7 +198,7 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     full[members] = np.where(res.labels == 0, a, b)
     centres = list(best.centres)
     centres[a], centres[b] = int(members[res.centres[0]]), int(members[res.centres[1]])
-    return _Found(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
+    return Found(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
 
 
 def refine_plan(
@@ -321,7 +237,7 @@ def refine_plan(
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
+    ctx = Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
                   None if centre_ok is None else np.asarray(centre_ok, dtype=bool),
                   None if centre_capacity is None else np.asarray(centre_capacity, dtype=float))
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
@@ -329,7 +245,7 @@ def refine_plan(
         raise ValueError("a zone vanished when its detached pieces were mended")
     if not zones_connected(labels, edges, k):
         raise ValueError("a locked or kept-whole unit is cut off from the rest of its zone by the finer units")
-    start = _fit_centres(ctx, labels, _member_centres(ctx, labels, centres))
+    start = fit_centres(ctx, labels, member_centres(ctx, labels, centres))
     before = labels
     labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
                            movable=may_move, allowed=None if limit is None else limit.allowed(start))
@@ -338,7 +254,7 @@ def refine_plan(
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
         start = tuple(covering_start(branches, labels, list(start), loads, ctx.capped(start).upper[0],
                                      fits=ctx.fits(labels)))
-    start_objective = _objective(ctx, labels, start)
+    start_objective = plan_objective(ctx, labels, start)
     try:
         best = _passes(ctx, labels, start, deadline=deadline, max_passes=max_passes)
     except ValueError as exc:
@@ -362,7 +278,7 @@ def refine_plan(
         if found.objective < best.objective * (1 - 1e-9):
             best, kept = found, kept + 1
     if kept:  # the sums of kept kicks, recomputed from the plan
-        best = replace(best, objective=_objective(ctx, best.labels, best.centres))
+        best = replace(best, objective=plan_objective(ctx, best.labels, best.centres))
     seconds = time.perf_counter() - t0
     log.info("refined at %d units: %d mended, %d rebalanced, objective %.6g -> %.6g in %d pass(es), "
              "%d of %d kick(s) kept, %.1f s", labels.size, mended, rebalanced, start_objective, best.objective,
@@ -371,42 +287,3 @@ def refine_plan(
                         start_objective=start_objective, mended_units=mended, rebalanced_units=rebalanced,
                         moves=moves, swaps=swaps, passes=passes, seconds=seconds, flow=best.flow,
                         flow_share=best.share, kicks=tried, kicks_kept=kept)
-
-
-def _member_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...] | None) -> tuple[int, ...]:
-    """``centres`` where each is still a member of its zone, else the zone's medoid."""
-    k = ctx.bounds.lower.shape[1]
-    given = list(centres) if centres is not None else [-1] * k
-    if all(c >= 0 and labels[c] == z for z, c in enumerate(given)):
-        return tuple(int(c) for c in given)
-    medoids = _medoids(labels, np.full(k, -1, dtype=np.int64), ctx.weights, ctx.cost, k, None, None)
-    return tuple(int(c) if c >= 0 and labels[c] == z else int(medoids[z]) for z, c in enumerate(given))
-
-
-def _fit_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[int, ...]:
-    """``centres`` where each may centre its zone (at an allowed unit, a hub, keeping every
-    member within the travel limit), else the member that may, cheapest in travel; raises
-    ``ValueError`` when a zone has none."""
-    fits = ctx.fits(labels)
-    if fits is None:
-        return centres
-    at_least = ctx.fits(labels, need=ctx.bounds.lower[0])  # the radius rule: rebalancing may then shrink it
-    out = list(centres)
-    for z, c in enumerate(centres):
-        if fits(z, np.array([c]))[0]:
-            continue
-        members = np.flatnonzero(labels == z)
-        ok = fits(z, members)
-        if not ok.any() and at_least is not None:
-            ok = at_least(z, members)
-        if not ok.any():
-            rules = [r for r, on in (("may centre it (hubs)", ctx.centre_ok is not None),
-                                     (f"keeps every other within the travel limit ({ctx.limit.limit:g} min)"
-                                      if ctx.limit is not None else "", ctx.limit is not None),
-                                     ("has capacity in reach for the zone's minimum", ctx.centre_capacity is not None))
-                     if on]
-            raise ValueError(f"zone {z}: no unit of it {' and '.join(rules)}")
-        cand = members[ok]
-        totals = ctx.weights[members] @ ctx.cost.block(members, cand)
-        out[z] = int(cand[int(np.argmin(totals))])
-    return tuple(out)
