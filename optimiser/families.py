@@ -280,7 +280,7 @@ FAMILY_LIST: tuple[Family, ...] = (
         move_centres=lambda p, c, fixed: covering_centres(p, c, fixed=fixed), start=flow_start,
     ),
     Family(
-        "continuity", present=lambda p: p.stay is not None, check=_continuity_check,
+        "continuity", present=lambda p: p.stay is not None, check=_continuity_check, refine=True,
         hint="allow more hours to change zone", local_search="not kept",
         relax=lambda p: replace(p, stay=None, max_moved=None, moved_penalty=0.0),
         binds=lambda p: p.stay is not None and p.max_moved is not None,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.resources import CostBlocks, DenseCost, ResourceBounds, TravelLimit
+from optimiser.resources import Continuity, CostBlocks, DenseCost, ResourceBounds, TravelLimit
 from optimiser.search_state import _Graph, _State, zones_connected
 
 __all__ = ["CostBlocks", "DenseCost", "LocalSearchResult", "ResourceBounds", "local_search", "zones_connected"]
@@ -75,6 +75,7 @@ def local_search(
     time_limit_s: float | None = None,
     centre_allowed: NDArray[np.bool_] | None = None,
     limit: TravelLimit | None = None,
+    continuity: Continuity | None = None,
 ) -> LocalSearchResult:
     """Improve a feasible plan (see the module docstring).
 
@@ -85,7 +86,8 @@ def local_search(
     join a zone; ``centre_allowed`` (n, K) False where a unit may not become the zone's centre
     when re-centring (the given centres stay allowed); ``limit`` a travel limit kept by every
     move and re-centring (see the module docstring). Raises ``ValueError`` if the starting plan
-    is not feasible.
+    is not feasible; ``continuity`` a cap on the hours that change zone (kept by every move and
+    swap) and a charge on them (added to the objective).
     """
     start = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64).copy()
@@ -107,7 +109,10 @@ def local_search(
     scale = float(np.abs(bounds.amounts).max(initial=1.0))
     if any(labels[c] != z for z, c in enumerate(centres)):
         raise ValueError("each zone's centre must be one of its own units")
-    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, graph, 1e-9 * scale)
+    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, graph, 1e-9 * scale, continuity)
+    if st.moved > st.cap + st.slack:
+        raise ValueError(f"local search needs a feasible starting plan: {st.moved:,.1f} hours change zone, "
+                         f"more than the cap {st.cap:,.1f}")
     initial = st.objective()
     moves = swaps_done = recentres = rounds = 0
     while rounds < max_rounds:
@@ -177,7 +182,7 @@ def _move_pass(st: _State, movable: NDArray[np.bool_], allowed: NDArray[np.bool_
     la, lb = st.labels[src], st.labels[dst]
     ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
     i, b, a = src[ok], lb[ok], la[ok]
-    gain = st.w[i] * (st.cc[i, a] - st.cc[i, b])
+    gain = st.w[i] * (st.cc[i, a] - st.cc[i, b]) + st.extra_gain(i, a, b)
     good = gain > 1e-12 * max(1.0, float(gain.max(initial=0.0)))
     i, b, gain = i[good], b[good], gain[good]
     if i.size == 0:
@@ -227,7 +232,7 @@ def _swap_pass(
         cand = cand[movable[cand] & ~st.is_centre[cand] & allowed[cand, a]]
         if cand.size == 0:
             continue
-        gj = st.w[cand] * (st.cc[cand, b] - st.cc[cand, a])
+        gj = st.w[cand] * (st.cc[cand, b] - st.cc[cand, a]) + st.extra_gain(cand, np.full(cand.size, b), np.full(cand.size, a))
         good = gi + gj > 1e-12 * max(1.0, gi)
         for idx in np.lexsort((cand, -(gi + gj)))[: int(good.sum())]:
             if not good[idx]:

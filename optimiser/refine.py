@@ -33,6 +33,9 @@ demand at most ``centre_capacity`` of its centre: capped in every bound, and a c
 where the capacity in reach covers the cap) are kept the same way: the start
 moves a centre that is not allowed to the cheapest allowed member, and every re-centring
 chooses among the allowed units only (kicks never move centres).
+Continuity (``continuity``: today's zone of each unit's hours): no step takes the hours that
+change zone over the cap (moves, swaps and rebalancing are refused that would; a kick that
+does is dropped), and the charge on them is part of every gain and of the objective.
 
 6. **Kicks** (iterated local search), while time is left: a ball of units on the border of
    zones ``a`` and ``b`` moves from ``a`` to ``b``; the pair is mended, rebalanced, bounded
@@ -62,7 +65,7 @@ from optimiser.refine_state import (
     plan_objective,
 )
 from optimiser.repair import mend_pieces, repair_bounds
-from optimiser.resources import CostBlocks, ResourceBounds, SubBlocks, TravelLimit
+from optimiser.resources import Continuity, CostBlocks, ResourceBounds, SubBlocks, TravelLimit
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ def _passes(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...], *,
         if left <= 0:
             break
         bounds, allowed, flow, share = pass_bounds(ctx, labels, centres)
-        res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
+        res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds, continuity=ctx.continuity,
                            centres=centres, movable=ctx.movable, centre_allowed=ctx.centres_allowed(allowed), medoid_candidates=ctx.medoid_candidates,
                            time_limit_s=left, limit=ctx.limit)
         passes += 1
@@ -175,26 +178,32 @@ def _pair_search(ctx: Search, best: Found, kicked: NDArray[np.int64], a: int, b:
     within = None if limit is None else limit.allowed((ca, cb))
     if within is not None and not within[np.arange(lab.size), lab].all():  # mending left a unit beyond the limit
         return None
+    cont = None if ctx.continuity is None else ctx.continuity.subset(members, pair, best.labels)
+    if cont is not None and cont.moved(lab) > cont.cap * (1 + 1e-9) + 1e-9:  # the kick moved too many hours
+        return None
     try:
         if not zones_connected(lab, edges, 2):  # a piece that may not move was kept apart
             return None
         capped = ctx.capped(best.centres)
         lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
             amounts, capped.lower[:, pair], capped.upper[:, pair]), movable=ctx.movable[members],
-            allowed=within)
+            allowed=within, continuity=cont)
         full = best.labels.copy()
         full[members] = np.where(lab == 0, a, b)
         bounds, allowed, flow, share = pass_bounds(ctx, full, best.centres)
     except ValueError:
         return None
     old = ctx.cost.block(members, np.asarray([best.centres[a], best.centres[b]]))
-    before = float(np.sum(weights * old[np.arange(members.size), (best.labels[members] == b).astype(np.int64)]))
+    was = (best.labels[members] == b).astype(np.int64)
+    before = float(np.sum(weights * old[np.arange(members.size), was]))
+    if cont is not None and cont.penalty:
+        before += float(cont.charge()[np.arange(members.size), was].sum())
     where = ctx.centres_allowed(allowed)
     res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), movable=ctx.movable[members],
                        bounds=ResourceBounds(amounts, bounds.lower[:, pair], bounds.upper[:, pair]),
                        centre_allowed=None if where is None else where[members][:, pair],
                        medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1),
-                       limit=limit)
+                       limit=limit, continuity=cont)
     full[members] = np.where(res.labels == 0, a, b)
     centres = list(best.centres)
     centres[a], centres[b] = int(members[res.centres[0]]), int(members[res.centres[1]])
@@ -219,6 +228,7 @@ def refine_plan(
     limit: TravelLimit | None = None,
     centre_ok: NDArray[np.bool_] | None = None,
     centre_capacity: NDArray[np.float64] | None = None,
+    continuity: Continuity | None = None,
 ) -> RefineResult:
     """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
     centre per zone (replaced by the zone's medoid where it is not a member after mending);
@@ -228,7 +238,9 @@ def refine_plan(
     them where they are); ``limit`` a travel limit every step keeps (see the module docstring);
     ``centre_ok`` (n, K) the units that may centre each zone (hub branches; one per zone when
     the hubs are fixed), kept at the start and by every re-centring; ``centre_capacity`` (n,)
-    the most demand a zone centred at each unit may hold (the radius rule), kept the same way.
+    the most demand a zone centred at each unit may hold (the radius rule), kept the same way;
+    ``continuity`` a cap on the hours that change zone against today's (zone ``z`` is today's
+    ``z``), kept by every step, and a charge on them, added to the objective.
     Raises ``ValueError`` when no plan keeping every constraint could be
     started (then the coarse plan's figures stand)."""
     t0 = time.perf_counter()
@@ -239,7 +251,7 @@ def refine_plan(
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
     ctx = Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
                   None if centre_ok is None else np.asarray(centre_ok, dtype=bool),
-                  None if centre_capacity is None else np.asarray(centre_capacity, dtype=float))
+                  None if centre_capacity is None else np.asarray(centre_capacity, dtype=float), continuity)
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
@@ -248,7 +260,11 @@ def refine_plan(
     start = fit_centres(ctx, labels, member_centres(ctx, labels, centres))
     before = labels
     labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
-                           movable=may_move, allowed=None if limit is None else limit.allowed(start))
+                           movable=may_move, allowed=None if limit is None else limit.allowed(start),
+                           continuity=continuity)
+    if continuity is not None and continuity.moved(labels) > continuity.cap * (1 + 1e-9) + 1e-9:
+        raise ValueError(f"{continuity.moved(labels):,.1f} hours change zone once the plan is mended and rebalanced "
+                         f"over the finer units, more than the cap {continuity.cap:,.1f}")
     rebalanced = int((before != labels).sum())
     if branches is not None:
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)

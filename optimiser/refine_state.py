@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from optimiser.local_search import _medoids
 from optimiser.problem import BranchCapacity
 from optimiser.refine_flow import CentreFits, flow_headroom
-from optimiser.resources import CostBlocks, ResourceBounds, TravelLimit
+from optimiser.resources import Continuity, CostBlocks, ResourceBounds, TravelLimit
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Search:
     limit: TravelLimit | None = None
     centre_ok: NDArray[np.bool_] | None = None  # (n, K) units that may centre each zone (hubs)
     centre_capacity: NDArray[np.float64] | None = None  # (n,) most demand a zone centred at j may hold
+    continuity: Continuity | None = None  # cap on / charge for the hours that change zone
 
     def fits(self, labels: NDArray[np.int64], need: NDArray[np.float64] | None = None) -> CentreFits | None:
         """Which of zone ``z``'s members may centre it (hubs, the travel limit, capacity in reach
@@ -77,8 +78,11 @@ class Found:
 
 
 def plan_objective(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
+    """Travel, plus the continuity charge on the hours that change zone."""
     cc = ctx.cost.block(np.arange(labels.size), np.asarray(centres))
-    return float(np.sum(ctx.weights * cc[np.arange(labels.size), labels]))
+    travel = float(np.sum(ctx.weights * cc[np.arange(labels.size), labels]))
+    cont = ctx.continuity
+    return travel if cont is None or not cont.penalty else travel + cont.penalty * cont.moved(labels)
 
 
 def pass_bounds(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[

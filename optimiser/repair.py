@@ -14,7 +14,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from optimiser.local_search import _Graph, _medoids, _State, zones_connected
-from optimiser.resources import CostBlocks, DenseCost, ResourceBounds
+from optimiser.resources import Continuity, CostBlocks, DenseCost, ResourceBounds
 
 
 def repair_bounds(
@@ -28,12 +28,14 @@ def repair_bounds(
     movable: NDArray[np.bool_] | None = None,
     allowed: NDArray[np.bool_] | None = None,
     max_moves: int = 100_000,
+    continuity: Continuity | None = None,
 ) -> NDArray[np.int64]:
     """Move boundary units until every zone is within its resource bounds, keeping zones contiguous.
 
     Greedy: each step makes the boundary move that lowers the total (scaled) bound violation,
     choosing the cheapest in travel among those, whose donor zone stays connected. The start
-    must be contiguous; raises ``ValueError`` if the violation cannot be removed this way.
+    must be contiguous; with ``continuity`` no move takes the hours that change zone over its
+    cap. Raises ``ValueError`` if the violation cannot be removed this way.
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
     n = labels.size
@@ -50,7 +52,7 @@ def repair_bounds(
     finite = np.where(np.isfinite(bounds.upper), np.abs(bounds.upper), 0.0)  # rows may have no upper bound
     scale = np.maximum(np.maximum(finite.max(axis=1), np.abs(bounds.amounts).max(axis=1)), 1e-12)[:, None]  # (r, 1)
     st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, _Graph(n, edges),
-                1e-9 * float(scale.max()))
+                1e-9 * float(scale.max()), continuity)
     amounts = bounds.amounts / scale  # (r, n)
     lo, hi = bounds.lower / scale, bounds.upper / scale
 
@@ -73,7 +75,7 @@ def repair_bounds(
         gain = weights[i] * (st.cc[i, a] - st.cc[i, b])
         reduction = (before - after)[better]
         for idx in np.lexsort((b, i, -gain, -np.round(reduction, 9))).tolist():
-            if st.stays_connected(int(i[idx])):
+            if st.within_cap(int(i[idx]), int(a[idx]), int(b[idx])) and st.stays_connected(int(i[idx])):
                 st.move(int(i[idx]), int(b[idx]))
                 break
         else:

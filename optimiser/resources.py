@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -105,3 +105,53 @@ class SubBlocks:
 
     def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.inner.block(self.units[rows], self.units[cols])
+
+
+@dataclass(frozen=True)
+class Continuity:
+    """Care that changes zone against today's zones: ``stay[i, z]`` the hours of unit ``i`` in
+    today's zone ``z``; at most ``max_moved`` hours may change zone (None: no cap) and each hour
+    that does is charged ``penalty`` in the objective's units."""
+
+    stay: NDArray[np.float64]  # (n, K)
+    max_moved: float | None = None
+    penalty: float = 0.0
+
+    @property
+    def cap(self) -> float:
+        return np.inf if self.max_moved is None else float(self.max_moved)
+
+    def moved(self, labels: NDArray[np.int64]) -> float:
+        """Hours whose zone differs from today's."""
+        labels = np.asarray(labels, dtype=np.int64)
+        return float(self.stay.sum() - self.stay[np.arange(labels.size), labels].sum())
+
+    def charge(self) -> NDArray[np.float64]:
+        """(n, K) the objective's charge for unit ``i`` in zone ``z``: ``penalty`` x its hours not in ``z`` today."""
+        return self.penalty * (self.stay.sum(axis=1)[:, None] - self.stay)
+
+    def subset(self, units: NDArray[np.int64], zones: list[int], labels: NDArray[np.int64]) -> Continuity:
+        """Over ``units`` and ``zones`` only (the others keep their ``labels``): the cap less what
+        the other units move already."""
+        rest = np.ones(labels.size, dtype=bool)
+        rest[units] = False
+        outside = float(self.stay[rest].sum() - self.stay[np.flatnonzero(rest), labels[rest]].sum())
+        left = None if self.max_moved is None else self.max_moved - outside
+        # hours of a unit today in neither zone always move: kept in the charge and the cap
+        sub = self.stay[np.ix_(units, np.asarray(zones, dtype=np.int64))]
+        gone = self.stay[units].sum(axis=1) - sub.sum(axis=1)
+        return _Shifted(sub, left, self.penalty, gone)
+
+
+@dataclass(frozen=True)
+class _Shifted(Continuity):
+    """:class:`Continuity` over a subset of the zones: ``gone[i]`` hours of unit ``i`` are today
+    in none of them (they change zone whichever of them the unit joins)."""
+
+    gone: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    def moved(self, labels: NDArray[np.int64]) -> float:
+        return super().moved(labels) + float(self.gone.sum())
+
+    def charge(self) -> NDArray[np.float64]:
+        return super().charge() + self.penalty * self.gone[:, None]

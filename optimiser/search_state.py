@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from optimiser.resources import CostBlocks, ResourceBounds
+from optimiser.resources import Continuity, CostBlocks, ResourceBounds
 
 
 class _Graph:
@@ -48,6 +48,7 @@ class _State:
         bounds: ResourceBounds,
         graph: _Graph,
         slack: float,
+        continuity: Continuity | None = None,
     ) -> None:
         self.labels = labels
         self.lab = labels.tolist()  # python mirror for the BFS
@@ -62,6 +63,11 @@ class _State:
             [np.bincount(labels, weights=row, minlength=self.k) for row in bounds.amounts]
         ).astype(np.float64)
         self.slack = slack
+        # continuity: hours of each unit in today's zones, the cap on those that move, the charge
+        self.stay = None if continuity is None else continuity.stay
+        self.extra = None if continuity is None or not continuity.penalty else continuity.charge()
+        self.cap = np.inf if continuity is None else continuity.cap
+        self.moved = 0.0 if continuity is None else continuity.moved(labels)
         self.refresh_columns()
 
     def refresh_columns(self) -> None:
@@ -70,7 +76,19 @@ class _State:
         self.is_centre[self.centres] = True
 
     def objective(self) -> float:
-        return float(np.sum(self.w * self.cc[np.arange(self.n), self.labels]))
+        travel = float(np.sum(self.w * self.cc[np.arange(self.n), self.labels]))
+        return travel if self.extra is None else travel + float(self.extra[np.arange(self.n), self.labels].sum())
+
+    def extra_gain(self, i: NDArray[np.int64], a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.float64] | float:
+        """The continuity charge saved by moving units ``i`` from zones ``a`` to ``b`` (0 without one)."""
+        return 0.0 if self.extra is None else self.extra[i, a] - self.extra[i, b]
+
+    def within_cap(self, i: int, a: int, b: int, j: int = -1) -> bool:
+        """``i: a -> b`` (and ``j: b -> a``) keeps the hours that change zone within the cap."""
+        if self.stay is None or not np.isfinite(self.cap):
+            return True
+        delta = self.stay[i, a] - self.stay[i, b] + (0.0 if j < 0 else self.stay[j, b] - self.stay[j, a])
+        return bool(self.moved + delta <= self.cap + self.slack)
 
     def fits(self, i: int, a: int, b: int) -> bool:
         """``i: a -> b`` keeps both zones within every bound (amounts may be negative, e.g.
@@ -81,7 +99,7 @@ class _State:
         return bool(
             np.all(new_a >= lo[:, a] - s) and np.all(new_a <= hi[:, a] + s)
             and np.all(new_b >= lo[:, b] - s) and np.all(new_b <= hi[:, b] + s)
-        )
+        ) and self.within_cap(i, a, b)
 
     def fits_pair(self, i: int, j: int, a: int, b: int) -> bool:
         """``i: a -> b`` together with ``j: b -> a``."""
@@ -91,7 +109,7 @@ class _State:
         return bool(
             np.all(new_a >= lo[:, a] - s) and np.all(new_a <= hi[:, a] + s)
             and np.all(new_b >= lo[:, b] - s) and np.all(new_b <= hi[:, b] + s)
-        )
+        ) and self.within_cap(i, a, b, j)
 
     def stays_connected(self, i: int) -> bool:
         """Zone of ``i`` remains connected once ``i`` leaves it."""
@@ -122,8 +140,12 @@ class _State:
         r = self.b.amounts[:, i]
         self.loads[:, a] -= r
         self.loads[:, b] += r
+        if self.stay is not None:
+            self.moved += float(self.stay[i, a] - self.stay[i, b])
         self.labels[i] = b
         self.lab[i] = b
 
     def gain(self, i: int, b: int) -> float:
-        return float(self.w[i] * (self.cc[i, self.lab[i]] - self.cc[i, b]))
+        a = self.lab[i]
+        extra = 0.0 if self.extra is None else self.extra[i, a] - self.extra[i, b]
+        return float(self.w[i] * (self.cc[i, a] - self.cc[i, b]) + extra)

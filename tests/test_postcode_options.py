@@ -185,3 +185,51 @@ def test_melton_at_postcode_level_keeps_the_radius_rule(melton_copy: Path) -> No
     free = plan_zones(load_scenario(write_scenario(melton_copy, extra=FAST)))  # the plan without the rule
     assert np.any(free.result.loads > cap[list(free.result.centres)])  # ... breaks it: the rule binds
     assert plan.result.objective > free.result.objective
+
+
+# ---- continuity with today's zones -----------------------------------------------------------------
+
+def test_refine_keeps_the_cap_on_hours_that_change_zone_and_charges_them() -> None:
+    from optimiser.resources import Continuity
+
+    xy, cost, edges = _grid_problem(6, 6)
+    weights = np.ones(36)
+    weights[[5, 11]] = 6.0  # pulls the right-hand zone's centre to its corner: the free plan moves units
+    today = (xy[:, 0] >= 3).astype(np.int64)
+    stay = np.zeros((36, 2))
+    stay[np.arange(36), today] = 1.0  # one hour per unit, in today's zone
+    bounds = ResourceBounds.balance(np.ones(36), n_zones=2, tolerance=0.2)
+
+    def run(continuity: Continuity | None):  # type: ignore[no-untyped-def]
+        return refine_plan(today, weights=weights, cost=DenseCost(cost), edges=edges, bounds=bounds,
+                           time_limit_s=5, continuity=continuity)
+
+    free = run(None)
+    assert Continuity(stay).moved(free.labels) > 2  # the free refinement moves more than 2 hours
+    capped = run(Continuity(stay, max_moved=2.0))
+    assert Continuity(stay).moved(capped.labels) <= 2 and is_contiguous(capped.labels, edges).passed
+    assert capped.objective >= free.objective - 1e-9
+    charged = run(Continuity(stay, penalty=100.0))  # an hour moved costs more than any travel it saves
+    assert np.array_equal(charged.labels, today)
+    light = run(Continuity(stay, penalty=0.01))  # a light charge: the objective is travel plus the charge
+    travel = float(np.sum(weights * _travel(cost, light.labels, light.centres)))
+    assert light.objective == pytest.approx(travel + 0.01 * Continuity(stay).moved(light.labels))
+
+
+def test_melton_at_postcode_level_keeps_continuity_limits(melton_copy: Path) -> None:
+    def run(extra: str):  # type: ignore[no-untyped-def]
+        path = write_scenario(melton_copy, zones=2, tolerance=0.3, extra=FAST + extra)
+        scenario = load_scenario(path)
+        refuse_unsupported(scenario)  # kept at postcode level now
+        return plan_zones(scenario)
+
+    free = run("[continuity]\n")
+    assert free.hours_moved > 60  # 710 hours/week change zone without a cap
+    capped = run("[continuity]\nmax_moved_hours = 60\n")
+    assert capped.units.n > 1000 and all(c.passed for c in capped.checks), [c for c in capped.checks if not c.passed]
+    assert "moved_within_cap" in {c.name for c in capped.checks} and capped.hours_moved <= 60 + 1e-6
+    charged = run("[continuity]\nmoved_penalty_min = 1\n")  # a minute per hour moved
+    assert all(c.passed for c in charged.checks)  # incl. the objective = travel + charge, recomputed from postcodes
+    travel = charged.metrics.mean_travel_min * charged.demand["hours_per_week"].sum()
+    assert charged.hours_moved > 0
+    assert charged.result.objective == pytest.approx(travel + charged.hours_moved, rel=1e-9)

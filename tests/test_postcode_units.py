@@ -130,9 +130,10 @@ def test_unknown_units_level_is_refused_with_the_allowed_values(melton_copy: Pat
 def test_postcode_level_refuses_options_it_cannot_keep(melton_copy: Path) -> None:
     path = write_scenario(melton_copy, extra=UNITS + "[continuity]\nmax_moved_share = 0.3\n"
                           "[pieces]\nown_zone = [\"LE13 0AA\"]\n")
-    with pytest.raises(ScenarioError, match=r'\[continuity\] max_moved_hours.*; \[pieces\] own_zone') as info:
+    with pytest.raises(ScenarioError, match=r'cannot keep \[pieces\] own_zone / join = "declared" \(') as info:
         refuse_unsupported(load_scenario(path))
     assert info.value.exit_code == 2 and 'level = "lsoa"' in str(info.value)
+    assert "continuity" not in str(info.value)  # kept at postcode level: not named
 
 
 def test_the_cli_refuses_an_option_it_cannot_keep_with_exit_2(melton_copy: Path) -> None:

@@ -37,6 +37,7 @@ from optimiser.construct import movable_units, resource_bounds
 from optimiser.districting import DistrictingResult
 from optimiser.families import not_refined
 from optimiser.refine import RefineResult, refine_plan
+from optimiser.resources import Continuity
 from optimiser.solve import SolverReport, SolveStatus
 from zoning.cell_options import PointCost
 from zoning.commissioning_arrays import problem_options
@@ -54,10 +55,6 @@ def refuse_unsupported(scenario: Scenario) -> None:
     """Raise :class:`ScenarioError` (exit 2) naming every option the postcode level does not keep."""
     s, where = scenario, str(scenario.source) if scenario.source else "the scenario"
     found = []
-    c = s.continuity
-    if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
-        found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
-                     "changes zone; a plain [continuity], as a [baseline] sets it, is kept)")
     if s.pieces.own_zone or s.pieces.join != "nearest":
         found.append("[pieces] own_zone / join = \"declared\" (postcode cells cut off are joined to their nearest "
                      "unit)")
@@ -93,7 +90,9 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
              f"LSOA level carried to their nearest cells, {built.outside_outline} point(s) outside the outline "
              "given a cell of their own)"]
     pinned, together = _locks_on_cells(prep, lsoa_of_unit)
-    options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together))
+    # the continuity charge in the objective's units, as the LSOA problem has it (GBP under objective "cost")
+    options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together,
+                                                           moved_penalty=prep.problem.moved_penalty))
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.maximum(np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0, 1e-6)
     placeholder = np.broadcast_to(np.zeros(1), (units.n, units.n))  # no memory: see the module docstring
@@ -210,6 +209,8 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
     meets = "meeting the capacity balance" if flow is not None else "capacity not imposed"
     if problem.travel_limit() is not None:
         meets += ", the travel limit not imposed"
+    if problem.max_moved is not None or problem.moved_penalty:
+        meets += ", continuity's cap and charge left out"
     scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
              f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
     if refined.objective < bound.value <= refined.objective * (1 + 1e-7) + 1e-9:
@@ -259,7 +260,9 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
                               edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
                               seed=pc.scenario.seed, movable=movable_units(problem), limit=problem.travel_limit(),
-                              centre_ok=centre_ok, centre_capacity=problem.centre_capacity)
+                              centre_ok=centre_ok, centre_capacity=problem.centre_capacity,
+                              continuity=None if problem.stay is None else Continuity(
+                                  problem.stay, problem.max_moved, problem.moved_penalty))
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
                          "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance or the travel limit") from exc
