@@ -18,7 +18,6 @@ from tests.conftest import write_scenario
 from tests.test_postcode_units import UNITS, _grid_problem
 from zoning.cell_options import PointCost, cell_travel_limit
 from zoning.pipeline import plan_zones
-from zoning.postcode_plan import refuse_unsupported
 from zoning.scenario import load_scenario
 from zoning.travel import StraightLineTravel
 
@@ -99,7 +98,6 @@ def test_melton_at_postcode_level_keeps_a_travel_limit(melton_copy: Path) -> Non
     assert free.postcodes["travel_min_proposed"].max() > limit  # the limit binds (21.9 min without it)
     path.write_text(path.read_text(encoding="utf-8") + f"max_travel_min = {limit}\n", encoding="utf-8")  # [model]
     scenario = load_scenario(path)
-    refuse_unsupported(scenario)  # kept at postcode level now
     plan = plan_zones(scenario)
     assert plan.result.labels.size == plan.units.n and plan.units.n > 1000  # refined over the cells
     assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
@@ -137,7 +135,6 @@ def test_melton_at_postcode_level_keeps_hub_centres(melton_copy: Path) -> None:
 
     path = write_scenario(melton_copy, extra=FAST + '[capacity]\nhubs = ["P1", "P2", "P3"]\n')
     scenario = load_scenario(path)
-    refuse_unsupported(scenario)  # kept at postcode level now
     plan = plan_zones(scenario)
     assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
     assert "centres_at_candidates" in {c.name for c in plan.checks}
@@ -172,7 +169,6 @@ def test_refine_keeps_each_zone_within_its_centres_capacity() -> None:
 def test_melton_at_postcode_level_keeps_the_radius_rule(melton_copy: Path) -> None:
     path = write_scenario(melton_copy, extra=FAST + '[capacity]\nrule = "radius"\nradius_min = 20\nmargin = 0.5\n')
     scenario = load_scenario(path)
-    refuse_unsupported(scenario)  # kept at postcode level now
     plan = plan_zones(scenario)
     assert plan.units.n > 1000 and all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
     assert "centre_capacity" in {c.name for c in plan.checks}
@@ -220,7 +216,6 @@ def test_melton_at_postcode_level_keeps_continuity_limits(melton_copy: Path) -> 
     def run(extra: str):  # type: ignore[no-untyped-def]
         path = write_scenario(melton_copy, zones=2, tolerance=0.3, extra=FAST + extra)
         scenario = load_scenario(path)
-        refuse_unsupported(scenario)  # kept at postcode level now
         return plan_zones(scenario)
 
     free = run("[continuity]\n")
@@ -233,3 +228,55 @@ def test_melton_at_postcode_level_keeps_continuity_limits(melton_copy: Path) -> 
     travel = charged.metrics.mean_travel_min * charged.demand["hours_per_week"].sum()
     assert charged.hours_moved > 0
     assert charged.result.objective == pytest.approx(travel + charged.hours_moved, rel=1e-9)
+
+
+# ---- pieces: a zone of its own, declared links only --------------------------------------------------
+
+def test_declared_only_cells_meet_other_pieces_only_through_declared_links() -> None:
+    from zoning.cell_options import declared_only_edges
+
+    # cells 0-1 | 2-3 on a line, two pieces {0, 1, 4} and {2, 3}; cell 4 of the first piece was cut
+    # off by the outline and linked to its nearest cell, 2, across the gap
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [2.0, 0.9]])
+    edges = np.array([[0, 1], [1, 2], [2, 3], [2, 4]])
+    kept, relinked = declared_only_edges(points, edges, np.array([0, 0, 1, 1, 0]))
+    assert {tuple(e) for e in kept.tolist()} == {(0, 1), (2, 3), (1, 4)}  # 4 rejoins its own piece at 1
+    assert relinked == 1
+
+
+@pytest.fixture
+def island(melton_copy: Path) -> tuple[Path, str]:
+    from tests.test_pieces_pipeline import _cut_off_one_lsoa
+
+    return melton_copy, _cut_off_one_lsoa(melton_copy)
+
+
+def _island_plan(folder: Path, extra: str):  # type: ignore[no-untyped-def]
+    scenario = load_scenario(write_scenario(folder, on_unmatched="exclude", tolerance=0.2, extra=FAST + extra))
+    plan = plan_zones(scenario)
+    assert plan.units.n > 1000 and all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
+    lsoa = plan.postcodes.groupby("unit")["lsoa11cd"].first().reindex(range(plan.units.n)).to_numpy()
+    return plan, lsoa
+
+
+def test_melton_island_is_a_zone_of_its_own_at_postcode_level(island: tuple[Path, str]) -> None:
+    folder, code = island
+    plan, lsoa = _island_plan(folder, f'[pieces]\nown_zone = ["{code}"]\n')
+    on = lsoa == code
+    assert len(set(plan.unit_zone[on].tolist())) == 1  # the island's cells: one zone ...
+    assert set(plan.unit_zone[on].tolist()).isdisjoint(plan.unit_zone[~on].tolist())  # ... of its own
+    assert "locks_respected" in {c.name for c in plan.checks}
+
+
+def test_melton_island_joins_only_by_its_declared_link_at_postcode_level(island: tuple[Path, str]) -> None:
+    folder, code = island
+    link = f'[[link]]\na = "{code}"\nb = "LE13 0AA"\nnote = "a ferry"\n'
+    plan, lsoa = _island_plan(folder, link + '[pieces]\njoin = "declared"\n')
+    on = lsoa == code
+    crossing = [(i, j) for i, j in plan.units.edges.tolist() if on[i] != on[j]]
+    target = plan.postcodes.at["LE13 0AA", "lsoa11cd"]
+    assert len(crossing) == 1 and {lsoa[i] for i, j in crossing} | {lsoa[j] for i, j in crossing} == {code, target}
+    nearest, _ = _island_plan(folder, link)  # join = "nearest": the cut-off cells' own link across the gap too
+    lsoa_n = nearest.postcodes.groupby("unit")["lsoa11cd"].first().reindex(range(nearest.units.n)).to_numpy()
+    on_n = lsoa_n == code
+    assert sum(on_n[i] != on_n[j] for i, j in nearest.units.edges.tolist()) > 1

@@ -69,3 +69,37 @@ def cell_travel_limit(area: pd.DataFrame, points: NDArray[np.float64], travel: T
     log.info("travel limit over %d cells: %d postcode(s) isolated, %d cell(s) exempt", n, int(far.sum()),
              int(exempt.sum()))
     return CellTravelLimit(PointCost(points, travel), exempt, isolated)
+
+
+def declared_only_edges(points: NDArray[np.float64], edges: NDArray[np.int64],
+                        piece: NDArray[np.int64]) -> tuple[NDArray[np.int64], int]:
+    """The cell adjacency under ``[pieces] join = "declared"``: cells of different pieces of the
+    LSOA adjacency (``piece``: each cell's piece, its LSOA's) are never adjacent, whether their
+    Voronoi cells touch or a cut-off cell was linked across the gap (the declared links are
+    carried afterwards); a cell so left apart from the rest of its own piece is linked to the
+    nearest cell of that piece. Returns the edges and how many such links were added."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = piece.size
+    kept = edges[piece[edges[:, 0]] == piece[edges[:, 1]]]
+    added = 0
+    for _ in range(n):
+        graph = coo_matrix((np.ones(len(kept)), (kept[:, 0], kept[:, 1])), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+        extra = []
+        for p in np.unique(piece).tolist():
+            cells = np.flatnonzero(piece == p)
+            comps, sizes = np.unique(comp[cells], return_counts=True)
+            if comps.size <= 1:
+                continue
+            stray = cells[comp[cells] == comps[np.argmin(sizes)]]  # the smallest part joins the nearest rest
+            rest = cells[comp[cells] != comp[stray[0]]]
+            gap, nearest = cKDTree(points[rest]).query(points[stray])
+            i = int(np.argmin(gap))
+            extra.append(sorted((int(stray[i]), int(rest[int(nearest[i])]))))
+        if not extra:
+            break
+        added += len(extra)
+        kept = np.unique(np.vstack([kept, np.asarray(extra, dtype=np.int64)]), axis=0)
+    return kept, added

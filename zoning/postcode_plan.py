@@ -14,7 +14,7 @@ After the LSOA design (:func:`zoning.pipeline.design`), :func:`refine_to_postcod
 
 It returns a :class:`~zoning.prepare.Prepared` over the postcode units, so that
 :func:`zoning.measure.measure_plan` and the publishers draw every output from the cells.
-Options the refinement cannot keep are refused before any work (:func:`refuse_unsupported`).
+A constraint family the refinement does not keep is refused before any work (:func:`refuse_unrefined`).
 
 The postcode-level :class:`~optimiser.problem.DistrictingProblem` carries every family's data
 (demand, rows, branches, edges) for the named checks, but its ``cost`` is a zero-stride
@@ -36,13 +36,14 @@ from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
 from optimiser.construct import movable_units, resource_bounds
 from optimiser.districting import DistrictingResult
 from optimiser.families import not_refined
+from optimiser.problem import DistrictingProblem
 from optimiser.refine import RefineResult, refine_plan
 from optimiser.resources import Continuity
 from optimiser.solve import SolverReport, SolveStatus
-from zoning.cell_options import PointCost
+from zoning.cell_options import PointCost, declared_only_edges
 from zoning.commissioning_arrays import problem_options
 from zoning.errors import ScenarioError, SolveError
-from zoning.pieces import unit_hours_of
+from zoning.pieces import own_zone_specs, piece_of_units, unit_hours_of
 from zoning.postcode_units import build_postcode_units
 from zoning.prepare import Prepared, Progress, current_centres
 from zoning.scenario import Scenario
@@ -51,17 +52,15 @@ from zoning.units import Units
 log = logging.getLogger(__name__)
 
 
-def refuse_unsupported(scenario: Scenario) -> None:
-    """Raise :class:`ScenarioError` (exit 2) naming every option the postcode level does not keep."""
-    s, where = scenario, str(scenario.source) if scenario.source else "the scenario"
-    found = []
-    if s.pieces.own_zone or s.pieces.join != "nearest":
-        found.append("[pieces] own_zone / join = \"declared\" (postcode cells cut off are joined to their nearest "
-                     "unit)")
-    if found:
+def refuse_unrefined(problem: DistrictingProblem, *, where: str) -> None:
+    """Raise :class:`ScenarioError` (exit 2) naming every constraint family of ``problem`` that
+    the postcode refinement does not keep (the registry's ``refine``, :mod:`optimiser.families`):
+    run on the LSOA problem before the design, and on the cells' before the refinement."""
+    missing = not_refined(problem)
+    if missing:
         raise ScenarioError(
-            f"{where}: [units] level = \"postcode\" cannot keep {'; '.join(found)} yet. How to fix: remove "
-            f"{'it' if len(found) == 1 else 'them'}, or set [units] level = \"lsoa\""
+            f"{where}: [units] level = \"postcode\" cannot keep the constraint famil(ies) {', '.join(missing)} yet. "
+            "How to fix: remove the options behind them, or set [units] level = \"lsoa\""
         )
 
 
@@ -75,20 +74,28 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     area["lsoa_unit"] = area["unit"]
     area["unit"] = built.unit_of_postcode.to_numpy()
     lsoa_of_unit = lsoa_of_cells(area, built.units.n)
-    units, crossings = _with_crossings(built.units, prep, lsoa_of_unit)
+    cells, relinked = built.units, 0
+    if scenario.pieces.join == "declared":  # pieces meet only through the declared links (carried next)
+        piece = piece_of_units(prep.pieces, prep.units.ids)[lsoa_of_unit]
+        edges, relinked = declared_only_edges(cells.points, cells.edges, piece)
+        cells = replace(cells, edges=edges)
+    units, crossings = _with_crossings(cells, prep, lsoa_of_unit)
     demand_of_unit = unit_hours_of(area, units.n)
     xy = area[["easting", "northing"]].to_numpy(float)
     current_centre = (current_centres(area, prep.current_names,
                                       lambda rows, cand: travel.minutes(xy[rows], units.points[cand]))
                       if scenario.current_zones is not None else {})
+    own = scenario.model_copy(update={"zone": (*scenario.zone, *own_zone_specs(prep.pieces))}) if prep.pieces else scenario
     options = problem_options(
-        _without_locks(scenario), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
+        _without_locks(own), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
         unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre, cells=True,
     )
     notes = [*options.notes, f"postcode units: {units.n:,} Voronoi cells for {len(area):,} in-area postcodes "
              f"({built.links_added} cut-off cell(s) linked to their nearest unit, {crossings} crossing(s) of the "
              f"LSOA level carried to their nearest cells, {built.outside_outline} point(s) outside the outline "
-             "given a cell of their own)"]
+             "given a cell of their own)" + (f"; [pieces] join = \"declared\": cells of different pieces adjacent only "
+                                            f"through the declared links ({relinked} cell(s) relinked within their "
+                                            "piece)" if scenario.pieces.join == "declared" else "")]
     pinned, together = _locks_on_cells(prep, lsoa_of_unit)
     # the continuity charge in the objective's units, as the LSOA problem has it (GBP under objective "cost")
     options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together,
@@ -234,10 +241,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
 
     pc, _links = postcode_prepared(prep, progress=progress)
     problem, units = pc.problem, pc.units
-    missing = not_refined(problem)
-    if missing:  # refuse_unsupported should have named the option: a family added without its refinement
-        raise SolveError(f"the postcode refinement does not keep the constraint famil(ies) {missing}. How to fix: "
-                         "set [units] level = \"lsoa\"")
+    refuse_unrefined(problem, where="the postcode units")
     lsoa_of_unit = lsoa_of_cells(pc.area, units.n)
     start = result.labels[lsoa_of_unit]
     centre_ok = centre_rule(pc)
