@@ -33,8 +33,9 @@ demand at most ``centre_capacity`` of its centre: capped in every bound, and a c
 where the capacity in reach covers the cap) are kept the same way: the start
 moves a centre that is not allowed to the cheapest allowed member, and every re-centring
 chooses among the allowed units only (kicks never move centres).
-Continuity (``continuity``: today's zone of each unit's hours): no step takes the hours that
-change zone over the cap (moves, swaps and rebalancing are refused that would; a kick that
+Continuity (``continuity``: today's zone of each unit's hours): should mending and rebalancing
+take the hours that change zone over the cap, boundary moves back towards today's zones bring
+them within it (:func:`optimiser.repair.reduce_moved`); from then on no step takes them over the cap (moves, swaps and rebalancing are refused that would; a kick that
 does is dropped), and the charge on them is part of every gain and of the objective.
 
 6. **Kicks** (iterated local search), while time is left: a ball of units on the border of
@@ -64,7 +65,7 @@ from optimiser.refine_state import (
     pass_bounds,
     plan_objective,
 )
-from optimiser.repair import mend_pieces, repair_bounds
+from optimiser.repair import mend_pieces, reduce_moved, repair_bounds
 from optimiser.resources import Continuity, CostBlocks, ResourceBounds, SubBlocks, TravelLimit
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,10 @@ def refine_plan(
     labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
                            movable=may_move, allowed=None if limit is None else limit.allowed(start),
                            continuity=continuity)
+    if continuity is not None and continuity.moved(labels) > continuity.cap * (1 + 1e-9) + 1e-9:
+        labels = reduce_moved(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
+                              continuity=continuity, movable=may_move,
+                              allowed=None if limit is None else limit.allowed(start))
     if continuity is not None and continuity.moved(labels) > continuity.cap * (1 + 1e-9) + 1e-9:
         raise ValueError(f"{continuity.moved(labels):,.1f} hours change zone once the plan is mended and rebalanced "
                          f"over the finer units, more than the cap {continuity.cap:,.1f}")

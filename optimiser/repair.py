@@ -8,6 +8,8 @@ equals, whose donor zone stays connected.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
@@ -114,3 +116,48 @@ def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: ND
                 moved += int(piece.sum())
                 stray[piece] = False
     raise ValueError("detached pieces could not be mended: the adjacency leaves some zone's units cut off")
+
+
+def reduce_moved(
+    labels: NDArray[np.int64],
+    *,
+    weights: NDArray[np.float64],
+    cost: CostBlocks,
+    edges: NDArray[np.int64],
+    bounds: ResourceBounds,
+    centres: tuple[int, ...],
+    continuity: Continuity,
+    movable: NDArray[np.bool_] | None = None,
+    allowed: NDArray[np.bool_] | None = None,
+    max_moves: int = 100_000,
+) -> NDArray[np.int64]:
+    """Bring the hours that change zone within ``continuity``'s cap by boundary moves back
+    towards today's zones: each step makes the move that returns the most hours to their zone
+    of today (cheapest in travel among equals) keeping every bound, ``allowed`` and the donor
+    zone connected. Returns the labels (still over the cap when no such move is left)."""
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n, k = labels.size, bounds.lower.shape[1]
+    movable = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+    allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    scale = float(np.abs(bounds.amounts).max(initial=1.0))
+    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, cost, bounds, _Graph(n, edges),
+                1e-9 * scale, replace(continuity, max_moved=None))
+    stay, src, dst = continuity.stay, st.g.src, st.g.dst
+    for _ in range(max_moves):
+        if st.moved <= continuity.cap + 1e-9 * scale:
+            break
+        la, lb = st.labels[src], st.labels[dst]
+        ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
+        i, a, b = src[ok], la[ok], lb[ok]
+        back = stay[i, b] - stay[i, a]  # hours returned to today's zone
+        better = back > 1e-12
+        i, a, b, back = i[better], a[better], b[better], back[better]
+        gain = weights[i] * (st.cc[i, a] - st.cc[i, b])
+        for idx in np.lexsort((b, i, -gain, -np.round(back, 9))).tolist():
+            u, za, zb = int(i[idx]), int(a[idx]), int(b[idx])
+            if st.fits(u, za, zb) and st.stays_connected(u):
+                st.move(u, zb)
+                break
+        else:
+            break
+    return st.labels

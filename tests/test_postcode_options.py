@@ -212,6 +212,23 @@ def test_refine_keeps_the_cap_on_hours_that_change_zone_and_charges_them() -> No
     assert light.objective == pytest.approx(travel + 0.01 * Continuity(stay).moved(light.labels))
 
 
+def test_hours_over_the_cap_are_moved_back_towards_todays_zones() -> None:
+    from optimiser.repair import reduce_moved
+    from optimiser.resources import Continuity
+
+    _, cost, edges = _grid_problem(1, 6)  # a path 0-1-2-3-4-5; today: {0, 1, 2} and {3, 4, 5}
+    stay = np.zeros((6, 2))
+    stay[np.arange(6), [0, 0, 0, 1, 1, 1]] = [1.0, 1.0, 1.0, 1.0, 2.0, 1.0]
+    labels = np.array([0, 0, 0, 0, 0, 1])  # units 3 and 4 (3 hours) moved to zone 0
+    bounds = ResourceBounds.balance(np.ones(6), n_zones=2, tolerance=0.7)  # 0.9 to 5.1 units per zone
+    back = reduce_moved(labels, weights=np.ones(6), cost=DenseCost(cost), edges=edges, bounds=bounds,
+                        centres=(0, 5), continuity=Continuity(stay, max_moved=1.0))
+    assert back.tolist() == [0, 0, 0, 0, 1, 1]  # unit 4 (2 hours) goes back: 1 hour still moves, the cap
+    assert Continuity(stay).moved(back) == 1.0
+    assert reduce_moved(labels, weights=np.ones(6), cost=DenseCost(cost), edges=edges, bounds=bounds,
+                        centres=(0, 5), continuity=Continuity(stay, max_moved=0.0)).tolist() == [0, 0, 0, 1, 1, 1]
+
+
 def test_melton_at_postcode_level_keeps_continuity_limits(melton_copy: Path) -> None:
     def run(extra: str):  # type: ignore[no-untyped-def]
         path = write_scenario(melton_copy, zones=2, tolerance=0.3, extra=FAST + extra)

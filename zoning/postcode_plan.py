@@ -269,7 +269,7 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
                                   problem.stay, problem.max_moved, problem.moved_penalty))
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
-                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance or the travel limit") from exc
+                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance, the travel limit or the continuity cap") from exc
     pc.timings["refine_s"] = refined.seconds
     report = result.report
     seconds = result.seconds + refined.seconds
