@@ -13,6 +13,8 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from optimiser.resources import CostBlocks, DenseCost, TravelLimit
+
 
 @dataclass(frozen=True)
 class Check:
@@ -131,14 +133,15 @@ def kept_whole(labels: NDArray[np.int64], groups: Sequence[NDArray[np.int64]]) -
 
 
 def within_travel_limit(
-    labels: NDArray[np.int64], centres: Sequence[int], reach: NDArray[np.float64], limit: float,
+    labels: NDArray[np.int64], centres: Sequence[int], reach: NDArray[np.float64] | CostBlocks, limit: float,
     exempt: NDArray[np.bool_] | None = None,
 ) -> Check:
-    """No unit's farthest (non-exempt) demand point is beyond ``limit`` from its zone centre."""
+    """No unit's farthest (non-exempt) demand point is beyond ``limit`` from its zone centre
+    (``reach`` an (n, n) matrix, or read by blocks at postcode scale)."""
     labels = np.asarray(labels)
-    far = reach[np.arange(labels.size), np.asarray(centres)[labels]] > limit + 1e-9
-    if exempt is not None:
-        far &= ~np.asarray(exempt, dtype=bool)
+    blocks: CostBlocks = DenseCost(np.asarray(reach)) if isinstance(reach, np.ndarray) else reach
+    free = np.zeros(labels.size, dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
+    far = TravelLimit(blocks, limit, free).beyond(labels, list(centres))
     return Check(
         "within_travel_limit", not far.any(),
         f"{int(far.sum())} unit(s) beyond {limit:g} min of their centre" if far.any()

@@ -14,6 +14,9 @@ Each :class:`Family` says, in one place,
 - **centre_ok** / **move_centres**: for families tied to the centres, which units may centre
   a zone (a necessary condition) and how seeded or re-centred centres are moved so that the
   family can be met (zones in the frozen set keep theirs);
+- **refine**: whether :func:`optimiser.refine.refine_plan` (the postcode-level refinement)
+  keeps the family by construction; a postcode-level run refuses a problem carrying any
+  family it does not keep (:func:`not_refined`);
 - **start**: values for the family's own variables in a MIP start (the start plan's);
 - **rows**: the MILP rows of a family that writes its own (added after the core rows); the
   core families' rows are written inline by :func:`optimiser.assignment.build_assignment_model`
@@ -77,6 +80,7 @@ class Family:
     centre_ok: Callable[[DistrictingProblem], NDArray[np.bool_]] | None = None  # (n,) units that may be centres
     move_centres: Callable[[DistrictingProblem, Centres, frozenset[int]], tuple[int, ...]] | None = None
     start: Callable[[pulp.LpProblem, DistrictingProblem, Labels, list[int]], None] | None = None  # MIP start values
+    refine: bool = False  # kept by construction in optimiser.refine (postcode level)
 
     def may_bind(self, problem: DistrictingProblem) -> bool:
         """Whether leaving the family out could turn an infeasible model feasible."""
@@ -183,6 +187,15 @@ def _pins_diagnose(problem: DistrictingProblem) -> list[str]:
     return reasons
 
 
+# ---- travel limit -------------------------------------------------------------------------------
+
+def _travel_limit_check(p: DistrictingProblem, labels: Labels, centres: Centres, _names: Names) -> list[Check]:
+    limit = p.travel_limit()
+    if limit is None:
+        return []
+    return [within_travel_limit(labels, centres, limit.reach, limit.limit, limit.exempt)]
+
+
 # ---- centre capacity (the 'radius' rule: capacity in reach of the centre, counted per zone) -----
 
 def _centre_capacity_check(p: DistrictingProblem, labels: Labels, centres: Centres, names: Names) -> list[Check]:
@@ -228,54 +241,52 @@ def _centre_candidates_check(p: DistrictingProblem, _labels: Labels, centres: Ce
 
 FAMILY_LIST: tuple[Family, ...] = (
     Family(
-        "contiguity", present=lambda p: True, hint="allow more zones", local_search="kept",
+        "contiguity", present=lambda p: True, hint="allow more zones", local_search="kept", refine=True,
         check=lambda p, labels, _c, names: [is_contiguous(labels, p.edges, zone_names=names)],
     ),
     Family(
-        "balance", present=lambda p: True, check=_balance_check, diagnose=_balance_diagnose,
+        "balance", present=lambda p: True, check=_balance_check, diagnose=_balance_diagnose, refine=True,
         hint="widen the tolerance or the per-zone minimum/maximum hours", local_search="kept",
     ),
     Family(
-        "rows", present=lambda p: bool(p.rows), check=_rows_check, diagnose=_rows_diagnose,
+        "rows", present=lambda p: bool(p.rows), check=_rows_check, diagnose=_rows_diagnose, refine=True,
         hint="loosen the cohort or provider-capacity bounds", local_search="kept",
         relax=lambda p: replace(p, rows=()),
     ),
     Family(
-        "pins", present=lambda p: p.pinned is not None, check=_pins_check, diagnose=_pins_diagnose,
+        "pins", present=lambda p: p.pinned is not None, check=_pins_check, diagnose=_pins_diagnose, refine=True,
         hint="lock fewer areas or move the locks", local_search="kept",
         relax=lambda p: replace(p, pinned=None), binds=_has_pins,
     ),
     Family(
-        "together", present=lambda p: bool(p.together), hint="keep fewer towns or wards whole", local_search="kept",
+        "together", present=lambda p: bool(p.together), hint="keep fewer towns or wards whole", local_search="kept", refine=True,
         check=lambda p, labels, _c, _names: [kept_whole(labels, p.together)],
         relax=lambda p: replace(p, together=()),
     ),
     Family(
-        "travel_limit", present=lambda p: p.reach is not None and p.reach_limit is not None,
-        hint="raise the travel limit", local_search="not kept",
-        check=lambda p, labels, c, _names: [within_travel_limit(labels, c, p.reach, p.reach_limit, p.reach_exempt)]  # type: ignore[arg-type]
-        if p.reach is not None and p.reach_limit is not None else [],
-        relax=lambda p: replace(p, reach=None, reach_limit=None),
+        "travel_limit", present=lambda p: p.travel_limit() is not None,
+        hint="raise the travel limit", local_search="not kept", refine=True,
+        check=_travel_limit_check, relax=lambda p: replace(p, reach=None, reach_limit=None, reach_blocks=None),
     ),
     Family(
-        "centre_capacity", present=lambda p: p.centre_capacity is not None, check=_centre_capacity_check,
+        "centre_capacity", present=lambda p: p.centre_capacity is not None, check=_centre_capacity_check, refine=True,
         diagnose=_centre_capacity_diagnose, hint="widen the capacity radius or lower the margin",
         local_search="not kept", relax=lambda p: replace(p, centre_capacity=None),
     ),
     Family(
-        "capacity_flow", present=lambda p: p.branches is not None, check=flow_checks, diagnose=flow_diagnose,
+        "capacity_flow", present=lambda p: p.branches is not None, check=flow_checks, diagnose=flow_diagnose, refine=True,
         hint="lower the capacity margin, raise reach_min or add providers", local_search="checked",
         relax=lambda p: replace(p, branches=None), rows=add_flow_rows, centre_ok=possible_centres,
         move_centres=lambda p, c, fixed: covering_centres(p, c, fixed=fixed), start=flow_start,
     ),
     Family(
-        "continuity", present=lambda p: p.stay is not None, check=_continuity_check,
+        "continuity", present=lambda p: p.stay is not None, check=_continuity_check, refine=True,
         hint="allow more hours to change zone", local_search="not kept",
         relax=lambda p: replace(p, stay=None, max_moved=None, moved_penalty=0.0),
         binds=lambda p: p.stay is not None and p.max_moved is not None,
     ),
     Family(
-        "centre_candidates", present=lambda p: p.centre_candidates is not None, check=_centre_candidates_check,
+        "centre_candidates", present=lambda p: p.centre_candidates is not None, check=_centre_candidates_check, refine=True,
         hint="allow more units to be zone centres", local_search="not kept",
         binds=lambda p: False,  # the fixed-centre model never sees it: centres are given
     ),
@@ -298,6 +309,11 @@ def move_centres(problem: DistrictingProblem, centres: Centres, *, fixed: frozen
         if family.move_centres is not None:
             out = family.move_centres(problem, out, fixed)
     return out
+
+
+def not_refined(problem: DistrictingProblem) -> list[str]:
+    """The present families that :func:`optimiser.refine.refine_plan` does not keep."""
+    return [f.name for f in present_families(problem) if not f.refine]
 
 
 def present_families(problem: DistrictingProblem) -> list[Family]:

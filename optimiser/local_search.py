@@ -18,6 +18,10 @@ bounds, and one centre unit per zone:
 3. **Re-centring.** Each zone's centre moves to the member minimising the zone's weighted
    travel (optionally among the ``medoid_candidates`` members nearest the current centre).
 
+With a travel limit (:class:`~optimiser.resources.TravelLimit`) a unit may only join a zone
+whose centre is within the limit, and a zone may only re-centre on a member that keeps every
+member within it; the units allowed in each zone are recomputed after each re-centring.
+
 Steps 1-3 repeat until a round changes nothing. Each accepted step strictly lowers the
 objective ``sum_i w_i c[i, centre(zone(i))]``, so the search terminates. Costs are read
 through :class:`CostBlocks`, so a caller at postcode scale never needs the full (n, n)
@@ -28,15 +32,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from optimiser.resources import CostBlocks, DenseCost, ResourceBounds
+from optimiser.resources import Continuity, CostBlocks, DenseCost, ResourceBounds, TravelLimit
+from optimiser.search_state import _Graph, _State, zones_connected
 
 __all__ = ["CostBlocks", "DenseCost", "LocalSearchResult", "ResourceBounds", "local_search", "zones_connected"]
 
@@ -56,120 +58,6 @@ class LocalSearchResult:
     seconds: float
 
 
-class _Graph:
-    """Adjacency lists as Python lists (fast scalar access in the BFS)."""
-
-    def __init__(self, n: int, edges: NDArray[np.int64]) -> None:
-        src = np.r_[edges[:, 0], edges[:, 1]]
-        dst = np.r_[edges[:, 1], edges[:, 0]]
-        order = np.lexsort((dst, src))
-        self.src, self.dst = src[order], dst[order]
-        indptr = np.searchsorted(self.src, np.arange(n + 1))
-        dst_list = self.dst.tolist()
-        self.adj: list[list[int]] = [dst_list[indptr[i]:indptr[i + 1]] for i in range(n)]
-
-
-def zones_connected(labels: NDArray[np.int64], edges: NDArray[np.int64], n_zones: int) -> bool:
-    """Vectorised check that each of the ``n_zones`` zones is one connected piece."""
-    n = labels.shape[0]
-    same = labels[edges[:, 0]] == labels[edges[:, 1]]
-    e = edges[same]
-    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    count, _ = connected_components(graph, directed=False)
-    return int(count) == n_zones and np.unique(labels).size == n_zones
-
-
-class _State:
-    def __init__(
-        self,
-        labels: NDArray[np.int64],
-        centres: NDArray[np.int64],
-        weights: NDArray[np.float64],
-        cost: CostBlocks,
-        bounds: ResourceBounds,
-        graph: _Graph,
-        slack: float,
-    ) -> None:
-        self.labels = labels
-        self.lab = labels.tolist()  # python mirror for the BFS
-        self.centres = centres
-        self.w = weights
-        self.cost = cost
-        self.b = bounds
-        self.g = graph
-        self.k = centres.size
-        self.n = labels.size
-        self.loads: NDArray[np.float64] = np.stack(
-            [np.bincount(labels, weights=row, minlength=self.k) for row in bounds.amounts]
-        ).astype(np.float64)
-        self.slack = slack
-        self.refresh_columns()
-
-    def refresh_columns(self) -> None:
-        self.cc = self.cost.block(np.arange(self.n), self.centres)  # (n, K)
-        self.is_centre = np.zeros(self.n, dtype=bool)
-        self.is_centre[self.centres] = True
-
-    def objective(self) -> float:
-        return float(np.sum(self.w * self.cc[np.arange(self.n), self.labels]))
-
-    def fits(self, i: int, a: int, b: int) -> bool:
-        """``i: a -> b`` keeps both zones within every bound (amounts may be negative, e.g.
-        capacity minus demand, so both sides of both zones are checked)."""
-        r = self.b.amounts[:, i]
-        new_a, new_b = self.loads[:, a] - r, self.loads[:, b] + r
-        lo, hi, s = self.b.lower, self.b.upper, self.slack
-        return bool(
-            np.all(new_a >= lo[:, a] - s) and np.all(new_a <= hi[:, a] + s)
-            and np.all(new_b >= lo[:, b] - s) and np.all(new_b <= hi[:, b] + s)
-        )
-
-    def fits_pair(self, i: int, j: int, a: int, b: int) -> bool:
-        """``i: a -> b`` together with ``j: b -> a``."""
-        diff = self.b.amounts[:, j] - self.b.amounts[:, i]
-        new_a, new_b = self.loads[:, a] + diff, self.loads[:, b] - diff
-        lo, hi, s = self.b.lower, self.b.upper, self.slack
-        return bool(
-            np.all(new_a >= lo[:, a] - s) and np.all(new_a <= hi[:, a] + s)
-            and np.all(new_b >= lo[:, b] - s) and np.all(new_b <= hi[:, b] + s)
-        )
-
-    def stays_connected(self, i: int) -> bool:
-        """Zone of ``i`` remains connected once ``i`` leaves it."""
-        zone, lab, adj = self.lab[i], self.lab, self.g.adj
-        nbrs = [k for k in adj[i] if lab[k] == zone]
-        if len(nbrs) <= 1:
-            return True
-        targets = set(nbrs[1:])
-        seen = {i, nbrs[0]}
-        queue = deque([nbrs[0]])
-        while queue:
-            u = queue.popleft()
-            for v in adj[u]:
-                if v not in seen and lab[v] == zone:
-                    if v in targets:
-                        targets.discard(v)
-                        if not targets:
-                            return True
-                    seen.add(v)
-                    queue.append(v)
-        return False
-
-    def touches(self, i: int, zone: int, *, exclude: int = -1) -> bool:
-        return any(self.lab[k] == zone and k != exclude for k in self.g.adj[i])
-
-    def move(self, i: int, b: int) -> None:
-        a = self.lab[i]
-        r = self.b.amounts[:, i]
-        self.loads[:, a] -= r
-        self.loads[:, b] += r
-        self.labels[i] = b
-        self.lab[i] = b
-
-    def gain(self, i: int, b: int) -> float:
-        return float(self.w[i] * (self.cc[i, self.lab[i]] - self.cc[i, b]))
-
-
 def local_search(
     labels: NDArray[np.int64],
     *,
@@ -186,6 +74,8 @@ def local_search(
     max_rounds: int = 100,
     time_limit_s: float | None = None,
     centre_allowed: NDArray[np.bool_] | None = None,
+    limit: TravelLimit | None = None,
+    continuity: Continuity | None = None,
 ) -> LocalSearchResult:
     """Improve a feasible plan (see the module docstring).
 
@@ -194,8 +84,10 @@ def local_search(
     or :class:`CostBlocks`; ``centres`` one member unit per zone (default: each zone's
     medoid); ``movable`` False for locked units; ``allowed`` (n, K) False where a unit may not
     join a zone; ``centre_allowed`` (n, K) False where a unit may not become the zone's centre
-    when re-centring (the given centres stay allowed). Raises ``ValueError`` if the starting
-    plan is not feasible.
+    when re-centring (the given centres stay allowed); ``limit`` a travel limit kept by every
+    move and re-centring (see the module docstring). Raises ``ValueError`` if the starting plan
+    is not feasible; ``continuity`` a cap on the hours that change zone (kept by every move and
+    swap) and a charge on them (added to the objective).
     """
     start = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64).copy()
@@ -206,14 +98,21 @@ def local_search(
     allowed = np.ones((n, k), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if centres is None:
+        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, medoid_candidates, None,
+                           limit=limit)
+    base = allowed
+    if limit is not None:
+        allowed = base & limit.allowed(centres)
     _check_start(labels, edges, bounds, allowed, n, k)
     graph = _Graph(n, edges)
     scale = float(np.abs(bounds.amounts).max(initial=1.0))
-    if centres is None:
-        centres = _medoids(labels, np.zeros(k, dtype=np.int64) - 1, weights, costs, k, medoid_candidates, None)
     if any(labels[c] != z for z, c in enumerate(centres)):
         raise ValueError("each zone's centre must be one of its own units")
-    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, graph, 1e-9 * scale)
+    st = _State(labels, np.asarray(centres, dtype=np.int64), weights, costs, bounds, graph, 1e-9 * scale, continuity)
+    if st.moved > st.cap + st.slack:
+        raise ValueError(f"local search needs a feasible starting plan: {st.moved:,.1f} hours change zone, "
+                         f"more than the cap {st.cap:,.1f}")
     initial = st.objective()
     moves = swaps_done = recentres = rounds = 0
     while rounds < max_rounds:
@@ -233,12 +132,14 @@ def local_search(
             log.info("local search stopped by its time limit after %d rounds", rounds)
             break
         new = np.asarray(_medoids(st.labels, st.centres, weights, costs, k, medoid_candidates, st.cc,
-                                  centre_allowed=centre_allowed), dtype=np.int64)
+                                  centre_allowed=centre_allowed, limit=limit), dtype=np.int64)
         if np.array_equal(new, st.centres):
             break
         recentres += 1
         st.centres = new
         st.refresh_columns()
+        if limit is not None:
+            allowed = base & limit.allowed(new)
     objective = st.objective()
     seconds = time.perf_counter() - start
     log.info(
@@ -281,7 +182,7 @@ def _move_pass(st: _State, movable: NDArray[np.bool_], allowed: NDArray[np.bool_
     la, lb = st.labels[src], st.labels[dst]
     ok = (la != lb) & movable[src] & ~st.is_centre[src] & allowed[src, lb]
     i, b, a = src[ok], lb[ok], la[ok]
-    gain = st.w[i] * (st.cc[i, a] - st.cc[i, b])
+    gain = st.w[i] * (st.cc[i, a] - st.cc[i, b]) + st.extra_gain(i, a, b)
     good = gain > 1e-12 * max(1.0, float(gain.max(initial=0.0)))
     i, b, gain = i[good], b[good], gain[good]
     if i.size == 0:
@@ -331,7 +232,7 @@ def _swap_pass(
         cand = cand[movable[cand] & ~st.is_centre[cand] & allowed[cand, a]]
         if cand.size == 0:
             continue
-        gj = st.w[cand] * (st.cc[cand, b] - st.cc[cand, a])
+        gj = st.w[cand] * (st.cc[cand, b] - st.cc[cand, a]) + st.extra_gain(cand, np.full(cand.size, b), np.full(cand.size, a))
         good = gi + gj > 1e-12 * max(1.0, gi)
         for idx in np.lexsort((cand, -(gi + gj)))[: int(good.sum())]:
             if not good[idx]:
@@ -358,9 +259,11 @@ def _medoids(
     cc: NDArray[np.float64] | None,
     *,
     centre_allowed: NDArray[np.bool_] | None = None,
+    limit: TravelLimit | None = None,
 ) -> tuple[int, ...]:
     """Each zone's member minimising its weighted travel (among the members ``centre_allowed``
-    for the zone, the current centre always allowed); the current centre wins ties."""
+    for the zone, the current centre always allowed; with ``limit``, among the members that keep
+    every member within it); the current centre wins ties."""
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
     out = []
@@ -376,6 +279,9 @@ def _medoids(
             near = np.argsort(cc[cand, z], kind="stable")[:max_candidates]
             cand = np.sort(cand[near])
         totals = weights[members] @ cost.block(members, cand)
+        if limit is not None:
+            fits = limit.centre_fits(members, cand) | (cand == c)
+            totals = np.where(fits, totals, np.inf)
         best = int(np.argmin(totals))
         if c >= 0 and labels[c] == z:
             pos = np.searchsorted(cand, c)

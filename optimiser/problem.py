@@ -9,6 +9,8 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from optimiser.resources import CostBlocks, DenseCost, TravelLimit
+
 
 @dataclass(frozen=True)
 class ZoneRow:
@@ -105,6 +107,9 @@ class DistrictingProblem:
         demand point of unit ``i`` to a centre at unit ``j``; a unit may join a zone only if its
         reach to the zone's centre is at most ``reach_limit``, unless it is exempt (isolated:
         no centre anywhere is within the limit).
+    reach_blocks : ``reach`` read by blocks instead (:class:`~optimiser.resources.CostBlocks`)
+        where an (n, n) matrix would not fit (postcode units); only the checks and the
+        refinement read it (:meth:`travel_limit`).
     stay, max_moved, moved_penalty : ``stay[i, z]`` is the demand of unit ``i`` that is in
         today's zone ``z``; the demand that changes zone is capped at ``max_moved`` and/or
         charged ``moved_penalty`` per unit of demand in the objective.
@@ -130,6 +135,7 @@ class DistrictingProblem:
     reach: NDArray[np.float64] | None = None
     reach_limit: float | None = None
     reach_exempt: NDArray[np.bool_] | None = None
+    reach_blocks: CostBlocks | None = None
     stay: NDArray[np.float64] | None = None
     max_moved: float | None = None
     moved_penalty: float = 0.0
@@ -190,6 +196,8 @@ class DistrictingProblem:
         problems: list[str] = []
         if self.reach is not None and (np.shape(self.reach) != (n, n) or self.reach_limit is None):
             problems.append(f"reach must be ({n}, {n}) and come with reach_limit")
+        if self.reach_blocks is not None and (self.reach is not None or self.reach_limit is None):
+            problems.append("reach_blocks replaces reach and must come with reach_limit")
         if self.reach_exempt is not None and np.shape(self.reach_exempt) != (n,):
             problems.append(f"reach_exempt must be ({n},)")
         if self.stay is not None and np.shape(self.stay) != (n, k):
@@ -233,10 +241,9 @@ class DistrictingProblem:
         """(n, K) which unit may join which zone given the centres: pins and the travel limit."""
         n, k = self.n_units, self.n_zones
         ok = np.ones((n, k), dtype=bool)
-        if self.reach is not None and self.reach_limit is not None:
-            ok &= self.reach[:, list(centres)] <= self.reach_limit + 1e-9
-            if self.reach_exempt is not None:
-                ok[np.asarray(self.reach_exempt, dtype=bool)] = True
+        limit = self.travel_limit()
+        if limit is not None:
+            ok &= limit.allowed(centres)
         if self.pinned is not None:
             pinned = np.asarray(self.pinned)
             fixed = np.flatnonzero(pinned >= 0)
@@ -244,6 +251,15 @@ class DistrictingProblem:
             ok[fixed, pinned[fixed]] = True
         ok[list(centres), np.arange(k)] = True
         return ok
+
+    def travel_limit(self) -> TravelLimit | None:
+        """The travel limit (``reach`` or ``reach_blocks`` with ``reach_limit``), or None."""
+        if self.reach_limit is None or (self.reach is None and self.reach_blocks is None):
+            return None
+        reach = self.reach_blocks if self.reach_blocks is not None else DenseCost(np.asarray(self.reach))
+        exempt = (np.zeros(self.n_units, dtype=bool) if self.reach_exempt is None
+                  else np.asarray(self.reach_exempt, dtype=bool))
+        return TravelLimit(reach, float(self.reach_limit), exempt)
 
     def moved(self, labels: NDArray[np.int64]) -> float:
         """Demand whose zone differs from today's (0 without ``stay``)."""

@@ -2,12 +2,13 @@
 
 Arrays in, arrays out: labels (a coarse plan projected onto the fine units), the fine units'
 weights and resource rows (:class:`ResourceBounds`, row 0 = demand hours), their adjacency,
-costs read by blocks (:class:`CostBlocks`, never an (n, n) matrix) and, for the capacity
-balance, the branches (:class:`BranchCapacity` with minutes to every fine unit).
+costs read by blocks (:class:`CostBlocks`, never an (n, n) matrix), for the capacity
+balance the branches (:class:`BranchCapacity` with minutes to every fine unit) and for a
+travel limit its reach by blocks (:class:`TravelLimit`).
 
 Method
 ------
-1. **Mend.** A zone's cells that do not touch the rest of it (a projected LSOA boundary cuts
+1. **Mend** (:func:`optimiser.repair.mend_pieces`). A zone's cells that do not touch the rest of it (a projected LSOA boundary cuts
    postcode cells) join the neighbouring zone they border; each zone keeps its heaviest piece.
 2. **Rebalance.** :func:`optimiser.repair.repair_bounds` brings every zone within every
    resource bound by contiguous boundary moves.
@@ -22,6 +23,21 @@ Method
 4. **Search.** :func:`optimiser.local_search.local_search` (contiguity kept by each move,
    resource bounds kept, re-centring within the allowed centres), costs on demand.
 5. Steps 3-4 repeat (a new ``F`` at the new centres and loads) while a pass improves.
+Travel limit (with ``limit``), kept at every step: after mending, a zone whose centre leaves
+a member beyond the limit moves its centre to the member that keeps every member within it
+(cheapest in travel; no such member: the refinement cannot start); rebalancing, the search and
+the kicks only move a unit into a zone whose centre is within its limit, and re-centring only
+picks a member that keeps every member within it (:mod:`optimiser.local_search`).
+Centres restricted to some units (``centre_ok``: hub branches) and the radius rule (a zone's
+demand at most ``centre_capacity`` of its centre: capped in every bound, and a centre moves only
+where the capacity in reach covers the cap) are kept the same way: the start
+moves a centre that is not allowed to the cheapest allowed member, and every re-centring
+chooses among the allowed units only (kicks never move centres).
+Continuity (``continuity``: today's zone of each unit's hours): should mending and rebalancing
+take the hours that change zone over the cap, boundary moves back towards today's zones bring
+them within it (:func:`optimiser.repair.reduce_moved`); from then on no step takes them over the cap (moves, swaps and rebalancing are refused that would; a kick that
+does is dropped), and the charge on them is part of every gain and of the objective.
+
 6. **Kicks** (iterated local search), while time is left: a ball of units on the border of
    zones ``a`` and ``b`` moves from ``a`` to ``b``; the pair is mended, rebalanced, bounded
    (step 3 over every zone) and searched again on its own; the result replaces the best plan
@@ -37,15 +53,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from optimiser.capacity_flow import uncovered
-from optimiser.local_search import _Graph, _medoids, local_search, zones_connected
+from optimiser.local_search import _Graph, local_search, zones_connected
 from optimiser.problem import BranchCapacity
-from optimiser.repair import repair_bounds
-from optimiser.resources import CostBlocks, ResourceBounds
+from optimiser.refine_flow import covering_start
+from optimiser.refine_state import (
+    Found,
+    Search,
+    fit_centres,
+    member_centres,
+    pass_bounds,
+    plan_objective,
+)
+from optimiser.repair import mend_pieces, reduce_moved, repair_bounds
+from optimiser.resources import Continuity, CostBlocks, ResourceBounds, SubBlocks, TravelLimit
 
 log = logging.getLogger(__name__)
 
@@ -70,147 +91,11 @@ class RefineResult:
     kicks_kept: int = 0  # ... that led to a better plan
 
 
-def mend_pieces(labels: NDArray[np.int64], edges: NDArray[np.int64], weights: NDArray[np.float64],
-                n_zones: int, *, movable: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.int64], int]:
-    """Give each zone's detached pieces (all but its heaviest) to a zone they border. A piece
-    holding a unit that may not move (``movable`` False) is kept instead (so a zone can then keep
-    two pieces: the caller's contiguity check says so)."""
-    labels = np.asarray(labels, dtype=np.int64).copy()
-    n = labels.size
-    fixed = np.zeros(n, dtype=bool) if movable is None else ~np.asarray(movable, dtype=bool)
-    moved = 0
-    for _ in range(100):
-        same = labels[edges[:, 0]] == labels[edges[:, 1]]
-        e = edges[same]
-        _, comp = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
-        heft = np.bincount(comp, weights=weights + 1e-9)
-        keep = np.zeros(int(comp.max()) + 1, dtype=bool)
-        for z in range(n_zones):
-            pieces = np.unique(comp[labels == z])
-            if pieces.size:
-                keep[pieces[np.argmax(heft[pieces])]] = True
-        keep[np.unique(comp[fixed])] = True
-        stray = ~keep[comp]
-        if not stray.any():
-            return labels, moved
-        cross = edges[labels[edges[:, 0]] != labels[edges[:, 1]]]
-        for a, b in np.vstack([cross, cross[:, ::-1]]).tolist():
-            if stray[a] and not stray[b]:
-                piece = comp == comp[a]
-                labels[piece] = labels[b]
-                moved += int(piece.sum())
-                stray[piece] = False
-    raise ValueError("detached pieces could not be mended: the adjacency leaves some zone's units cut off")
-
-
-def flow_headroom(branches: BranchCapacity, centres: tuple[int, ...], loads: NDArray[np.float64],
-                  upper: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]] | None:
-    """Step 3's LP: flows ``f_bz >= 0`` over the (branch, zone) pairs in reach of the centres,
-    room ``0 <= t_z <= head_z = upper_z - loads_z`` and a share ``0 <= s <= 1`` with
-
-      ``sum_z f_bz <= cap_b``                 each branch's capacity counted once
-      ``sum_b f_bz >= margin (d_z + t_z)``    every zone covered with its room
-      ``t_z >= s head_z``                     every zone keeps the same share of its headroom
-
-    maximising ``2 K s + sum_z t_z / head_z``. Returns ``(s, t, F)``, or None when even the
-    current loads cannot be covered (the LP is infeasible)."""
-    reach = branches.in_reach()[:, list(centres)] & (branches.capacity[:, None] > 0)
-    head = np.maximum(upper - loads, 0.0)
-    b_n, k = reach.shape
-    pairs = np.argwhere(reach)
-    p = len(pairs)
-    cols = np.arange(p)
-    zone = np.arange(k)
-    a_ub = np.zeros((b_n + 2 * k, p + k + 1))
-    a_ub[pairs[:, 0], cols] = 1.0  # sum_z f_bz <= cap_b
-    a_ub[b_n + pairs[:, 1], cols] = -1.0  # margin t_z - sum_b f_bz <= -margin d_z
-    a_ub[b_n + zone, p + zone] = branches.margin
-    a_ub[b_n + k + zone, p + zone] = -1.0  # s head_z - t_z <= 0
-    a_ub[b_n + k + zone, p + k] = head
-    b_ub = np.r_[branches.capacity, -branches.margin * loads, np.zeros(k)]
-    gain = np.r_[np.zeros(p), -1.0 / np.maximum(head, 1e-9), -2.0 * k]
-    bounds = [(0.0, None)] * p + [(0.0, float(h)) for h in head] + [(0.0, 1.0)]
-    res = linprog(gain, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-    if res.status != 0:
-        return None
-    flow = np.zeros((b_n, k))
-    flow[pairs[:, 0], pairs[:, 1]] = np.maximum(res.x[:p], 0.0)
-    # what the flow really covers, so that the caps below never exceed it
-    covered = np.minimum(flow.sum(axis=0) / branches.margin - loads, head)
-    return float(res.x[-1]), np.maximum(covered, 0.0), flow
-
-
-def _covering_start(branches: BranchCapacity, labels: NDArray[np.int64], centres: list[int],
-                    loads: NDArray[np.float64], upper: NDArray[np.float64]) -> list[int]:
-    """Move the centre of each zone the branches cannot cover to its member with the most
-    capacity in reach (a start for step 3; the given centres when they already cover)."""
-    if flow_headroom(branches, tuple(centres), loads, upper) is not None:
-        return centres
-    in_reach = branches.capacity_in_reach()
-    out = list(centres)
-    short = np.flatnonzero(uncovered(branches, out, loads) > 1e-7 * np.maximum(loads, 1.0))
-    for z in short.tolist():
-        members = np.flatnonzero(labels == z)
-        out[z] = int(members[np.argmax(in_reach[members])])
-    return out
-
-
-@dataclass(frozen=True)
-class _Search:
-    """What every pass of the search reads (see :func:`refine_plan`)."""
-
-    weights: NDArray[np.float64]
-    cost: CostBlocks
-    edges: NDArray[np.int64]
-    bounds: ResourceBounds
-    branches: BranchCapacity | None
-    medoid_candidates: int | None
-    movable: NDArray[np.bool_]  # False for units locked to their zone or kept whole with others
-
-
-@dataclass(frozen=True)
-class _Found:
-    labels: NDArray[np.int64]
-    centres: tuple[int, ...]
-    objective: float
-    moves: int
-    swaps: int
-    passes: int
-    flow: NDArray[np.float64] | None
-    share: float | None
-
-
-def _objective(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
-    cc = ctx.cost.block(np.arange(labels.size), np.asarray(centres))
-    return float(np.sum(ctx.weights * cc[np.arange(labels.size), labels]))
-
-
-def _pass_bounds(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[
-        ResourceBounds, NDArray[np.bool_] | None, NDArray[np.float64] | None, float | None]:
-    """Step 3: the bounds and allowed centres of one pass, the flow they keep and its share."""
-    if ctx.branches is None:
-        return ctx.bounds, None, None, None
-    k = ctx.bounds.lower.shape[1]
-    upper = ctx.bounds.upper[0]
-    loads = np.bincount(labels, weights=ctx.bounds.amounts[0], minlength=k).astype(np.float64)
-    got = flow_headroom(ctx.branches, centres, loads, upper)
-    if got is None:
-        raise ValueError("branch capacity within reach of the zone centres cannot cover every zone")
-    share, room, flow = got
-    cap = loads + room
-    cap = np.maximum(loads, cap - 1e-7 * np.maximum(cap, 1.0))  # kept strictly inside what F covers
-    new_upper = ctx.bounds.upper.copy()
-    new_upper[0] = np.minimum(upper, cap)
-    support = (flow > 1e-9).astype(np.int64)  # (B, K) branches giving to each zone
-    misses = (~ctx.branches.in_reach()).astype(np.int64).T @ support  # (n, K) givers a unit does not reach
-    return replace(ctx.bounds, upper=new_upper), misses == 0, flow, share
-
-
-def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
-            max_passes: int) -> _Found:
+def _passes(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
+            max_passes: int) -> Found:
     """Steps 3-5 from a plan meeting every bound; raises ``ValueError`` when the capacity
     balance cannot be covered at its centres."""
-    objective = _objective(ctx, labels, centres)
+    objective = plan_objective(ctx, labels, centres)
     moves = swaps = passes = 0
     flow: NDArray[np.float64] | None = None
     share: float | None = None
@@ -218,20 +103,20 @@ def _passes(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...], *
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        bounds, allowed, flow, share = _pass_bounds(ctx, labels, centres)
-        res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds,
-                           centres=centres, movable=ctx.movable, centre_allowed=allowed, medoid_candidates=ctx.medoid_candidates,
-                           time_limit_s=left)
+        bounds, allowed, flow, share = pass_bounds(ctx, labels, centres)
+        res = local_search(labels, weights=ctx.weights, cost=ctx.cost, edges=ctx.edges, bounds=bounds, continuity=ctx.continuity,
+                           centres=centres, movable=ctx.movable, centre_allowed=ctx.centres_allowed(allowed), medoid_candidates=ctx.medoid_candidates,
+                           time_limit_s=left, limit=ctx.limit)
         passes += 1
         moves, swaps = moves + res.moves, swaps + res.swaps
         improved = res.objective < objective * (1 - 1e-9)
         labels, centres, objective = res.labels, res.centres, res.objective
         if ctx.branches is None or not improved:
             break
-    return _Found(labels, centres, objective, moves, swaps, passes, flow, share)
+    return Found(labels, centres, objective, moves, swaps, passes, flow, share)
 
 
-def _kick(found: _Found, adj: list[list[int]], rng: np.random.Generator, *,
+def _kick(found: Found, adj: list[list[int]], rng: np.random.Generator, *,
           size: int) -> tuple[NDArray[np.int64], int, int] | None:
     """Step 6's perturbation: a ball of up to ``size`` units of zone ``a``, grown from a unit on
     its border with zone ``b``, moves to ``b`` (centres never move). Returns the labels, ``a``
@@ -259,28 +144,21 @@ def _kick(found: _Found, adj: list[list[int]], rng: np.random.Generator, *,
 
 
 def _movable_ball(got: tuple[NDArray[np.int64], int, int] | None, before: NDArray[np.int64],
-                  movable: NDArray[np.bool_]) -> tuple[NDArray[np.int64], int, int] | None:
-    """A kick with the units that may not move put back (None when nothing is left to move)."""
+                  movable: NDArray[np.bool_], limit: TravelLimit | None = None,
+                  centres: tuple[int, ...] = ()) -> tuple[NDArray[np.int64], int, int] | None:
+    """A kick with the units that may not move (or not into ``b`` within the travel limit) put
+    back (None when nothing is left to move)."""
     if got is None:
         return None
     labels, a, b = got
+    if limit is not None:
+        movable = movable & limit.allowed([centres[b]])[:, 0]
     labels = np.where(movable, labels, before)
     return None if np.array_equal(labels, before) else (labels, a, b)
 
 
-@dataclass(frozen=True)
-class _SubCost:
-    """Costs of a subset ``units`` of the units, re-indexed 0..len(units)-1."""
-
-    inner: CostBlocks
-    units: NDArray[np.int64]
-
-    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        return self.inner.block(self.units[rows], self.units[cols])
-
-
-def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, b: int,
-                 *, deadline: float) -> _Found | None:
+def _pair_search(ctx: Search, best: Found, kicked: NDArray[np.int64], a: int, b: int,
+                 *, deadline: float) -> Found | None:
     """Steps 1-4 of a kick over zones ``a`` and ``b`` only (the others stay as they are): mend
     and rebalance the pair, bound it (step 3 over every zone, as branches are shared), search
     it. None when the kicked pair cannot be mended, rebalanced or covered."""
@@ -296,27 +174,41 @@ def _pair_search(ctx: _Search, best: _Found, kicked: NDArray[np.int64], a: int, 
     if lab[ca] != 0 or lab[cb] != 1:
         return None
     pair = [a, b]
-    cost, weights = _SubCost(ctx.cost, members), ctx.weights[members]
+    cost, weights = SubBlocks(ctx.cost, members), ctx.weights[members]
+    limit = None if ctx.limit is None else ctx.limit.subset(members)
+    within = None if limit is None else limit.allowed((ca, cb))
+    if within is not None and not within[np.arange(lab.size), lab].all():  # mending left a unit beyond the limit
+        return None
+    cont = None if ctx.continuity is None else ctx.continuity.subset(members, pair, best.labels)
+    if cont is not None and cont.moved(lab) > cont.cap * (1 + 1e-9) + 1e-9:  # the kick moved too many hours
+        return None
     try:
         if not zones_connected(lab, edges, 2):  # a piece that may not move was kept apart
             return None
+        capped = ctx.capped(best.centres)
         lab = repair_bounds(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), bounds=ResourceBounds(
-            amounts, ctx.bounds.lower[:, pair], ctx.bounds.upper[:, pair]), movable=ctx.movable[members])
+            amounts, capped.lower[:, pair], capped.upper[:, pair]), movable=ctx.movable[members],
+            allowed=within, continuity=cont)
         full = best.labels.copy()
         full[members] = np.where(lab == 0, a, b)
-        bounds, allowed, flow, share = _pass_bounds(ctx, full, best.centres)
+        bounds, allowed, flow, share = pass_bounds(ctx, full, best.centres)
     except ValueError:
         return None
     old = ctx.cost.block(members, np.asarray([best.centres[a], best.centres[b]]))
-    before = float(np.sum(weights * old[np.arange(members.size), (best.labels[members] == b).astype(np.int64)]))
+    was = (best.labels[members] == b).astype(np.int64)
+    before = float(np.sum(weights * old[np.arange(members.size), was]))
+    if cont is not None and cont.penalty:
+        before += float(cont.charge()[np.arange(members.size), was].sum())
+    where = ctx.centres_allowed(allowed)
     res = local_search(lab, weights=weights, cost=cost, edges=edges, centres=(ca, cb), movable=ctx.movable[members],
                        bounds=ResourceBounds(amounts, bounds.lower[:, pair], bounds.upper[:, pair]),
-                       centre_allowed=None if allowed is None else allowed[members][:, pair],
-                       medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1))
+                       centre_allowed=None if where is None else where[members][:, pair],
+                       medoid_candidates=ctx.medoid_candidates, time_limit_s=max(deadline - time.perf_counter(), 0.1),
+                       limit=limit, continuity=cont)
     full[members] = np.where(res.labels == 0, a, b)
     centres = list(best.centres)
     centres[a], centres[b] = int(members[res.centres[0]]), int(members[res.centres[1]])
-    return _Found(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
+    return Found(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
 
 
 def refine_plan(
@@ -334,13 +226,23 @@ def refine_plan(
     kicks: int = 100,
     seed: int = 0,
     movable: NDArray[np.bool_] | None = None,
+    limit: TravelLimit | None = None,
+    centre_ok: NDArray[np.bool_] | None = None,
+    centre_capacity: NDArray[np.float64] | None = None,
+    continuity: Continuity | None = None,
 ) -> RefineResult:
     """Refine ``labels`` (n,) by the method of the module docstring. ``centres``: a start
     centre per zone (replaced by the zone's medoid where it is not a member after mending);
     ``bounds`` row 0 is demand (the capacity balance covers it); at most ``kicks``
     perturbations (step 6, seeded by ``seed``) within ``time_limit_s``. ``movable`` False for
     units that keep their zone of ``labels`` (locked, or kept whole with others: every step leaves
-    them where they are). Raises ``ValueError`` when no plan keeping every constraint could be
+    them where they are); ``limit`` a travel limit every step keeps (see the module docstring);
+    ``centre_ok`` (n, K) the units that may centre each zone (hub branches; one per zone when
+    the hubs are fixed), kept at the start and by every re-centring; ``centre_capacity`` (n,)
+    the most demand a zone centred at each unit may hold (the radius rule), kept the same way;
+    ``continuity`` a cap on the hours that change zone against today's (zone ``z`` is today's
+    ``z``), kept by every step, and a charge on them, added to the objective.
+    Raises ``ValueError`` when no plan keeping every constraint could be
     started (then the coarse plan's figures stand)."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit_s
@@ -348,21 +250,32 @@ def refine_plan(
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    ctx = _Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move)
+    ctx = Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
+                  None if centre_ok is None else np.asarray(centre_ok, dtype=bool),
+                  None if centre_capacity is None else np.asarray(centre_capacity, dtype=float), continuity)
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
     if np.unique(labels).size != k:
         raise ValueError("a zone vanished when its detached pieces were mended")
     if not zones_connected(labels, edges, k):
         raise ValueError("a locked or kept-whole unit is cut off from the rest of its zone by the finer units")
-    start = _member_centres(ctx, labels, centres)
+    start = fit_centres(ctx, labels, member_centres(ctx, labels, centres))
     before = labels
-    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=bounds, centres=start,
-                           movable=may_move)
+    labels = repair_bounds(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
+                           movable=may_move, allowed=None if limit is None else limit.allowed(start),
+                           continuity=continuity)
+    if continuity is not None and continuity.moved(labels) > continuity.cap * (1 + 1e-9) + 1e-9:
+        labels = reduce_moved(labels, weights=weights, cost=cost, edges=edges, bounds=ctx.capped(start), centres=start,
+                              continuity=continuity, movable=may_move,
+                              allowed=None if limit is None else limit.allowed(start))
+    if continuity is not None and continuity.moved(labels) > continuity.cap * (1 + 1e-9) + 1e-9:
+        raise ValueError(f"{continuity.moved(labels):,.1f} hours change zone once the plan is mended and rebalanced "
+                         f"over the finer units, more than the cap {continuity.cap:,.1f}")
     rebalanced = int((before != labels).sum())
     if branches is not None:
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
-        start = tuple(_covering_start(branches, labels, list(start), loads, bounds.upper[0]))
-    start_objective = _objective(ctx, labels, start)
+        start = tuple(covering_start(branches, labels, list(start), loads, ctx.capped(start).upper[0],
+                                     fits=ctx.fits(labels)))
+    start_objective = plan_objective(ctx, labels, start)
     try:
         best = _passes(ctx, labels, start, deadline=deadline, max_passes=max_passes)
     except ValueError as exc:
@@ -376,7 +289,7 @@ def refine_plan(
         got = _kick(best, adj, rng, size=int(rng.integers(5, 60)))
         if got is None:
             break
-        got = _movable_ball(got, best.labels, may_move)
+        got = _movable_ball(got, best.labels, may_move, ctx.limit, best.centres)
         if got is None:  # the ball held only units that may not move
             continue
         found = _pair_search(ctx, best, *got, deadline=deadline)
@@ -386,7 +299,7 @@ def refine_plan(
         if found.objective < best.objective * (1 - 1e-9):
             best, kept = found, kept + 1
     if kept:  # the sums of kept kicks, recomputed from the plan
-        best = replace(best, objective=_objective(ctx, best.labels, best.centres))
+        best = replace(best, objective=plan_objective(ctx, best.labels, best.centres))
     seconds = time.perf_counter() - t0
     log.info("refined at %d units: %d mended, %d rebalanced, objective %.6g -> %.6g in %d pass(es), "
              "%d of %d kick(s) kept, %.1f s", labels.size, mended, rebalanced, start_objective, best.objective,
@@ -395,13 +308,3 @@ def refine_plan(
                         start_objective=start_objective, mended_units=mended, rebalanced_units=rebalanced,
                         moves=moves, swaps=swaps, passes=passes, seconds=seconds, flow=best.flow,
                         flow_share=best.share, kicks=tried, kicks_kept=kept)
-
-
-def _member_centres(ctx: _Search, labels: NDArray[np.int64], centres: tuple[int, ...] | None) -> tuple[int, ...]:
-    """``centres`` where each is still a member of its zone, else the zone's medoid."""
-    k = ctx.bounds.lower.shape[1]
-    given = list(centres) if centres is not None else [-1] * k
-    if all(c >= 0 and labels[c] == z for z, c in enumerate(given)):
-        return tuple(int(c) for c in given)
-    medoids = _medoids(labels, np.full(k, -1, dtype=np.int64), ctx.weights, ctx.cost, k, None, None)
-    return tuple(int(c) if c >= 0 and labels[c] == z else int(medoids[z]) for z, c in enumerate(given))

@@ -16,12 +16,12 @@ from shapely.geometry import box
 from optimiser.capacity_flow import flow_checks
 from optimiser.checks import is_contiguous
 from optimiser.problem import BranchCapacity, DistrictingProblem
-from optimiser.refine import mend_pieces, refine_plan
+from optimiser.refine import refine_plan
+from optimiser.repair import mend_pieces
 from optimiser.resources import DenseCost, ResourceBounds
 from tests.conftest import write_scenario
 from zoning.errors import ScenarioError
 from zoning.pipeline import ZonePlan, plan_zones
-from zoning.postcode_plan import refuse_unsupported
 from zoning.postcode_units import build_postcode_units, voronoi_edges
 from zoning.publish.writers import write_outputs
 from zoning.scenario import load_scenario
@@ -126,23 +126,22 @@ def test_unknown_units_level_is_refused_with_the_allowed_values(melton_copy: Pat
     assert info.value.exit_code == 2
 
 
-def test_postcode_level_refuses_options_it_cannot_keep(melton_copy: Path) -> None:
-    path = write_scenario(melton_copy, extra=UNITS + "[continuity]\nmax_moved_share = 0.3\n"
-                          "[capacity]\nrule = \"radius\"\n")
-    with pytest.raises(ScenarioError, match=r'rule = "radius".*; \[continuity\]') as info:
-        refuse_unsupported(load_scenario(path))
+def test_postcode_level_refuses_a_family_its_refinement_does_not_keep(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    import optimiser.families as families
+    from zoning.postcode_plan import refuse_unrefined
+
+    _, cost, edges = _grid_problem(2, 2)
+    problem = DistrictingProblem(demand=np.ones(4), cost=cost, edges=edges, n_zones=2, tolerance=0.5,
+                                 reach=cost, reach_limit=2.0, pinned=np.array([0, -1, -1, 1]))
+    refuse_unrefined(problem, where="x.toml")  # every family it carries is kept at postcode level
+    monkeypatch.setattr(families, "FAMILY_LIST", tuple(
+        replace(f, refine=False) if f.name == "travel_limit" else f for f in families.FAMILY_LIST))
+    with pytest.raises(ScenarioError, match=r'x.toml: \[units\] level = "postcode" cannot keep the constraint '
+                       r"famil\(ies\) travel_limit yet") as info:
+        refuse_unrefined(problem, where="x.toml")
     assert info.value.exit_code == 2 and 'level = "lsoa"' in str(info.value)
-
-
-def test_the_cli_refuses_an_option_it_cannot_keep_with_exit_2(melton_copy: Path) -> None:
-    from tests.test_cli import carezones
-
-    path = write_scenario(melton_copy, extra=UNITS)
-    path.write_text(path.read_text(encoding="utf-8") + "max_travel_min = 40\n", encoding="utf-8")  # in [model]
-    res = carezones("run", str(path), "--out", str(melton_copy / "out"))
-    assert res.returncode == 2, res.stdout + res.stderr
-    assert "max_travel_min" in res.stdout + res.stderr
-    assert not (melton_copy / "out" / "summary.json").exists()
 
 
 def test_the_shipped_postcode_variant_loads_and_is_accepted() -> None:
@@ -150,7 +149,6 @@ def test_the_shipped_postcode_variant_loads_and_is_accepted() -> None:
 
     s = load_scenario(DEFAULT_SCENARIO.parent / "leicestershire-postcodes.toml")
     assert s.units.level == "postcode" and s.capacity.rule == "flow" and s.demand.synthetic
-    refuse_unsupported(s)  # every option of the default is kept at postcode level
     assert load_scenario(DEFAULT_SCENARIO).units.level == "lsoa"  # the default stays at LSOA level
 
 
@@ -209,7 +207,6 @@ def test_locks_and_kept_whole_wards_hold_at_postcode_level(melton_dir: Path, tmp
                           f"[[zone]]\nname = \"Locked <i>zone</i>\"\nlock_wards = [\"{locked}\"]\n"
                           f"[[keep_whole]]\nname = \"whole\"\nwards = [\"{whole}\"]\n")
     scenario = load_scenario(path)
-    refuse_unsupported(scenario)  # both are kept at postcode level now
     plan = plan_zones(scenario)
     assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
     assert plan.result.labels.size == plan.units.n  # designed over the cells
@@ -233,7 +230,6 @@ def test_a_declared_link_is_carried_to_the_nearest_cells_of_its_lsoas(melton_dir
     path = write_scenario(tmp_path, extra=UNITS + "refine_s = 3\nbound_s = 2\n"
                           f"[[link]]\na = \"{a}\"\nb = \"{b}\"\nnote = \"a ferry\"\n")
     scenario = load_scenario(path)
-    refuse_unsupported(scenario)  # [[link]] is kept at postcode level
     plan = plan_zones(scenario)
     assert all(c.passed for c in plan.checks)
     lsoa_of = plan.postcodes.groupby("unit")["lsoa_unit"].first().reindex(range(plan.units.n)).to_numpy()

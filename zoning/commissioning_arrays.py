@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from optimiser.problem import BranchCapacity, DistrictingProblem, ZoneRow
+from zoning.cell_options import PointCost, cell_travel_limit
 from zoning.errors import ScenarioError
 from zoning.inputs import COHORTS
 from zoning.postcodes import normalise_postcode
@@ -45,6 +46,8 @@ class CommissioningArrays:
     together: tuple[NDArray[np.int64], ...] = ()
     reach: NDArray[np.float64] | None = None
     reach_limit: float | None = None
+    reach_exempt: NDArray[np.bool_] | None = None
+    reach_blocks: PointCost | None = None
     stay: NDArray[np.float64] | None = None
     max_moved: float | None = None
     moved_penalty: float = 0.0
@@ -76,7 +79,8 @@ class ProblemOptions:
         a = self.arrays
         return DistrictingProblem(
             **core, zone_lower=a.zone_lower, zone_upper=a.zone_upper, rows=a.rows, pinned=a.pinned,
-            together=a.together, reach=a.reach, reach_limit=a.reach_limit, stay=a.stay, max_moved=a.max_moved,
+            together=a.together, reach=a.reach, reach_limit=a.reach_limit, reach_exempt=a.reach_exempt,
+            reach_blocks=a.reach_blocks, stay=a.stay, max_moved=a.max_moved,
             moved_penalty=a.moved_penalty, centre_candidates=a.centre_candidates, centre_capacity=a.centre_capacity,
             branches=a.branches,
         )
@@ -143,6 +147,7 @@ class _Context:
     providers: pd.DataFrame
     travel: TravelModel
     unit_demand: np.ndarray
+    cells: bool = False  # the units are postcode cells (zoning.cell_options)
     arrays: CommissioningArrays = field(default_factory=CommissioningArrays)
     names: dict[int, str] = field(default_factory=dict)
     zone_index: dict[str, int] = field(default_factory=dict)
@@ -172,13 +177,15 @@ def problem_options(
     unit_demand: np.ndarray,
     current_names: list[str],
     current_centres: dict[str, int],
+    cells: bool = False,
 ) -> ProblemOptions:
     """The scenario's options as :class:`DistrictingProblem` arrays (see the module docstring).
 
     ``area`` is every in-area postcode (index postcode) with ``unit``, ``hours_per_week``,
-    ``current_zone``, ``ward_code``, ``ward_name``, ``easting``, ``northing``.
+    ``current_zone``, ``ward_code``, ``ward_name``, ``easting``, ``northing``. ``cells``: the
+    units are postcode cells, the travel limit is read by blocks (:mod:`zoning.cell_options`).
     """
-    ctx = _Context(scenario, units, area, demand, providers, travel, unit_demand)
+    ctx = _Context(scenario, units, area, demand, providers, travel, unit_demand, cells)
     initial = _zone_identity(ctx, current_names, current_centres)
     _bounds_and_locks(ctx)
     rows = _cohort_rows(ctx)
@@ -371,20 +378,24 @@ def _travel_limit(ctx: _Context) -> pd.DataFrame:
     if limit is None:
         return isolated
     area, n = ctx.area, ctx.n
-    t = ctx.travel.minutes(area[["easting", "northing"]].to_numpy(float), ctx.units.points)  # (postcodes, units)
-    best = t.min(axis=1)
-    far = best > limit
-    isolated = pd.DataFrame({
-        "postcode": area.index[far], "hours_per_week": area["hours_per_week"].to_numpy()[far],
-        "nearest_centre_min": best[far],
-    })
-    reach = np.zeros((n, n))
-    ok = ~far
-    np.maximum.at(reach, area["unit"].to_numpy(int)[ok], t[ok])
-    ctx.set(reach=reach, reach_limit=float(limit))
-    if far.any():
+    if ctx.cells:
+        cell = cell_travel_limit(area, ctx.units.points, ctx.travel, limit=float(limit))
+        isolated = cell.isolated
+        ctx.set(reach_blocks=cell.reach, reach_exempt=cell.exempt, reach_limit=float(limit))
+    else:
+        t = ctx.travel.minutes(area[["easting", "northing"]].to_numpy(float), ctx.units.points)  # (postcodes, units)
+        best = t.min(axis=1)
+        far = best > limit
+        isolated = pd.DataFrame({
+            "postcode": area.index[far], "hours_per_week": area["hours_per_week"].to_numpy()[far],
+            "nearest_centre_min": best[far],
+        })
+        reach = np.zeros((n, n))
+        np.maximum.at(reach, area["unit"].to_numpy(int)[~far], t[~far])
+        ctx.set(reach=reach, reach_limit=float(limit))
+    if len(isolated):
         ctx.notes.append(
-            f"{int(far.sum())} postcode(s) ({isolated['hours_per_week'].sum():g} hours/week) are further than "
+            f"{len(isolated)} postcode(s) ({isolated['hours_per_week'].sum():g} hours/week) are further than "
             f"{limit:g} min from every possible centre: reported as isolated and exempt from the travel limit"
         )
         log.warning(ctx.notes[-1])

@@ -37,7 +37,7 @@ from zoning.travel import RoadTravel, TravelModel
 from zoning.units import Units
 
 if TYPE_CHECKING:
-    from zoning.scenario import Scenario
+    from zoning.scenario import Scenario, ZoneSpec
 
 log = logging.getLogger(__name__)
 
@@ -230,12 +230,29 @@ def _unit_of(token: str, area: pd.DataFrame, order: dict[str, int], *, what: str
                         "How to fix: use a code from the boundaries file or a postcode inside the area")
 
 
+def own_zone_specs(join: PieceJoin) -> list[ZoneSpec]:
+    """One ``[[zone]]`` per piece that is to be a zone of its own: locked to its units (LSOA
+    codes), bounded by its hours (the postcode level carries the locks onto its cells)."""
+    from zoning.scenario import ZoneSpec
+
+    return [ZoneSpec(name=(p.name or p.units[0])[:80], lock_lsoas=p.units, min_hours=0.0,
+                     max_hours=p.hours_per_week, piece=True) for p in join.pieces if p.own_zone]
+
+
+def piece_of_units(join: PieceJoin | None, ids: Sequence[str]) -> np.ndarray:
+    """(n,) the piece of each unit (``ids``: LSOA codes) before any link: 0 for the main piece,
+    ``p + 1`` for ``join.pieces[p]``."""
+    out = np.zeros(len(ids), dtype=np.int64)
+    if join is None:
+        return out
+    where = {u: p + 1 for p, piece in enumerate(join.pieces) for u in piece.units}
+    return np.array([where.get(u, 0) for u in ids], dtype=np.int64)
+
+
 def join_for_scenario(scenario: Scenario, units: Units, area: pd.DataFrame, travel: TravelModel
                       ) -> tuple[Units, PieceJoin, Scenario]:
     """Join the pieces as ``scenario`` asks; the scenario returned carries one ``[[zone]]`` per
     piece that is to be a zone of its own (locked to its units, bounded by its hours)."""
-    from zoning.scenario import ZoneSpec
-
     order = units.index()
     declared = [(_unit_of(s.a, area, order, what="[[link]] a"), _unit_of(s.b, area, order, what="[[link]] b"),
                  s.note) for s in scenario.link]
@@ -250,8 +267,7 @@ def join_for_scenario(scenario: Scenario, units: Units, area: pd.DataFrame, trav
     join = replace(join, pieces=tuple(named))
     for line in join.notes():
         log.info(line)
-    specs = [ZoneSpec(name=(p.name or p.units[0])[:80], lock_lsoas=p.units, min_hours=0.0,
-                      max_hours=p.hours_per_week, piece=True) for p in join.pieces if p.own_zone]
+    specs = own_zone_specs(join)
     if specs:
         scenario = scenario.model_copy(update={"zone": (*scenario.zone, *specs)})
         if len(scenario.zone) > scenario.model.zones:

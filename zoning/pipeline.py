@@ -29,7 +29,7 @@ from zoning.errors import CheckError, SolveError
 from zoning.measure import fill_from_neighbours, measure_plan, zone_ids
 from zoning.plan import ZonePlan
 from zoning.plan_checks import plan_checks
-from zoning.postcode_plan import refine_to_postcodes, refuse_unsupported
+from zoning.postcode_plan import refine_to_postcodes, refuse_unrefined
 from zoning.prepare import Prepared, Progress, prepare_problem, travel_model_for, unit_cost_matrix
 from zoning.run_budget import RunBudget, split_budget
 from zoning.scenario import Scenario
@@ -130,9 +130,9 @@ def plan_zones(scenario: Scenario, *, progress: Progress | None = None) -> ZoneP
     say = progress or _quiet
     t0 = time.perf_counter()
     postcode = scenario.units.level == "postcode"
-    if postcode:
-        refuse_unsupported(scenario)
     prep = prepare_problem(scenario, progress=say)
+    if postcode:
+        refuse_unrefined(prep.problem, where=str(scenario.source or "the scenario"))
     model = scenario.model
     # at postcode level the refinement and its bound come out of the run's limit first
     later_s = scenario.units.refine_s + scenario.units.bound_s if postcode else 0.0

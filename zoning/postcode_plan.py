@@ -14,7 +14,7 @@ After the LSOA design (:func:`zoning.pipeline.design`), :func:`refine_to_postcod
 
 It returns a :class:`~zoning.prepare.Prepared` over the postcode units, so that
 :func:`zoning.measure.measure_plan` and the publishers draw every output from the cells.
-Options the refinement cannot keep are refused before any work (:func:`refuse_unsupported`).
+A constraint family the refinement does not keep is refused before any work (:func:`refuse_unrefined`).
 
 The postcode-level :class:`~optimiser.problem.DistrictingProblem` carries every family's data
 (demand, rows, branches, edges) for the named checks, but its ``cost`` is a zero-stride
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -35,52 +35,32 @@ from numpy.typing import NDArray
 from optimiser.bounds import BoundResult, FlowRelaxation, lagrangian_bound
 from optimiser.construct import movable_units, resource_bounds
 from optimiser.districting import DistrictingResult
+from optimiser.families import not_refined
+from optimiser.problem import DistrictingProblem
 from optimiser.refine import RefineResult, refine_plan
+from optimiser.resources import Continuity
 from optimiser.solve import SolverReport, SolveStatus
+from zoning.cell_options import PointCost, declared_only_edges
 from zoning.commissioning_arrays import problem_options
 from zoning.errors import ScenarioError, SolveError
-from zoning.pieces import unit_hours_of
+from zoning.pieces import own_zone_specs, piece_of_units, unit_hours_of
 from zoning.postcode_units import build_postcode_units
 from zoning.prepare import Prepared, Progress, current_centres
 from zoning.scenario import Scenario
-from zoning.travel import TravelModel
 from zoning.units import Units
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PointCost:
-    """Travel minutes between unit points, block by block (never n x n)."""
-
-    xy: NDArray[np.float64]
-    travel: TravelModel
-
-    def block(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        return np.asarray(self.travel.minutes(self.xy[rows], self.xy[cols]), dtype=np.float64)
-
-
-def refuse_unsupported(scenario: Scenario) -> None:
-    """Raise :class:`ScenarioError` (exit 2) naming every option the postcode level does not keep."""
-    s, where = scenario, str(scenario.source) if scenario.source else "the scenario"
-    found = []
-    if s.capacity.rule == "radius":
-        found.append('[capacity] rule = "radius" (use "flow", "inside" or "none")')
-    if s.capacity.centres == "hubs" or s.capacity.hubs:
-        found.append("[capacity] centres = \"hubs\" / hubs (centres fixed at branches)")
-    if s.model.max_travel_min is not None:
-        found.append("[model] max_travel_min (a travel limit)")
-    c = s.continuity
-    if c is not None and (c.max_moved_hours is not None or c.max_moved_share is not None or c.moved_penalty_min > 0):
-        found.append("[continuity] max_moved_hours / max_moved_share / moved_penalty_min (limits on the care that "
-                     "changes zone; a plain [continuity], as a [baseline] sets it, is kept)")
-    if s.pieces.own_zone or s.pieces.join != "nearest":
-        found.append("[pieces] own_zone / join = \"declared\" (postcode cells cut off are joined to their nearest "
-                     "unit)")
-    if found:
+def refuse_unrefined(problem: DistrictingProblem, *, where: str) -> None:
+    """Raise :class:`ScenarioError` (exit 2) naming every constraint family of ``problem`` that
+    the postcode refinement does not keep (the registry's ``refine``, :mod:`optimiser.families`):
+    run on the LSOA problem before the design, and on the cells' before the refinement."""
+    missing = not_refined(problem)
+    if missing:
         raise ScenarioError(
-            f"{where}: [units] level = \"postcode\" cannot keep {'; '.join(found)} yet. How to fix: remove "
-            f"{'it' if len(found) == 1 else 'them'}, or set [units] level = \"lsoa\""
+            f"{where}: [units] level = \"postcode\" cannot keep the constraint famil(ies) {', '.join(missing)} yet. "
+            "How to fix: remove the options behind them, or set [units] level = \"lsoa\""
         )
 
 
@@ -94,22 +74,32 @@ def postcode_prepared(prep: Prepared, *, progress: Progress) -> tuple[Prepared, 
     area["lsoa_unit"] = area["unit"]
     area["unit"] = built.unit_of_postcode.to_numpy()
     lsoa_of_unit = lsoa_of_cells(area, built.units.n)
-    units, crossings = _with_crossings(built.units, prep, lsoa_of_unit)
+    cells, relinked = built.units, 0
+    if scenario.pieces.join == "declared":  # pieces meet only through the declared links (carried next)
+        piece = piece_of_units(prep.pieces, prep.units.ids)[lsoa_of_unit]
+        edges, relinked = declared_only_edges(cells.points, cells.edges, piece)
+        cells = replace(cells, edges=edges)
+    units, crossings = _with_crossings(cells, prep, lsoa_of_unit)
     demand_of_unit = unit_hours_of(area, units.n)
     xy = area[["easting", "northing"]].to_numpy(float)
     current_centre = (current_centres(area, prep.current_names,
                                       lambda rows, cand: travel.minutes(xy[rows], units.points[cand]))
                       if scenario.current_zones is not None else {})
+    own = scenario.model_copy(update={"zone": (*scenario.zone, *own_zone_specs(prep.pieces))}) if prep.pieces else scenario
     options = problem_options(
-        _without_locks(scenario), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
-        unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre,
+        _without_locks(own), units=units, area=area, demand=prep.demand, providers=prep.providers, travel=travel,
+        unit_demand=demand_of_unit, current_names=prep.current_names, current_centres=current_centre, cells=True,
     )
     notes = [*options.notes, f"postcode units: {units.n:,} Voronoi cells for {len(area):,} in-area postcodes "
              f"({built.links_added} cut-off cell(s) linked to their nearest unit, {crossings} crossing(s) of the "
              f"LSOA level carried to their nearest cells, {built.outside_outline} point(s) outside the outline "
-             "given a cell of their own)"]
+             "given a cell of their own)" + (f"; [pieces] join = \"declared\": cells of different pieces adjacent only "
+                                            f"through the declared links ({relinked} cell(s) relinked within their "
+                                            "piece)" if scenario.pieces.join == "declared" else "")]
     pinned, together = _locks_on_cells(prep, lsoa_of_unit)
-    options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together))
+    # the continuity charge in the objective's units, as the LSOA problem has it (GBP under objective "cost")
+    options = replace(options, notes=notes, arrays=replace(options.arrays, pinned=pinned, together=together,
+                                                           moved_penalty=prep.problem.moved_penalty))
     a, b = units.edges[:, 0], units.edges[:, 1]
     edge_km = np.maximum(np.hypot(*(units.points[a] - units.points[b]).T) / 1000.0, 1e-6)
     placeholder = np.broadcast_to(np.zeros(1), (units.n, units.n))  # no memory: see the module docstring
@@ -173,6 +163,21 @@ def _locks_on_cells(prep: Prepared, lsoa_of_unit: NDArray[np.int64]
     return pinned, tuple(g for g in together if g.size)
 
 
+def centre_rule(prep: Prepared) -> NDArray[np.bool_] | None:
+    """(n, K) the cells that may centre each zone (``[capacity] centres = "hubs"``: the cells
+    holding a branch; fixed ``hubs``: zone ``z``'s hub cell only), or None: any cell."""
+    problem, options = prep.problem, prep.options
+    if problem.centre_candidates is None:
+        return None
+    n, k = problem.n_units, problem.n_zones
+    if options is not None and options.fix_centres:
+        ok = np.zeros((n, k), dtype=bool)
+        for z, u in options.initial_centres.items():
+            ok[u, z] = True
+        return ok
+    return np.repeat(np.asarray(problem.centre_candidates, dtype=bool)[:, None], k, axis=1)
+
+
 def unit_weights(prep: Prepared) -> NDArray[np.float64]:
     """The objective's weight of each unit: hours, or hours x GBP per minute (objective "cost")."""
     area, n = prep.area, prep.units.n
@@ -209,6 +214,10 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
                              initial_step=0.25 if lam0 is not None else 2.0, flow=flow,
                              initial_capacity_multipliers=None if warm is None else warm.capacity_multipliers)
     meets = "meeting the capacity balance" if flow is not None else "capacity not imposed"
+    if problem.travel_limit() is not None:
+        meets += ", the travel limit not imposed"
+    if problem.max_moved is not None or problem.moved_penalty:
+        meets += ", continuity's cap and charge left out"
     scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
              f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
     if refined.objective < bound.value <= refined.objective * (1 + 1e-7) + 1e-9:
@@ -232,14 +241,20 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
 
     pc, _links = postcode_prepared(prep, progress=progress)
     problem, units = pc.problem, pc.units
+    refuse_unrefined(problem, where="the postcode units")
     lsoa_of_unit = lsoa_of_cells(pc.area, units.n)
     start = result.labels[lsoa_of_unit]
-    # each zone's start centre: its postcode unit nearest the LSOA plan's centre point
+    centre_ok = centre_rule(pc)
+    hubs = pc.options.initial_centres if pc.options is not None and pc.options.fix_centres else {}
+    start[list(hubs.values())] = list(hubs.keys())  # fixed hubs: each zone holds its hub's cell
+    # each zone's start centre: its hub, else its (allowed) postcode unit nearest the LSOA plan's centre point
     centres = []
     for z, c in enumerate(result.centres):
         members = np.flatnonzero(start == z)
+        if centre_ok is not None and centre_ok[members, z].any():
+            members = members[centre_ok[members, z]]
         d = np.hypot(*(units.points[members] - prep.units.points[c]).T)
-        centres.append(int(members[int(np.argmin(d))]) if members.size else -1)
+        centres.append(hubs.get(z, int(members[int(np.argmin(d))]) if members.size else -1))
     weights = unit_weights(pc)
     progress(f"refining the plan over {units.n:,} postcode units")
     cost = PointCost(units.points, pc.travel)
@@ -248,10 +263,13 @@ def refine_to_postcodes(prep: Prepared, result: DistrictingResult, *, warm: Boun
         refined = refine_plan(start, weights=weights, cost=cost,
                               edges=units.edges, bounds=resource_bounds(problem),
                               centres=tuple(centres), branches=problem.branches, time_limit_s=refine_s,
-                              seed=pc.scenario.seed, movable=movable_units(problem))
+                              seed=pc.scenario.seed, movable=movable_units(problem), limit=problem.travel_limit(),
+                              centre_ok=centre_ok, centre_capacity=problem.centre_capacity,
+                              continuity=None if problem.stay is None else Continuity(
+                                  problem.stay, problem.max_moved, problem.moved_penalty))
     except ValueError as exc:
         raise SolveError(f"the LSOA plan could not be refined at postcode level keeping every constraint: {exc}. "
-                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance") from exc
+                         "How to fix: run at [units] level = \"lsoa\", or loosen the capacity balance, the travel limit or the continuity cap") from exc
     pc.timings["refine_s"] = refined.seconds
     report = result.report
     seconds = result.seconds + refined.seconds
