@@ -191,6 +191,31 @@ def weighted_kmedoids(
     return best[1]
 
 
+def matched_seeding(problem: DistrictingProblem, *, seed: int, given: Mapping[int, int],
+                    anchors: Mapping[int, int]) -> tuple[int, ...]:
+    """k-medoids centres that do not start from the ``given`` centres (e.g. today's, which the
+    capacity in reach may not be able to serve), only from the ``anchors``, with each zone of
+    ``given`` taking the new centre nearest its given one (a minimum-cost matching), so that a zone
+    keeps its identity (continuity: zone ``z`` continues today's zone ``z``)."""
+    from scipy.optimize import linear_sum_assignment
+
+    centres = list(weighted_kmedoids(problem, seed=seed, fixed=anchors))
+    free = [z for z in range(problem.n_zones) if z not in anchors]
+    rows = [z for z in free if z in given]
+    if not rows:
+        return tuple(centres)
+    pool = [centres[z] for z in free]
+    cost = np.asarray(problem.cost)[np.ix_([given[z] for z in rows], pool)]
+    r, c = linear_sum_assignment(cost)
+    taken = {int(j) for j in c}
+    out = dict(zip((rows[i] for i in r), (pool[j] for j in c), strict=True))
+    rest = iter(pool[j] for j in range(len(pool)) if j not in taken)
+    for z in free:
+        if z not in out:
+            out[z] = next(rest)
+    return tuple(out.get(z, centres[z]) for z in range(problem.n_zones))
+
+
 def anchor_centres(problem: DistrictingProblem) -> dict[int, int]:
     """A starting centre for every zone that has locked units: the medoid of its locked units
     (among those that may be centres, else the eligible unit nearest to them)."""

@@ -63,7 +63,9 @@ from optimiser.capacity_polish import polish_within_capacity
 from optimiser.construct import Start, meets_constraints, ranked_starts
 from optimiser.districting import (
     RoundLog,
+    anchor_centres,
     best_centres,
+    matched_seeding,
     plan_objective,
     polish,
     weighted_kmedoids,
@@ -297,6 +299,12 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
         n = max(starts_for(problem, strategy), ATTEMPTS)
         centre_sets = [move_centres(problem, weighted_kmedoids(problem, seed=s.seed + 7919 * j, fixed=given),
                                     fixed=frozenset(given)) for j in range(n)]
+        anchors = anchor_centres(problem)
+        if any(z not in anchors for z in given):  # starting centres (today's), not anchors: free seedings too
+            free = [move_centres(problem, matched_seeding(problem, seed=s.seed + 7919 * j + 1, given=given,
+                                                          anchors=anchors), fixed=frozenset(anchors))
+                    for j in range(n)]
+            centre_sets = [c for pair in zip(centre_sets, free, strict=True) for c in pair][:n]
     tried: list[str] = []
     if strategy.start == "constructive" and not fix_centres:
         n_starts = starts_for(problem, strategy)
