@@ -19,7 +19,19 @@ At the ``rho_j`` of an exact solve (the ratio ``a_ij / d_i`` of the last item fi
 window binds, else 0) equality holds, and ``rho_j`` moves little between iterates. So each
 iteration computes ``e_j = phi_j(rho_j)`` at the *current* multipliers, with each candidate's
 last ``rho_j``, less ``1e-9`` of the terms' size against rounding: ``e_j <= v_j`` always, whatever
-``rho_j`` is. It is one elementwise pass over the (m, n) costs, no sort.
+``rho_j`` is. It is one elementwise pass over a candidate's costs, no sort.
+
+Most candidates are far above the ``K`` smallest; for them even that pass is spared by carrying
+the last estimate forward. ``X_j`` does not depend on the multipliers, and moving from
+``(lambda, mu)`` to ``(lambda', mu')`` changes the objective of any ``x`` in ``X_j`` by
+``sum_i (lambda_i - lambda'_i) x_i + m (mu'*_j - mu*_j) sum_i d_i x_i >= -D_j - m U_j max(0, mu*_j -
+mu'*_j)``, with ``D_j = max { sum_i delta_i x_i : 0 <= x_i <= 1, sum_i d_i x_i <= U_j }``, ``delta_i =
+max(0, lambda'_i - lambda_i)`` (a fractional knapsack: zero-demand items, the forced centre
+included, in full; the others by ``delta_i / d_i`` until ``U_j``; it uses ``d_i >= 0``). So
+``v_j(lambda', mu') >= v_j(lambda, mu) - D_j - ... >= e_j - D_j - ...``: the carried estimate is a
+lower estimate too. Only candidates whose carried estimate falls below the last ``K``-th value
+are priced again by ``phi_j``, and any other that later turns out to matter is priced before
+it is solved.
 
 Then the candidates with the ``K`` smallest estimates are solved exactly, and, with ``t`` the
 ``K``-th smallest exact value so far, every candidate whose estimate is below ``t``, until none
@@ -145,6 +157,21 @@ def _knapsack(
 
 
 
+def increase_cap(delta: NDArray[np.float64], demand: NDArray[np.float64],
+                 upper: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(m,) ``D_j = max { sum_i delta_i x_i : 0 <= x <= 1, sum_i d_i x_i <= U_j }`` for ``delta >= 0``
+    (module docstring): zero-demand items in full, the others by ``delta_i / d_i`` until ``U_j``."""
+    pos = demand > 0
+    free = float(delta[~pos].sum())
+    take = np.flatnonzero(pos & (delta > 0))
+    if take.size == 0:
+        return np.full(upper.shape, free)
+    order = take[np.argsort(-delta[take] / demand[take], kind="stable")]
+    loads = np.concatenate(([0.0], np.cumsum(demand[order])))
+    gains = np.concatenate(([0.0], np.cumsum(delta[order])))
+    return free + np.interp(np.maximum(upper, 0.0), loads, gains)
+
+
 class LazyKnapsacks:
     """The ``K`` smallest ``v_j`` at each iterate, solving only the candidates that could be
     among them (module docstring). One instance follows one sequence of multipliers.
@@ -158,7 +185,8 @@ class LazyKnapsacks:
                  rows: int | None, lazy: bool = True) -> None:
         self.demand, self.cost_t, self.candidates = demand, cost_t, candidates
         self.k, self.lower, self.upper, self.margin, self.rows = n_zones, lower, upper, margin, rows
-        self.lazy = lazy  # False: every candidate solved at every iterate (the reference method)
+        # False: every candidate solved at every iterate (the reference; also for negative demand, see above)
+        self.lazy = lazy and bool(demand.min(initial=0.0) >= 0)
         m = candidates.size
         self.values = np.full(m, np.inf)  # exact at the iterate where each was last solved
         self.ratio = np.zeros(m)  # rho_j from the last exact solve of each candidate
@@ -166,6 +194,10 @@ class LazyKnapsacks:
         self.started = False
         self.rounding = float(demand.sum()) * float(np.abs(cost_t).max(initial=0.0))  # sizes the rounding margin
         self.solved = 0  # knapsacks solved so far (for the log)
+        self._buffer = np.empty_like(cost_t) if lazy else np.empty((0, 0))  # the estimates' work array
+        self.estimate = np.full(m, -np.inf)  # lower estimates of every v_j at the last multipliers
+        self.lam, self.price = np.zeros(0), np.zeros(m)  # those multipliers
+        self.kth = np.inf  # and the K-th smallest v_j there
 
     def _solve(self, sub: NDArray[np.int64] | None, lam: NDArray[np.float64], price: NDArray[np.float64]
                ) -> Callable[[NDArray[np.int64]], NDArray[np.float64]]:
@@ -181,39 +213,84 @@ class LazyKnapsacks:
         self.solved += values.size
         return x_of
 
-    def estimates(self, lam: NDArray[np.float64], price: NDArray[np.float64]) -> NDArray[np.float64]:
-        """(m,) ``phi_j(rho_j)`` less a rounding margin: lower estimates of every ``v_j`` at ``lam``
-        and ``price`` (module docstring), from each candidate's last ``rho_j``."""
-        m = self.candidates.size
-        shift = self.margin * price - self.ratio  # per hour of demand: m mu*_j - rho_j
-        h = self.cost_t + shift[:, None]
-        h *= self.demand[None, :]
-        h -= lam[None, :]
-        own = h[np.arange(m), self.candidates].copy()  # the centre is forced in whatever its sign
-        np.minimum(h, 0.0, out=h)
-        phi = h.sum(axis=1) - h[np.arange(m), self.candidates] + own
-        phi += np.where(self.ratio >= 0, self.ratio * self.lower, self.ratio * self.upper)
-        margin = 1e-9 * (np.abs(lam).sum() + self.rounding + float(self.demand.sum()) * np.abs(shift) + 1.0)
-        return np.where(self.never, np.inf, phi - margin)
+    def estimates(self, lam: NDArray[np.float64], price: NDArray[np.float64],
+                  sub: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+        """``phi_j(rho_j)`` less a rounding margin for the candidates ``sub`` (None: all): lower
+        estimates of their ``v_j`` at ``lam`` and ``price`` (module docstring), from each one's last
+        ``rho_j``. Written per hour of demand, ``min(0, a_ij - rho_j d_i) = d_i min(0, c_ij + m mu*_j -
+        rho_j - lambda_i / d_i)`` (zero-demand items apart): three passes over the costs, one product."""
+        d, c = self.demand, self.candidates
+        rows = slice(None) if sub is None else sub
+        pos = d > 0
+        per_hour = np.where(pos, lam / np.where(pos, d, 1.0), 0.0)  # lambda_i / d_i (0: weight 0 below)
+        shift = (self.margin * price - self.ratio)[rows]  # m mu*_j - rho_j
+        ratio, own_c = self.ratio[rows], c[rows]
+        gap = np.add(self.cost_t, shift[:, None], out=self._buffer) if sub is None else self.cost_t[sub] + shift[:, None]
+        gap -= per_hour[None, :]
+        np.minimum(gap, 0.0, out=gap)
+        # einsum, not BLAS: its threads would wait for a busy core; then the free items
+        phi = np.einsum("ij,j->i", gap, d) + float(np.minimum(-lam[~pos], 0.0).sum())
+        own = self.cost_t[rows][np.arange(own_c.size), own_c] + shift - per_hour[own_c]  # the centre is in
+        phi += np.where(pos[own_c], d[own_c] * np.maximum(own, 0.0), np.maximum(-lam[own_c], 0.0))
+        phi += np.where(ratio >= 0, ratio * self.lower, ratio * self.upper[rows])
+        margin = 1e-9 * (np.abs(lam).sum() + self.rounding + float(d.sum()) * np.abs(shift) + 1.0)
+        return np.where(self.never[rows], np.inf, phi - margin)
+
+    def carried(self, lam: NDArray[np.float64], price: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(m,) the last estimates less how far each ``v_j`` can have fallen since (module docstring)."""
+        fall = (increase_cap(np.maximum(lam - self.lam, 0.0), self.demand, self.upper)
+                + self.margin * np.maximum(self.upper, 0.0) * np.maximum(self.price - price, 0.0))
+        return self.estimate - fall * (1 + 1e-9) - 1e-9 * (np.abs(lam).sum() + self.rounding)
 
     def evaluate(self, lam: NDArray[np.float64], price: NDArray[np.float64]
                  ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         """At ``lam`` and zone prices ``price`` (``m mu*_j`` per hour is ``margin * price``; 0 where no
         branch reaches ``j``): the ``K`` candidates with the smallest ``v_j`` (positions), their
         values and ``x`` (n, K)."""
+        m = self.candidates.size
         if not self.lazy or not self.started:
             x_all = self._solve(None, lam, price)
             self.never, self.started = ~np.isfinite(self.values), True
             pick = np.argpartition(self.values, self.k - 1)[:self.k]
+            self.remember(lam, price, self.values.copy())
             return pick, self.values[pick], x_all(pick)
-        estimate = self.estimates(lam, price)
-        fresh = np.zeros(self.candidates.size, dtype=bool)
-        todo = np.argpartition(estimate, self.k - 1)[:self.k]
-        while todo.size:  # solve those that could be among the K smallest until none is left
-            self._solve(todo, lam, price)
-            fresh[todo] = True
-            kth = np.partition(np.where(fresh, self.values, np.inf), self.k - 1)[self.k - 1]
-            todo = np.flatnonzero(~fresh & (estimate < kth))
+        estimate = self.carried(lam, price)
+        refined, fresh = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
+        near = np.flatnonzero(estimate < self.kth)  # the others stay above the last K-th value
+        estimate[near] = np.maximum(estimate[near], self.estimates(lam, price, near))
+        refined[near] = True
+        batches, todo = [], self._undecided(estimate, fresh)
+        while todo.size:
+            raw = todo[~refined[todo]]
+            if raw.size:  # a carried estimate: price it first (cheap), then choose again
+                estimate[raw] = np.maximum(estimate[raw], self.estimates(lam, price, raw))
+                refined[raw] = True
+            else:  # solve those that could be among the K smallest
+                batches.append((todo, self._solve(todo, lam, price)))
+                fresh[todo] = True
+            todo = self._undecided(estimate, fresh)
         pick = np.argpartition(np.where(fresh, self.values, np.inf), self.k - 1)[:self.k]
-        x_of = self._solve(pick, lam, price)  # the same rows again, for x (K of m)
-        return pick, self.values[pick], x_of(np.arange(pick.size))
+        self.remember(lam, price, np.where(fresh, self.values, estimate))
+        x = np.zeros((self.demand.size, self.k))
+        position = np.full(m, -1)
+        for sub, x_of in batches:  # each candidate was solved in one batch
+            position[sub] = np.arange(sub.size)
+            cols = np.flatnonzero(np.isin(pick, sub))
+            if cols.size:
+                x[:, cols] = x_of(position[pick[cols]])
+        return pick, self.values[pick], x
+
+    def remember(self, lam: NDArray[np.float64], price: NDArray[np.float64], estimate: NDArray[np.float64]) -> None:
+        """Keeps the lower estimates at these multipliers (exact where solved) and the K-th value."""
+        self.lam, self.price, self.estimate = lam.copy(), price.copy(), estimate
+        self.kth = float(np.partition(estimate, self.k - 1)[self.k - 1])
+
+    def _undecided(self, estimate: NDArray[np.float64], fresh: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """The candidates not yet solved that could still be among the K smallest: while fewer than
+        K are solved, the smallest estimates; then every estimate below the K-th exact value."""
+        short = self.k - int(fresh.sum())
+        rest = np.where(fresh, np.inf, estimate)
+        if short > 0:
+            return np.argpartition(rest, short - 1)[:short]
+        kth = np.partition(np.where(fresh, self.values, np.inf), self.k - 1)[self.k - 1]
+        return np.flatnonzero(rest < kth)

@@ -41,9 +41,10 @@ def test_lazy_choice_is_the_full_choice_along_a_walk(seed: int, margin: float, m
         full, x_full = knapsack_values(demand, block + margin * price[None, :], lam, candidates, lower=lower,
                                        upper=upper)
         if step:  # the estimates bound every value from below, before any solve at these multipliers
-            estimate = lazy.estimates(lam, price)
-            assert np.all(estimate <= full), (step, np.max(estimate - full))
+            for estimate in (lazy.estimates(lam, price), lazy.carried(lam, price)):
+                assert np.all(estimate <= full), (step, np.max(estimate - full))
         pick, values, x = lazy.evaluate(lam, price)
+        assert np.all(lazy.estimate <= full + 1e-10 * (np.abs(full) + 1))  # what it keeps for the next step
         assert np.all(np.isinf(full[:2]))  # U_j < L: never a zone
         assert values.sum() == pytest.approx(np.sort(full)[:k].sum(), rel=1e-12)
         np.testing.assert_array_equal(values, full[pick])
