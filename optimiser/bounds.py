@@ -32,12 +32,15 @@ picking the ``K`` smallest ``v_j``. By weak duality *every* ``lambda`` gives a v
 improved with Polyak subgradient steps (Held, Wolfe & Crowder 1974) towards a target
 (a known plan's objective) with step halving on stalls.
 
-Only the ``K`` smallest ``v_j`` matter. Each iteration prices every candidate with a cheap lower
-estimate (the knapsack's own Lagrangian dual at the window multiplier of its last exact solve,
-one elementwise pass, no sort) and solves exactly only those whose estimate is below the ``K``-th
-smallest exact value, until none is: the ``K`` chosen are then provably the ``K`` smallest, so
-``LR`` and the subgradient are those of a full evaluation (:mod:`optimiser.knapsack` gives the
-argument; ``lazy=False`` solves every candidate every iteration, the reference).
+Only the ``K`` smallest ``v_j`` matter, and each iteration solves exactly only the candidates
+that could be among them. Every candidate has a proved lower estimate of ``v_j``: its last one
+lowered by how far ``v_j`` can fall with the multipliers' change (``X_j`` does not move), and near
+the ``K``-th value the knapsack's own Lagrangian dual at the window multiplier of its last exact
+solve (one elementwise pass, no sort). Candidates are solved while an estimate lies below the
+``K``-th smallest exact value: the ``K`` chosen are then provably the ``K`` smallest, so ``LR``,
+``x`` and the subgradient are those of a full evaluation and the iterates are the same
+(:mod:`optimiser.knapsack` gives the argument; ``lazy=False`` solves every candidate every
+iteration, the reference). At Kent (902 candidates, ``K = 12``) about 13 of 902 are solved.
 
 With ``candidates`` restricted to a subset ``C`` the bound covers only plans whose centres
 lie in ``C``; the result says so in ``scope``.
