@@ -155,8 +155,6 @@ def _knapsack(
     return values, ratio, x_of
 
 
-
-
 def increase_cap(delta: NDArray[np.float64], demand: NDArray[np.float64],
                  upper: NDArray[np.float64]) -> NDArray[np.float64]:
     """(m,) ``D_j = max { sum_i delta_i x_i : 0 <= x <= 1, sum_i d_i x_i <= U_j }`` for ``delta >= 0``
@@ -194,7 +192,7 @@ class LazyKnapsacks:
         self.started = False
         self.rounding = float(demand.sum()) * float(np.abs(cost_t).max(initial=0.0))  # sizes the rounding margin
         self.solved = 0  # knapsacks solved so far (for the log)
-        self._buffer = np.empty_like(cost_t) if lazy else np.empty((0, 0))  # the estimates' work array
+        self._buffer = np.empty_like(cost_t) if self.lazy else np.empty((0, 0))  # the estimates' work array
         self.estimate = np.full(m, -np.inf)  # lower estimates of every v_j at the last multipliers
         self.lam, self.price = np.zeros(0), np.zeros(m)  # those multipliers
         self.kth = np.inf  # and the K-th smallest v_j there
@@ -289,8 +287,8 @@ class LazyKnapsacks:
         """The candidates not yet solved that could still be among the K smallest: while fewer than
         K are solved, the smallest estimates; then every estimate below the K-th exact value."""
         short = self.k - int(fresh.sum())
-        rest = np.where(fresh, np.inf, estimate)
-        if short > 0:
-            return np.argpartition(rest, short - 1)[:short]
+        if short > 0:  # among the unsolved only (ties at +inf must not pick a solved one again)
+            unsolved = np.flatnonzero(~fresh)
+            return unsolved[np.argpartition(estimate[unsolved], short - 1)[:short]]
         kth = np.partition(np.where(fresh, self.values, np.inf), self.k - 1)[self.k - 1]
-        return np.flatnonzero(rest < kth)
+        return np.flatnonzero(~fresh & (estimate < kth))
