@@ -10,6 +10,12 @@ centres stays integral in the Lagrangian). With ``--plan OBJ`` (a plan's objecti
 
     .venv/bin/python bench/bench_bound.py [--scenario PATH ...] [--plan OBJ ...] [--no-lp] [--fix-s S]
     .venv/bin/python bench/bench_bound.py --ladder-only --ladder 15 --ladder 30 --ladder 45 [--plan OBJ]
+    .venv/bin/python bench/bench_bound.py --compare [--problem kent12.pkl] [--scenario PATH]
+
+``--compare``: the Lagrangian with every knapsack solved each iteration (``lazy=False``, the
+method before) and with the lazy evaluation (the default), alternating on the same machine:
+iterations/s, the value after 20 s and 60 s (``--at``), and the converged value and seconds.
+``--problem`` adds a pickled ``DistrictingProblem`` (e.g. a county built once).
 
 ``--ladder S`` (repeatable): the target ladder the run's second process climbs after the
 Lagrangian (``optimiser.ladder.ladder_bound``), for S seconds, from one converged Lagrangian:
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import time
 from dataclasses import replace
@@ -89,6 +96,28 @@ def ladders(p: DistrictingProblem, seconds: list[float], plan: float | None) -> 
             f"{ladder.seconds:.1f} s{bracket}\n")
 
 
+def load_problem(path: Path) -> DistrictingProblem:
+    """A scenario's problem, or a pickled ``DistrictingProblem`` (``.pkl``)."""
+    if path.suffix == ".pkl":
+        with open(path, "rb") as f:
+            problem: DistrictingProblem = pickle.load(f)
+        return problem
+    return build_instance(load_scenario(path)).problem
+
+
+def compare(p: DistrictingProblem, at: list[float], limit_s: float, *, name: str) -> None:
+    """Old (every knapsack) and new (lazy) Lagrangian side by side, alternating, one process."""
+    out(f"\n{name}: {p.n_units} units, {p.n_zones} zones, capacity balance {'on' if p.branches else 'off'}\n")
+    out("  method  horizon    value            iterations  seconds  it/s    load\n")
+    for horizon in [*at, limit_s]:
+        for lazy in (False, True):
+            res = problem_bound(p, time_limit_s=horizon, max_iter=10**6, lazy=lazy)
+            one, five, _ = os.getloadavg()
+            label = f"{horizon:4.0f} s" if horizon < limit_s else "converged" if not res.time_limited else "limit"
+            out(f"  {'lazy' if lazy else 'full':6s}  {label:9s}  {res.value:15,.2f}  {res.iterations:8d}  "
+                f"{res.seconds:7.1f}  {res.iterations / res.seconds:6.1f}  {one:.1f}/{five:.1f}\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", type=Path, action="append", help="scenario file(s); default: the shipped one")
@@ -106,8 +135,17 @@ def main() -> None:
     ap.add_argument("--ladder", type=float, action="append", default=[],
                     help="seconds for the target ladder after the Lagrangian (repeatable: each from the same LR)")
     ap.add_argument("--ladder-only", action="store_true", help="only the Lagrangian and the ladder")
+    ap.add_argument("--compare", action="store_true", help="only the Lagrangian, every knapsack vs lazy")
+    ap.add_argument("--problem", type=Path, action="append", default=[], help="a pickled DistrictingProblem")
+    ap.add_argument("--at", type=float, action="append", help="--compare: horizons in seconds (default 20, 60)")
+    ap.add_argument("--limit", type=float, default=300.0, help="--compare: seconds for the converged run")
     args = ap.parse_args()
-    scenarios = args.scenario or [REPO / "scenarios" / "leicestershire.toml"]
+    scenarios = args.scenario or ([] if args.problem else [REPO / "scenarios" / "leicestershire.toml"])
+    if args.compare:
+        out(f"bound benchmark, old vs new, load {os.getloadavg()[0]:.1f}\n")
+        for path in [*scenarios, *args.problem]:
+            compare(load_problem(path), args.at or [20.0, 60.0], args.limit, name=path.name)
+        return
     plans = args.plan or []
     one, five, _ = os.getloadavg()
     out(f"bound benchmark, 2 cores, load {one:.1f}/{five:.1f}\n")
