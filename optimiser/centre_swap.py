@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 
 from optimiser.budget import Strategy
 from optimiser.construct import construct_start
-from optimiser.families import centre_mask
+from optimiser.districting import _eligible
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import stdout_to_stderr
 
@@ -173,13 +173,13 @@ class _FixedCentreLP:
         self.h.setOptionValue("random_seed", 0)
         self.h.passModel(lp)
         for z, c in enumerate(self.centres):
-            self._place(z, c)
+            self.move(z, c)
 
     def _load_upper(self, z: int, c: int) -> float:
         cap = self.p.centre_capacity
         return float(self.hi[z]) if cap is None else float(min(self.hi[z], cap[c]))
 
-    def _place(self, z: int, c: int) -> None:
+    def move(self, z: int, c: int) -> None:
         """Columns and the load row of zone ``z`` as for a centre at unit ``c``."""
         p = self.p
         self.centres[z] = c
@@ -202,20 +202,6 @@ class _FixedCentreLP:
             return float(np.inf)
         return float(self.h.getInfo().objective_function_value)
 
-    def move(self, z: int, c: int) -> None:
-        self._place(z, c)
-
-
-def _eligible(problem: DistrictingProblem) -> NDArray[np.bool_]:
-    """(n,) units where a centre may stand."""
-    ok = np.ones(problem.n_units, dtype=bool)
-    if problem.centre_candidates is not None:
-        ok &= np.asarray(problem.centre_candidates, dtype=bool)
-    mask = centre_mask(problem)
-    if mask is not None:
-        ok &= mask
-    return ok
-
 
 def swap_centres(problem: DistrictingProblem, centres: tuple[int, ...], *, max_evaluations: int,
                  time_limit_s: float, near: int = NEAR, fixed: frozenset[int] = frozenset()) -> SwapResult:
@@ -227,8 +213,7 @@ def swap_centres(problem: DistrictingProblem, centres: tuple[int, ...], *, max_e
     t0 = time.perf_counter()
     model = _FixedCentreLP(problem, tuple(int(c) for c in centres))
     best = start = model.value()
-    eligible = _eligible(problem)
-    pinned = None if problem.pinned is None else np.asarray(problem.pinned)
+    everyone = np.arange(problem.n_units)
     evaluations, moves, clock = 1, 0, False
     k = problem.n_zones
     while np.isfinite(best):
@@ -238,10 +223,10 @@ def swap_centres(problem: DistrictingProblem, centres: tuple[int, ...], *, max_e
                 continue
             here = model.centres[z]
             order = np.argsort(problem.cost[here], kind="stable")
-            ok = eligible[order] & ~np.isin(order, model.centres)
-            if pinned is not None:
-                ok &= (pinned[order] == -1) | (pinned[order] == z)
-            for u in order[ok][:near]:
+            may = np.zeros(problem.n_units, dtype=bool)
+            may[_eligible(problem, everyone, z)] = True  # candidates, capacity in reach, pins
+            may[model.centres] = False
+            for u in order[may[order]][:near]:
                 if evaluations >= max_evaluations or time.perf_counter() - t0 > time_limit_s:
                     clock = evaluations < max_evaluations
                     break

@@ -263,14 +263,16 @@ def design_zones(
     if reasons:
         raise InfeasibleProblemError(reasons)
     budget = Budget(time_limit_s)
-    given = {**anchor_centres(problem), **dict(initial_centres or {})}
+    anchors = anchor_centres(problem)
+    given = {**anchors, **dict(initial_centres or {})}
     if fix_centres and sorted(given) != list(range(problem.n_zones)):
         raise InfeasibleProblemError(
             [f"fixed centres need one centre per zone: got {len(given)} for {problem.n_zones} zones"]
         )
     found, rounds = run_design(
         problem, strategy=strategy, budget=budget, solver=solver, seed=seed, max_rounds=max_rounds, threads=threads,
-        mip_rel_gap=mip_rel_gap, given=given, fix_centres=fix_centres, say=progress or (lambda _msg: None),
+        mip_rel_gap=mip_rel_gap, given=given, anchors=anchors, fix_centres=fix_centres,
+        say=progress or (lambda _msg: None),
     )
     labels, centres_out, best_obj, milp_obj = found.labels, found.centres, found.objective, found.milp_objective
     loads = np.bincount(labels, weights=problem.demand, minlength=problem.n_zones).astype(np.float64)

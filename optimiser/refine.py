@@ -58,12 +58,12 @@ from optimiser.local_search import _Graph, local_search, zones_connected
 from optimiser.problem import BranchCapacity
 from optimiser.refine_flow import covering_start
 from optimiser.refine_state import (
-    Found,
-    Search,
+    RefineContext,
+    RefinedPlan,
+    cells_objective,
     fit_centres,
     member_centres,
     pass_bounds,
-    plan_objective,
 )
 from optimiser.repair import mend_pieces, reduce_moved, repair_bounds
 from optimiser.resources import Continuity, CostBlocks, ResourceBounds, SubBlocks, TravelLimit
@@ -91,11 +91,11 @@ class RefineResult:
     kicks_kept: int = 0  # ... that led to a better plan
 
 
-def _passes(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
-            max_passes: int) -> Found:
+def _passes(ctx: RefineContext, labels: NDArray[np.int64], centres: tuple[int, ...], *, deadline: float,
+            max_passes: int) -> RefinedPlan:
     """Steps 3-5 from a plan meeting every bound; raises ``ValueError`` when the capacity
     balance cannot be covered at its centres."""
-    objective = plan_objective(ctx, labels, centres)
+    objective = cells_objective(ctx, labels, centres)
     moves = swaps = passes = 0
     flow: NDArray[np.float64] | None = None
     share: float | None = None
@@ -113,10 +113,10 @@ def _passes(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...], *,
         labels, centres, objective = res.labels, res.centres, res.objective
         if ctx.branches is None or not improved:
             break
-    return Found(labels, centres, objective, moves, swaps, passes, flow, share)
+    return RefinedPlan(labels, centres, objective, moves, swaps, passes, flow, share)
 
 
-def _kick(found: Found, adj: list[list[int]], rng: np.random.Generator, *,
+def _kick(found: RefinedPlan, adj: list[list[int]], rng: np.random.Generator, *,
           size: int) -> tuple[NDArray[np.int64], int, int] | None:
     """Step 6's perturbation: a ball of up to ``size`` units of zone ``a``, grown from a unit on
     its border with zone ``b``, moves to ``b`` (centres never move). Returns the labels, ``a``
@@ -157,8 +157,8 @@ def _movable_ball(got: tuple[NDArray[np.int64], int, int] | None, before: NDArra
     return None if np.array_equal(labels, before) else (labels, a, b)
 
 
-def _pair_search(ctx: Search, best: Found, kicked: NDArray[np.int64], a: int, b: int,
-                 *, deadline: float) -> Found | None:
+def _pair_search(ctx: RefineContext, best: RefinedPlan, kicked: NDArray[np.int64], a: int, b: int,
+                 *, deadline: float) -> RefinedPlan | None:
     """Steps 1-4 of a kick over zones ``a`` and ``b`` only (the others stay as they are): mend
     and rebalance the pair, bound it (step 3 over every zone, as branches are shared), search
     it. None when the kicked pair cannot be mended, rebalanced or covered."""
@@ -208,7 +208,7 @@ def _pair_search(ctx: Search, best: Found, kicked: NDArray[np.int64], a: int, b:
     full[members] = np.where(res.labels == 0, a, b)
     centres = list(best.centres)
     centres[a], centres[b] = int(members[res.centres[0]]), int(members[res.centres[1]])
-    return Found(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
+    return RefinedPlan(full, tuple(centres), best.objective - before + res.objective, res.moves, res.swaps, 1, flow, share)
 
 
 def refine_plan(
@@ -250,7 +250,7 @@ def refine_plan(
     weights = np.asarray(weights, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     may_move = np.ones(labels.size, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
-    ctx = Search(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
+    ctx = RefineContext(weights, cost, edges, bounds, branches, medoid_candidates, may_move, limit,
                   None if centre_ok is None else np.asarray(centre_ok, dtype=bool),
                   None if centre_capacity is None else np.asarray(centre_capacity, dtype=float), continuity)
     labels, mended = mend_pieces(labels, edges, bounds.amounts[0], k, movable=may_move)
@@ -275,7 +275,7 @@ def refine_plan(
         loads = np.bincount(labels, weights=bounds.amounts[0], minlength=k).astype(np.float64)
         start = tuple(covering_start(branches, labels, list(start), loads, ctx.capped(start).upper[0],
                                      fits=ctx.fits(labels)))
-    start_objective = plan_objective(ctx, labels, start)
+    start_objective = cells_objective(ctx, labels, start)
     try:
         best = _passes(ctx, labels, start, deadline=deadline, max_passes=max_passes)
     except ValueError as exc:
@@ -299,7 +299,7 @@ def refine_plan(
         if found.objective < best.objective * (1 - 1e-9):
             best, kept = found, kept + 1
     if kept:  # the sums of kept kicks, recomputed from the plan
-        best = replace(best, objective=plan_objective(ctx, best.labels, best.centres))
+        best = replace(best, objective=cells_objective(ctx, best.labels, best.centres))
     seconds = time.perf_counter() - t0
     log.info("refined at %d units: %d mended, %d rebalanced, objective %.6g -> %.6g in %d pass(es), "
              "%d of %d kick(s) kept, %.1f s", labels.size, mended, rebalanced, start_objective, best.objective,

@@ -1,4 +1,4 @@
-"""What every pass of :func:`optimiser.refine.refine_plan` reads (:class:`Search`), its
+"""What every pass of :func:`optimiser.refine.refine_plan` reads (:class:`RefineContext`), its
 bounds for one pass (step 3 of :mod:`optimiser.refine`) and the rules on the zones' centres.
 """
 
@@ -16,7 +16,7 @@ from optimiser.resources import Continuity, CostBlocks, ResourceBounds, TravelLi
 
 
 @dataclass(frozen=True)
-class Search:
+class RefineContext:
     """What every pass of the search reads (see :func:`refine_plan`)."""
 
     weights: NDArray[np.float64]
@@ -66,7 +66,7 @@ class Search:
 
 
 @dataclass(frozen=True)
-class Found:
+class RefinedPlan:
     labels: NDArray[np.int64]
     centres: tuple[int, ...]
     objective: float
@@ -77,7 +77,7 @@ class Found:
     share: float | None
 
 
-def plan_objective(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
+def cells_objective(ctx: RefineContext, labels: NDArray[np.int64], centres: tuple[int, ...]) -> float:
     """Travel, plus the continuity charge on the hours that change zone."""
     cc = ctx.cost.block(np.arange(labels.size), np.asarray(centres))
     travel = float(np.sum(ctx.weights * cc[np.arange(labels.size), labels]))
@@ -85,7 +85,7 @@ def plan_objective(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, .
     return travel if cont is None or not cont.penalty else travel + cont.penalty * cont.moved(labels)
 
 
-def pass_bounds(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[
+def pass_bounds(ctx: RefineContext, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[
         ResourceBounds, NDArray[np.bool_] | None, NDArray[np.float64] | None, float | None]:
     """Step 3: the bounds and allowed centres of one pass, the flow they keep and its share.
     Under the radius rule each zone's demand is capped at its centre's capacity in reach and
@@ -111,7 +111,7 @@ def pass_bounds(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...]
     return replace(bounds, upper=new_upper), misses == 0 if cover is None else (misses == 0) & cover, flow, share
 
 
-def member_centres(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...] | None) -> tuple[int, ...]:
+def member_centres(ctx: RefineContext, labels: NDArray[np.int64], centres: tuple[int, ...] | None) -> tuple[int, ...]:
     """``centres`` where each is still a member of its zone, else the zone's medoid."""
     k = ctx.bounds.lower.shape[1]
     given = list(centres) if centres is not None else [-1] * k
@@ -121,7 +121,7 @@ def member_centres(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, .
     return tuple(int(c) if c >= 0 and labels[c] == z else int(medoids[z]) for z, c in enumerate(given))
 
 
-def fit_centres(ctx: Search, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[int, ...]:
+def fit_centres(ctx: RefineContext, labels: NDArray[np.int64], centres: tuple[int, ...]) -> tuple[int, ...]:
     """``centres`` where each may centre its zone (at an allowed unit, a hub, keeping every
     member within the travel limit), else the member that may, cheapest in travel; raises
     ``ValueError`` when a zone has none."""

@@ -63,7 +63,6 @@ from optimiser.capacity_polish import polish_within_capacity
 from optimiser.construct import Start, meets_constraints, ranked_starts
 from optimiser.districting import (
     RoundLog,
-    anchor_centres,
     best_centres,
     matched_seeding,
     plan_objective,
@@ -175,11 +174,13 @@ def heuristic_report(problem: DistrictingProblem, objective: float, what: str) -
 
 def run_design(
     problem: DistrictingProblem, *, strategy: Strategy, budget: Budget, solver: str, seed: int, max_rounds: int,
-    threads: int, mip_rel_gap: float, given: Mapping[int, int], fix_centres: bool, say: Callable[[str], None],
+    threads: int, mip_rel_gap: float, given: Mapping[int, int], anchors: Mapping[int, int], fix_centres: bool,
+    say: Callable[[str], None],
 ) -> tuple[Found, list[RoundLog]]:
-    """Steps 1-4 of the module docstring; returns the best plan and the solver rounds."""
+    """Steps 1-4 of the module docstring; returns the best plan and the solver rounds. ``given``:
+    starting centres by zone (the ``anchors`` of zones with locked units, and today's)."""
     s = Search(problem, strategy, budget, solver, seed, threads, mip_rel_gap, say, [])
-    _first_plan(s, given=given, fix_centres=fix_centres)
+    _first_plan(s, given=given, anchors=anchors, fix_centres=fix_centres)
     assert s.best is not None
     if fix_centres:
         return s.best, s.rounds
@@ -287,7 +288,7 @@ def _pairs(s: Search) -> None:
         s.offer(labels, centres, s.best.report, s.best.source)
 
 
-def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> None:
+def _first_plan(s: Search, *, given: Mapping[int, int], anchors: Mapping[int, int], fix_centres: bool) -> None:
     """Step 1 and round 1: a constructive start and a first solved plan, reseeding when a
     seeding gives nothing; raises when no plan is found (proved or not)."""
     problem, strategy = s.problem, s.strategy
@@ -299,7 +300,6 @@ def _first_plan(s: Search, *, given: Mapping[int, int], fix_centres: bool) -> No
         n = max(starts_for(problem, strategy), ATTEMPTS)
         centre_sets = [move_centres(problem, weighted_kmedoids(problem, seed=s.seed + 7919 * j, fixed=given),
                                     fixed=frozenset(given)) for j in range(n)]
-        anchors = anchor_centres(problem)
         if any(z not in anchors for z in given):  # starting centres (today's), not anchors: free seedings too
             free = [move_centres(problem, matched_seeding(problem, seed=s.seed + 7919 * j + 1, given=given,
                                                           anchors=anchors), fixed=frozenset(anchors))
