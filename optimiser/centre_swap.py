@@ -272,14 +272,15 @@ def swaps_for(problem: DistrictingProblem, strategy: Strategy) -> bool:
     return strategy.centre_swaps > 0 and problem.n_units >= MIN_UNITS and problem.n_zones >= 2
 
 
-def swap_search(s: Search, *, fixed: frozenset[int] = frozenset()) -> None:
+def swap_search(s: Search) -> None:
     """Step 4c of :mod:`optimiser.search` (after the kicks): :func:`swap_centres` from the best
     plan's centres (``Strategy.centre_swaps`` LPs at most), the whole-area MILP at the centres it
     reaches (at the caller's gap, from the plan grown from those centres as a MIP start), then the
     pairs near the change; repeated (at most :data:`CYCLES`) while the plan improves. The MILP's
     plan is kept only when it beats the best (``Search.offer``). No exact round follows: its
     re-centring on the medoids undoes what the LP chose (measured on Kent at 12 zones: no gain
-    for 6 s). Zones in ``fixed`` keep their centre."""
+    for 6 s). Every centre may move, today's and the anchors' too (they are starts, not rules, as
+    in the exact rounds): the LP keeps the locks (pins), the continuity cap and its charge."""
     from optimiser.search import _pairs
 
     if not swaps_for(s.problem, s.strategy) or s.best is None:
@@ -294,7 +295,7 @@ def swap_search(s: Search, *, fixed: frozenset[int] = frozenset()) -> None:
         s.say(f"moving the centres jointly, priced by the LP (at most {s.strategy.centre_swaps} LPs; best so far "
               f"{s.best.objective:,.0f})")
         swapped = swap_centres(s.problem, s.best.centres, max_evaluations=s.strategy.centre_swaps,
-                               time_limit_s=min(60.0, left / 3), fixed=fixed)
+                               time_limit_s=min(60.0, left / 3))
         if swapped.time_limited:
             s.budget.bind("centre swaps")
         if swapped.moves == 0 or s.budget.remaining() < 3.0:

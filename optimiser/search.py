@@ -210,7 +210,7 @@ def run_design(
 
     swaps = centre_swap.swaps_for(problem, strategy)
     kicks.kick_search(s, reserve_s=kicks.RESERVE_S + (centre_swap.RESERVE_S if swaps else 0.0), final_round=not swaps)
-    centre_swap.swap_search(s, fixed=frozenset(given))
+    centre_swap.swap_search(s)  # starting centres are a start: the swap LP keeps pins and continuity itself
     if strategy.exact_small and exact_applicable(problem) and budget.remaining() > 1.0:
         say(f"small problem ({problem.n_units} units): solving the whole problem exactly")
         out = solve_exact(problem, solver=solver, time_limit_s=budget.cap(20.0), start=(s.best.labels, s.best.centres))

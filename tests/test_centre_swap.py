@@ -131,3 +131,26 @@ def test_the_swaps_run_at_county_scale_only() -> None:
     county = grid_problem(25, 25, n_zones=12, tolerance=0.1)
     assert centre_swap.swaps_for(county, FAST)
     assert not centre_swap.swaps_for(county, FAST_SEEDED)
+
+
+def test_todays_centres_are_a_start_for_the_joint_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``[continuity]`` today's centres seed the design; the joint moves must still be free
+    to move them (the LP keeps the continuity cap and the pins). Before the mend the design passed
+    every starting centre as fixed, so at county scale the moves did nothing."""
+    from optimiser.districting import design_zones
+
+    monkeypatch.setattr(centre_swap, "MIN_UNITS", 0)
+    seen: list[frozenset[int]] = []
+    real = centre_swap.swap_centres
+
+    def spy(*args: object, **kwargs: object) -> centre_swap.SwapResult:
+        seen.append(frozenset(kwargs.get("fixed", frozenset())))  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(centre_swap, "swap_centres", spy)
+    rng = np.random.default_rng(5)
+    problem = grid_problem(6, 6, n_zones=4, tolerance=0.1, demand=rng.gamma(2.0, 3.0, 36))
+    out = design_zones(problem, solver="highs", time_limit_s=60, initial_centres={0: 0, 1: 2, 2: 12, 3: 14})
+    assert seen, "the joint moves did not run"
+    assert all(not f for f in seen)
+    assert meets_constraints(problem, out.labels, out.centres)
