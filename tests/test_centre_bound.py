@@ -264,3 +264,19 @@ def test_a_failing_ladder_leaves_the_lagrangian_bound(monkeypatch: pytest.Monkey
         res = ladder.certified_bound(p, time_limit_s=10.0, ladder_s=5.0)
     assert res.value == pytest.approx(problem_bound(p, time_limit_s=10.0).value)
     assert res.ladder_s == 0.0 and "target ladder failed" in caplog.text
+
+
+def test_the_ladder_goes_on_where_the_cells_crowd_above_the_lagrangian() -> None:
+    """A slow guess of the proof speed leaves the first rung so few cells that their target is no
+    step above the Lagrangian (Kent at 25 zones: the second rung's cells gave LR x 1.0002 with the
+    best at x 1.00014, and the ladder stopped after 1 s of its 100). The lowest target a step above
+    the best is tried instead, and the ladder goes on from its measured speed."""
+    from optimiser.ladder import MIN_STEP, ladder_bound
+
+    p = scattered(10)
+    opt = min(cost for _, _, cost in every_plan(p))
+    lag = problem_bound(p, time_limit_s=10.0)
+    ladder = ladder_bound(p, lag, time_limit_s=30.0, prior=(1.0, 1e6))
+    assert ladder.rungs, "the ladder stopped before its first rung"
+    assert ladder.rungs[0].target >= lag.value * (1 + MIN_STEP)
+    assert lag.value < ladder.bound.value <= opt * (1 + 1e-9)
