@@ -126,7 +126,7 @@ class Search:
         limit = self.budget.cap(cap_s)
         out = solve_assignment_stoppable(
             self.problem, centres, solver=self.solver, time_limit_s=limit, seed=self.seed, threads=self.threads,
-            mip_rel_gap=gap, start_labels=start,
+            mip_rel_gap=gap, start_labels=start, keep_start=self.strategy.keep_start,
         )
         rep = out.report
         self.rounds.append(RoundLog(len(self.rounds) + 1, out.centres, rep.status.value, rep.objective, rep.gap,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
 import pulp
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,16 @@ def _relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-9)  # min or max: the distance
 
 
-def _start_values(lp: pulp.LpProblem) -> list[float]:
-    """The variables' values in HiGHS column order: PuLP 4 numbers columns by position in
-    ``lp.exported_variables()``; PuLP 3 stores each column number on the variable (``index``)."""
+def _start_values(lp: pulp.LpProblem) -> list[float | None]:
+    """The variables' start values in HiGHS column order (None where no value was given): PuLP 4
+    numbers columns by position in ``lp.exported_variables()``; PuLP 3 stores each column number
+    on the variable (``index``)."""
     if hasattr(lp, "exported_variables"):  # PuLP >= 4
-        return [float(var.varValue or 0.0) for var in lp.exported_variables()]
+        return [None if var.varValue is None else float(var.varValue) for var in lp.exported_variables()]
     variables = lp.variables()
-    values = [0.0] * len(variables)
+    values: list[float | None] = [None] * len(variables)
     for var in variables:
-        values[var.index] = float(var.varValue or 0.0)
+        values[var.index] = None if var.varValue is None else float(var.varValue)
     return values
 
 
@@ -112,6 +114,8 @@ def stdout_to_stderr() -> Iterator[None]:
 
 class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
     """PuLP's HiGHS API plus a MIP start taken from the variables' initial values, and silent.
+    Variables with no initial value make the start partial: HiGHS fixes those given and solves
+    for the rest (a start the model would reject whole is then still of use).
 
     HiGHS writes its banner ("Running HiGHS ...") from the constructor, before any option can
     be set, straight to file descriptor 1, so it would land above the CLI's results table.
@@ -144,10 +148,15 @@ class _HiGHSWithStart(pulp.HiGHS):  # type: ignore[misc,name-defined]
             import highspy
 
             values = _start_values(lp)
-            start = highspy.HighsSolution()
-            start.col_value = values
-            start.value_valid = True
-            lp.solverModel.setSolution(start)
+            given = [j for j, v in enumerate(values) if v is not None]
+            if len(given) == len(values):  # a whole start: HiGHS checks it (and completes nothing)
+                start = highspy.HighsSolution()
+                start.col_value = [float(v) for v in values if v is not None]
+                start.value_valid = True
+                lp.solverModel.setSolution(start)
+            elif given:  # a partial start: HiGHS fixes the values given and solves for the rest
+                lp.solverModel.setSolution(len(given), np.asarray(given, dtype=np.int32),
+                                           np.asarray([values[j] for j in given], dtype=np.float64))
         lp.solverModel.run()
 
 
