@@ -101,3 +101,30 @@ def test_the_model_is_unchanged_when_the_start_is_star_shaped() -> None:
     assert star_zones(problem, (0, 6), star, shortest_path_lengths(problem, (0, 6))).all()
     assert sorted(c.name for c in plain.constraints()) == sorted(c.name for c in started.constraints())
     assert {v.name for v in plain.variables()} == {v.name for v in started.variables()}
+
+
+def test_a_start_without_every_value_is_passed_as_partial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variables with no start value are left to HiGHS (they were passed as zeros, which made the
+    exact model's start, which gives only the assignment, infeasible)."""
+    import optimiser.solve as solve
+
+    seen: list[list[float | None]] = []
+    real = solve._start_values
+
+    def spy(lp: pulp.LpProblem) -> list[float | None]:
+        seen.append(real(lp))
+        return seen[-1]
+
+    monkeypatch.setattr(solve, "_start_values", spy)
+    model = pulp.LpProblem("partial", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x{i}", cat=pulp.LpBinary) for i in range(3)]
+    y = pulp.LpVariable("y", cat=pulp.LpBinary)
+    model += pulp.lpSum(x) + 5 * y
+    model += pulp.lpSum(x) >= 2, "two"
+    for i, v in enumerate(x):
+        model += v <= y, f"open_{i}"
+        v.setInitialValue(1.0 if i < 2 else 0.0)
+    report = solve.run_solver(model, solver="highs", time_limit_s=10, use_start=True)
+    assert report.status.value == "optimal" and report.objective == pytest.approx(7.0)
+    assert len(seen) == 1 and seen[0].count(None) == 1  # y: no value given, none invented
+    assert sorted(v for v in seen[0] if v is not None) == [0.0, 1.0, 1.0]
