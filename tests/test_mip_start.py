@@ -65,26 +65,35 @@ def test_the_start_meets_every_row_of_the_model_built_for_it() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_every_plan_of_the_start_model_is_contiguous_and_no_worse_than_the_start(seed: int) -> None:
-    """Random contiguous starts on a grid (grown from random centres, not star-shaped in general):
-    the model built for each accepts it and its optimum is a contiguous plan no dearer."""
+    """Random contiguous starts on a grid, grown like snakes from random centres so that some zone
+    is not star-shaped: the model built for each accepts it and its optimum is a contiguous plan
+    no dearer."""
     rng = np.random.default_rng(seed)
     problem = grid_problem(5, 6, n_zones=3, tolerance=0.6, demand=rng.gamma(2.0, 2.0, 30))
-    centres = tuple(int(c) for c in rng.choice(30, size=3, replace=False))
-    labels = np.full(30, -1)
-    for z, c in enumerate(centres):
-        labels[c] = z
     neighbours: list[list[int]] = [[] for _ in range(30)]
     for a, b in problem.edges:
         neighbours[int(a)].append(int(b))
         neighbours[int(b)].append(int(a))
-    while (labels < 0).any():  # random growth: contiguous zones of any shape
-        frontier = [(i, int(labels[j])) for i in np.flatnonzero(labels < 0) for j in neighbours[i] if labels[j] >= 0]
-        i, z = frontier[int(rng.integers(len(frontier)))]
-        labels[i] = z
     lo, hi = problem.zone_bounds()
-    loads = np.bincount(labels, weights=problem.demand, minlength=3)
-    if not ((loads >= lo - 1e-9) & (loads <= hi + 1e-9)).all():
-        pytest.skip("this random start is out of balance")
+    for _ in range(500):  # snake-like growth from random centres until a start is in balance and not star-shaped
+        centres = tuple(int(c) for c in rng.choice(30, size=3, replace=False))
+        labels = np.full(30, -1)
+        labels[list(centres)] = [0, 1, 2]
+        last = list(centres)
+        while (labels < 0).any():  # contiguous zones of any shape, mostly grown from their newest unit
+            z = int(rng.integers(3))
+            tips = [i for i in neighbours[last[z]] if labels[i] < 0] if rng.random() < 0.8 else []
+            if not tips:
+                tips = [i for i in np.flatnonzero(labels < 0) if any(labels[j] == z for j in neighbours[i])]
+            if tips:
+                last[z] = int(tips[int(rng.integers(len(tips)))])
+                labels[last[z]] = z
+        loads = np.bincount(labels, weights=problem.demand, minlength=3)
+        g = shortest_path_lengths(problem, centres)
+        if ((loads >= lo - 1e-9) & (loads <= hi + 1e-9)).all() and not star_zones(problem, centres, labels, g).all():
+            break
+    else:
+        pytest.fail("no balanced start that is not star-shaped in 500 tries")
     model, x = build_assignment_model(problem, centres, start_labels=labels)
     assert offer(model, x, labels) == [] and broken_rows(model) == []
     out = solve_assignment(problem, centres, solver="highs", time_limit_s=20, start_labels=labels)
