@@ -60,9 +60,10 @@ class Strategy:
     (:func:`optimiser.seeding.competing_per_zone`) rival the constructive start in round 1, solved
     to :data:`optimiser.relaxation_start.SEEDED_GAP`; when their plan is the better the screening is skipped.
     ``centre_swaps``: at most this many LPs per cycle of joint centre moves before the kicks (0 = none,
-    :mod:`optimiser.centre_swap`). ``keep_start``: the whole-area MILP orders its contiguity rows so
-    that its MIP start meets them (:func:`optimiser.assignment.start_order`; otherwise HiGHS rejects a
-    start that is contiguous but not star-shaped and the round starts from nothing).
+    :mod:`optimiser.centre_swap`). ``keep_start``: at county scale
+    (:data:`optimiser.search.KEEP_START_MIN_UNITS`) the whole-area MILP orders its contiguity rows
+    so that its MIP start meets them (:func:`optimiser.assignment.start_order`; otherwise HiGHS
+    rejects a start that is contiguous but not star-shaped and the round starts from nothing).
     """
 
     name: str
