@@ -238,8 +238,10 @@ def ladder_bound(problem: DistrictingProblem, bound: BoundResult, *, time_limit_
         by_cells = math.inf if cells >= estimates.size else _target_for(estimates, cells)
         # where the cells crowd just above the Lagrangian (Kent at 25 zones: 13,153 cells at LR x
         # 1.0001, 22,834 at x 1.0002), the cells the time allows may leave no target a step above the
-        # best: the lowest target a step above it is tried instead (its proof gets all the time left)
-        target = min(max(by_cells, best.value * (1 + 2 * MIN_STEP)), ceiling, lr * (1 + STEP * 2 ** len(rungs)))
+        # best: the lowest target two steps above it is tried instead (its proof gets all the time left)
+        if by_cells <= best.value * (1 + MIN_STEP):
+            by_cells = best.value * (1 + 2 * MIN_STEP)
+        target = min(by_cells, ceiling, lr * (1 + STEP * 2 ** len(rungs)))
         if target <= best.value * (1 + MIN_STEP):
             break
         rung = _unless_stopped(partial(prove_target, problem, bound, target=target, time_limit_s=left,
