@@ -1,7 +1,8 @@
 """Issue 12 benchmark: the design methods side by side ("fast-previous" = "fast" before the
 robust search, "fast-screened" = "fast" before the kicks, "fast-kicks" = "fast" before the
 relaxation's centres led on mid-size problems, "fast-seeded" = "fast" before the joint centre
-moves after the kicks (county scale), "fast" = today's default; "classic"
+moves after the kicks (county scale), "fast-plain-start" = "fast" before the whole-area MILP kept
+its MIP start (county scale), "fast" = today's default; "classic"
 on request), per instance, a seed table for
 the default, and whether `carezones run --time-limit T` keeps its limit.
 

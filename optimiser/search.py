@@ -37,7 +37,9 @@ Method (the ``"fast"`` strategy)
 
 Every step is a fixed amount of work (starts, screened starts, rounds, pair passes, cycles), so
 the plan does not depend on the machine's speed unless the clock runs out first, which the
-budget records. ``"fast-seeded"`` is this method before step 4c; ``"fast-kicks"`` before step 1b led on mid-size problems;
+budget records. At county scale every whole-area MILP keeps its MIP start
+(:func:`optimiser.assignment.start_order`); ``"fast-plain-start"`` is this method without that.
+``"fast-seeded"`` is this method before step 4c; ``"fast-kicks"`` before step 1b led on mid-size problems;
 ``"fast-screened"`` before step 4b; ``"fast-previous"`` before
 steps 2b and the capacity-aware polish and pairs (8 starts); ``"classic"`` the method before issue 12.
 
