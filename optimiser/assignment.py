@@ -68,20 +68,12 @@ def shortest_path_lengths(
     return out
 
 
-def _neighbours(problem: DistrictingProblem) -> list[list[int]]:
-    out: list[list[int]] = [[] for _ in range(problem.n_units)]
-    for a, b in problem.edges:
-        out[int(a)].append(int(b))
-        out[int(b)].append(int(a))
-    return out
-
-
 def star_zones(problem: DistrictingProblem, centres: Sequence[int], labels: NDArray[np.int64],
                order: NDArray[np.float64], neighbours: list[list[int]] | None = None) -> NDArray[np.bool_]:
     """(K,) whether each zone of the plan ``labels`` meets (5) under ``order`` (one row per zone,
     ``g`` in the module docstring): every member other than the centre has a member neighbour
     strictly lower in ``order``."""
-    neighbours = _neighbours(problem) if neighbours is None else neighbours
+    neighbours = problem.neighbours() if neighbours is None else neighbours
     labels = np.asarray(labels, dtype=np.int64)
     out = np.zeros(len(centres), dtype=bool)
     for z, c in enumerate(centres):
@@ -105,7 +97,7 @@ def start_order(problem: DistrictingProblem, centres: Sequence[int], labels: NDA
     rows of 23,711, so round 1 ran its 20 s cap from nothing and found no plan). Under this order
     the start is feasible, so each round begins from it; the model is unchanged where the start
     was star-shaped already."""
-    neighbours = _neighbours(problem)
+    neighbours = problem.neighbours()
     ok = star_zones(problem, centres, labels, g, neighbours)
     if ok.all():
         return g
@@ -129,10 +121,7 @@ def _variables(
 ) -> tuple[dict[tuple[int, int], pulp.LpVariable], dict[tuple[int, int], list[int]]]:
     """x_{iz} for every unit that may join zone z, and its closer neighbours (contiguity)."""
     n = problem.n_units
-    neighbours: list[list[int]] = [[] for _ in range(n)]
-    for a, b in problem.edges:
-        neighbours[int(a)].append(int(b))
-        neighbours[int(b)].append(int(a))
+    neighbours = problem.neighbours()
     x: dict[tuple[int, int], pulp.LpVariable] = {}
     closer: dict[tuple[int, int], list[int]] = {}
     for z, c in enumerate(centres):

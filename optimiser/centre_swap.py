@@ -216,6 +216,9 @@ def swap_centres(problem: DistrictingProblem, centres: tuple[int, ...], *, max_e
     everyone = np.arange(problem.n_units)
     evaluations, moves, clock = 1, 0, False
     k = problem.n_zones
+    eligible = np.zeros((k, problem.n_units), dtype=bool)  # candidates, capacity in reach, pins: once per zone
+    for z in range(k):
+        eligible[z, _eligible(problem, everyone, z)] = True
     while np.isfinite(best):
         moved_this_pass = False
         for z in range(k):
@@ -223,8 +226,7 @@ def swap_centres(problem: DistrictingProblem, centres: tuple[int, ...], *, max_e
                 continue
             here = model.centres[z]
             order = np.argsort(problem.cost[here], kind="stable")
-            may = np.zeros(problem.n_units, dtype=bool)
-            may[_eligible(problem, everyone, z)] = True  # candidates, capacity in reach, pins
+            may = eligible[z].copy()
             may[model.centres] = False
             for u in order[may[order]][:near]:
                 if evaluations >= max_evaluations or time.perf_counter() - t0 > time_limit_s:

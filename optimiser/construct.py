@@ -86,10 +86,7 @@ def grow_regions(problem: DistrictingProblem, centres: tuple[int, ...]) -> NDArr
     """Step 1 of the module docstring: a contiguous labelling grown from ``centres``."""
     n, k = problem.n_units, problem.n_zones
     allowed = problem.allowed(centres)
-    neighbours: list[list[int]] = [[] for _ in range(n)]
-    for a, b in problem.edges.tolist():
-        neighbours[a].append(b)
-        neighbours[b].append(a)
+    neighbours = problem.neighbours()
     group_of = np.full(n, -1)
     for gi, group in enumerate(problem.together):
         group_of[np.asarray(group)] = gi

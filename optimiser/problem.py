@@ -280,6 +280,14 @@ class DistrictingProblem:
             lengths = 0.5 * (self.cost[a, b] + self.cost[b, a])
         return np.maximum(lengths, 1e-6)
 
+    def neighbours(self) -> list[list[int]]:
+        """Each unit's rook neighbours, in the order of ``edges``."""
+        out: list[list[int]] = [[] for _ in range(self.n_units)]
+        for a, b in np.asarray(self.edges).tolist():
+            out[a].append(b)
+            out[b].append(a)
+        return out
+
     def adjacency_matrix(self) -> coo_matrix:
         """Symmetric sparse adjacency weighted by :meth:`lengths`."""
         n = self.n_units

@@ -70,10 +70,7 @@ def test_every_plan_of_the_start_model_is_contiguous_and_no_worse_than_the_start
     no dearer."""
     rng = np.random.default_rng(seed)
     problem = grid_problem(5, 6, n_zones=3, tolerance=0.6, demand=rng.gamma(2.0, 2.0, 30))
-    neighbours: list[list[int]] = [[] for _ in range(30)]
-    for a, b in problem.edges:
-        neighbours[int(a)].append(int(b))
-        neighbours[int(b)].append(int(a))
+    neighbours = problem.neighbours()
     lo, hi = problem.zone_bounds()
     for _ in range(500):  # snake-like growth from random centres until a start is in balance and not star-shaped
         centres = tuple(int(c) for c in rng.choice(30, size=3, replace=False))
