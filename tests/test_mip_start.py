@@ -123,8 +123,8 @@ def test_a_start_without_every_value_is_passed_as_partial(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(solve, "_start_values", spy)
     model = pulp.LpProblem("partial", pulp.LpMinimize)
-    x = [pulp.LpVariable(f"x{i}", cat=pulp.LpBinary) for i in range(3)]
-    y = pulp.LpVariable("y", cat=pulp.LpBinary)
+    x = [model.add_variable(f"x{i}", cat=pulp.LpBinary) for i in range(3)]
+    y = model.add_variable("y", cat=pulp.LpBinary)
     model += pulp.lpSum(x) + 5 * y
     model += pulp.lpSum(x) >= 2, "two"
     for i, v in enumerate(x):
