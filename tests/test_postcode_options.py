@@ -141,6 +141,10 @@ def test_melton_at_postcode_level_keeps_hub_centres(melton_copy: Path) -> None:
     hub_cells = provider_units(plan.providers, plan.units)  # the cell holding each branch
     assert plan.units.n > 1000 and plan.result.centres == tuple(int(u) for u in hub_cells)  # zone z at hub z
     assert set(plan.zones["zone_name"]) == {"hub P1", "hub P2", "hub P3"}
+    # the postcode-level bound's candidates are the hubs' cells (it was 1.11 x below the plan with every
+    # unit a candidate); still a lower bound
+    assert plan.bound is not None and "3 candidates: the hubs' cells" in plan.bound.scope
+    assert plan.result.objective / 1.02 <= plan.bound.value <= plan.result.objective * (1 + 1e-9)  # measured 1.0025
 
 
 # ---- capacity in reach of the centre (rule = "radius") ---------------------------------------------
@@ -297,3 +301,11 @@ def test_melton_island_joins_only_by_its_declared_link_at_postcode_level(island:
     lsoa_n = nearest.postcodes.groupby("unit")["lsoa11cd"].first().reindex(range(nearest.units.n)).to_numpy()
     on_n = lsoa_n == code
     assert sum(on_n[i] != on_n[j] for i, j in nearest.units.edges.tolist()) > 1
+
+
+def test_postcode_bound_takes_only_branch_cells_as_centres_under_hub_centres(melton_copy: Path) -> None:
+    path = write_scenario(melton_copy, zones=2, extra=FAST + '[capacity]\ncentres = "hubs"\n')
+    plan = plan_zones(load_scenario(path))
+    assert all(c.passed for c in plan.checks), [c for c in plan.checks if not c.passed]
+    assert plan.bound is not None and "candidates: the cells holding a branch" in plan.bound.scope
+    assert plan.bound.value <= plan.result.objective * (1 + 1e-9)

@@ -253,3 +253,18 @@ def test_capacity_short_of_demand_warns_on_the_console_and_in_every_output(melto
     assert any(needle in str(line) for line in about)
     info = pyogrio.read_info(out / "zones.gpkg", layer="zones")  # provenance once per layer, not per feature
     assert needle in info["layer_metadata"]["DESCRIPTION"]
+
+
+def test_hubs_in_one_lsoa_are_named_with_their_lsoa(melton_copy: Path) -> None:
+    from zoning.prepare import prepare_problem
+
+    providers = pd.read_csv(melton_copy / "providers.csv", dtype=str)
+    twin = providers.iloc[[0]].copy()
+    twin["provider_id"] = "P1B"  # a second branch in P1's LSOA
+    pd.concat([providers, twin]).to_csv(melton_copy / "providers.csv", index=False)
+    hubs = ["P1", "P1B"] + providers["provider_id"].tolist()[1:2]
+    path = write_scenario(melton_copy, zones=len(hubs), extra="")
+    path.write_text(path.read_text(encoding="utf-8") + f"\n[capacity]\nhubs = {hubs!r}\n".replace("'", '"'),
+                    encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"3 different LSOAs .*P1 and P1B in LSOA E0\d+; replace one"):
+        prepare_problem(load_scenario(path))

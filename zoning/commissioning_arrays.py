@@ -325,9 +325,15 @@ def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int
         if missing:
             raise ScenarioError(f"{_where(ctx.scenario)}: capacity.hubs names unknown provider_id(s) {missing}")
         hub_units = [int(prov_unit[ids.index(h)]) for h in cap.hubs]
-        if len(set(hub_units)) != k:
+        if len(set(hub_units)) != len(hub_units):
+            noun = "postcode cell" if "unit_id" in ctx.units.polygons else "LSOA"
+            shared: dict[int, list[str]] = {}
+            for h, u in zip(cap.hubs, hub_units, strict=True):
+                shared.setdefault(u, []).append(h)
+            clash = "; ".join(f"{' and '.join(hs)} in {noun} {ctx.units.ids[u]}" for u, hs in shared.items() if len(hs) > 1)
             raise ScenarioError(
-                f"{_where(ctx.scenario)}: capacity.hubs {list(cap.hubs)} share LSOAs; choose hubs in {k} different LSOAs"
+                f"{_where(ctx.scenario)}: capacity.hubs must lie in {len(hub_units)} different {noun}s (one zone "
+                f"centre each), but {clash}; replace one of each group with a branch in another {noun}"
             )
         hubs = dict(enumerate(hub_units))
         ctx.names.update({z: f"hub {h}" for z, h in enumerate(cap.hubs) if z not in ctx.names})

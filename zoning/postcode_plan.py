@@ -190,15 +190,23 @@ def unit_weights(prep: Prepared) -> NDArray[np.float64]:
 def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np.float64],
                    warm: BoundResult | None, lsoa_demand: NDArray[np.float64], time_limit_s: float) -> BoundResult:
     """A Lagrangian lower bound (:func:`optimiser.bounds.lagrangian_bound`) over the postcode
-    units with demand plus the plan's centres as the candidate centres: it covers every balanced
-    plan of the postcode units (contiguous or not; meeting the capacity balance when the scenario
-    has one) whose centres lie among those candidates. Warm-started from the LSOA bound's
+    units with demand plus the plan's centres as the candidate centres (with hub centres, the
+    cells the hub rule allows: :func:`centre_rule`): it covers every balanced plan of the postcode
+    units (contiguous or not; meeting the capacity balance when the scenario has one) whose
+    centres lie among those candidates. Warm-started from the LSOA bound's
     multipliers shared out per hour."""
     problem = prep.problem
     demand = problem.demand
-    rows = np.union1d(np.flatnonzero(demand > 0), np.asarray(refined.centres, dtype=np.int64))
+    rule = centre_rule(prep)
+    # hub centres: every plan's centres lie among the cells the rule allows, so only they are candidates
+    allowed = None if rule is None else np.flatnonzero(rule.any(axis=1))
+    centres = np.asarray(refined.centres, dtype=np.int64) if allowed is None else allowed
+    rows = np.union1d(np.flatnonzero(demand > 0), centres)
+    cand = np.searchsorted(rows, centres)  # the candidates' positions among the rows
     factor = np.divide(weights[rows], demand[rows], out=np.ones(rows.size), where=demand[rows] > 0)
-    block = factor[:, None] * prep.travel.minutes(prep.units.points[rows], prep.units.points[rows])
+    block = factor[:, None] * prep.travel.minutes(prep.units.points[rows], prep.units.points[rows[cand]])
+    if allowed is None:
+        cand = None  # every row is a candidate (the block is square)
     lam0 = None
     if warm is not None and warm.multipliers.shape == lsoa_demand.shape:
         per_hour = np.divide(warm.multipliers, lsoa_demand, out=np.zeros_like(lsoa_demand), where=lsoa_demand > 0)
@@ -207,9 +215,10 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
     lo, hi = problem.zone_bounds()
     br = problem.branches
     flow = None if br is None else FlowRelaxation(capacity=np.asarray(br.capacity, dtype=np.float64),
-                                                  reaches=br.in_reach()[:, rows], margin=float(br.margin))
+                                                  reaches=br.in_reach()[:, rows if cand is None else rows[cand]],
+                                                  margin=float(br.margin))
     bound = lagrangian_bound(demand[rows], block, n_zones=problem.n_zones, lower=float(lo.min()),
-                             upper=float(hi.max()), target=refined.objective, max_iter=5000,
+                             upper=float(hi.max()), candidates=cand, target=refined.objective, max_iter=5000,
                              time_limit_s=time_limit_s, initial_multipliers=lam0,
                              initial_step=0.25 if lam0 is not None else 2.0, flow=flow,
                              initial_capacity_multipliers=None if warm is None else warm.capacity_multipliers)
@@ -218,8 +227,10 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
         meets += ", the travel limit not imposed"
     if problem.max_moved is not None or problem.moved_penalty:
         meets += ", continuity's cap and charge left out"
+    among = ("the units with demand and the plan's centres" if allowed is None else
+             "the hubs' cells" if prep.options is not None and prep.options.fix_centres else "the cells holding a branch")
     scope = (f"balanced plans of the {problem.n_units:,} postcode units (contiguous or not, {meets}) "
-             f"whose centres lie among {rows.size:,} candidates: the units with demand and the plan's centres")
+             f"whose centres lie among {rows.size if cand is None else cand.size:,} candidates: {among}")
     if refined.objective < bound.value <= refined.objective * (1 + 1e-7) + 1e-9:
         bound = replace(bound, value=refined.objective)
     log.info("postcode-level lower bound %.6g (%d iterations, %.1f s): plan %.2f%% above it; covers %s",
