@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -307,9 +307,28 @@ def flow_of(problem: DistrictingProblem) -> FlowRelaxation | None:
 def problem_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000,
                   target: float | None = None, stop_event: SupportsIsSet | None = None,
                   lazy: bool = True) -> BoundResult:
-    """:func:`lagrangian_bound` over every plan of ``problem``: its load window and, when it has
-    one, its capacity balance (the other families only narrow the plans, so the bound holds)."""
+    """:func:`lagrangian_bound` over every plan of ``problem``: its load window, its centre
+    candidates when it restricts them (:func:`centre_candidates_of`) and, when it has one, its
+    capacity balance (the other families only narrow the plans, so the bound holds)."""
     lo, hi = problem.zone_bounds()
-    return lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),
-                            upper=float(hi.max()), time_limit_s=time_limit_s, max_iter=max_iter, target=target,
-                            flow=flow_of(problem), stop_event=stop_event, lazy=lazy)
+    flow, candidates = flow_of(problem), centre_candidates_of(problem)
+    if candidates is not None and flow is not None:
+        flow = replace(flow, reaches=flow.reaches[:, candidates])
+    bound = lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),
+                             upper=float(hi.max()), candidates=candidates, time_limit_s=time_limit_s,
+                             max_iter=max_iter, target=target, flow=flow, stop_event=stop_event, lazy=lazy)
+    if candidates is None:
+        return bound
+    meets = " meeting the capacity balance" if flow is not None else ""
+    return replace(bound, scope=f"every balanced plan{meets} (contiguous or not) with its centres at the "
+                                f"{candidates.size} units where a centre may stand (the problem's centre candidates)")
+
+
+def centre_candidates_of(problem: DistrictingProblem) -> NDArray[np.int64] | None:
+    """The units where a zone centre may stand when the problem restricts them
+    (``centre_candidates``, e.g. ``[capacity] centres = "hubs"``), else None (anywhere). Every plan
+    of the problem has its centres there, so a bound over those centres still covers it."""
+    mask = problem.centre_candidates
+    if mask is None or bool(np.all(mask)):
+        return None
+    return np.flatnonzero(np.asarray(mask, dtype=bool)).astype(np.int64)

@@ -106,6 +106,9 @@ def reduced_costs(problem: DistrictingProblem, bound: BoundResult
     key[centre, centre] = -np.inf  # the centre is always in its zone
     values, x = knapsack_values(d, cost_t.T, lam, centre, lower=lower, upper=col_upper)  # x: (unit, centre)
     infeasible = ~np.isfinite(values)
+    if problem.centre_candidates is not None:  # no zone is centred elsewhere (the bound's candidates)
+        infeasible |= ~np.asarray(problem.centre_candidates, dtype=bool)
+        values = np.where(infeasible, np.inf, values)
     # the ratio at which each knapsack stops filling (the dearest item taken) where the window binds
     negative = np.where((key < 0) & pos[None, :], d[None, :], 0.0).sum(axis=1)
     target = np.clip(negative, lower, np.maximum(col_upper, lower))

@@ -202,11 +202,11 @@ def postcode_bound(prep: Prepared, refined: RefineResult, *, weights: NDArray[np
     allowed = None if rule is None else np.flatnonzero(rule.any(axis=1))
     centres = np.asarray(refined.centres, dtype=np.int64) if allowed is None else allowed
     rows = np.union1d(np.flatnonzero(demand > 0), centres)
-    cand = np.searchsorted(rows, centres)  # the candidates' positions among the rows
+    # the candidates' positions among the rows (None: every row is a candidate, the block is square)
+    cand = None if allowed is None else np.searchsorted(rows, allowed)
     factor = np.divide(weights[rows], demand[rows], out=np.ones(rows.size), where=demand[rows] > 0)
-    block = factor[:, None] * prep.travel.minutes(prep.units.points[rows], prep.units.points[rows[cand]])
-    if allowed is None:
-        cand = None  # every row is a candidate (the block is square)
+    block = factor[:, None] * prep.travel.minutes(prep.units.points[rows],
+                                                  prep.units.points[rows if cand is None else rows[cand]])
     lam0 = None
     if warm is not None and warm.multipliers.shape == lsoa_demand.shape:
         per_hour = np.divide(warm.multipliers, lsoa_demand, out=np.zeros_like(lsoa_demand), where=lsoa_demand > 0)
