@@ -326,7 +326,7 @@ def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int
             raise ScenarioError(f"{_where(ctx.scenario)}: capacity.hubs names unknown provider_id(s) {missing}")
         hub_units = [int(prov_unit[ids.index(h)]) for h in cap.hubs]
         if len(set(hub_units)) != len(hub_units):
-            noun = "postcode cell" if "unit_id" in ctx.units.polygons else "LSOA"
+            noun = _unit_noun(ctx)
             shared: dict[int, list[str]] = {}
             for h, u in zip(cap.hubs, hub_units, strict=True):
                 shared.setdefault(u, []).append(h)
@@ -340,6 +340,11 @@ def _capacity(ctx: _Context) -> tuple[list[ZoneRow], np.ndarray | None, dict[int
     return rows, raw, hubs
 
 
+def _unit_noun(ctx: _Context) -> str:
+    """What one unit is called in messages: an LSOA, or a postcode unit at postcode level."""
+    return "postcode unit" if "unit_id" in ctx.units.polygons else "LSOA"
+
+
 def _branch_capacity(ctx: _Context, capacity: np.ndarray) -> BranchCapacity:
     """Each branch's capacity and its travel minutes to every unit (a possible zone centre),
     by the scenario's travel model; each unit's district names the areas in diagnoses."""
@@ -348,7 +353,7 @@ def _branch_capacity(ctx: _Context, capacity: np.ndarray) -> BranchCapacity:
     minutes = ctx.travel.minutes(xy, ctx.units.points)  # (branches, units)
     district = ctx.units.polygons["district_name"].astype(str).tolist() if "district_name" in ctx.units.polygons else []
     far = int(np.sum(capacity @ (minutes <= cap.reach_min) <= 0))
-    noun = "postcode unit" if "unit_id" in ctx.units.polygons else "LSOA"
+    noun = _unit_noun(ctx)
     if far:
         ctx.notes.append(
             f"{far} {noun}(s) have no provider branch within {cap.reach_min:g} min; zones are covered from their "
