@@ -52,16 +52,24 @@ centre at ``j``) the model gains flows ``f_bj >= 0`` and
 
   (6) ``sum_j f_bj <= cap_b``                     each branch's capacity counted once
   (7) ``sum_{b in R(j)} f_bj >= m sum_i d_i x_ij`` every zone covered
+  (8) ``f_bj <= cap_b y_j``                       only an open centre draws, each branch at most its own
 
-Every plan that meets the family is feasible here, so the bound still covers it. (6) is
-relaxed with ``mu_b >= 0``: ``LR(lambda, mu) = sum_i lambda_i - sum_b mu_b cap_b +
-min_{|S|=K} sum_{j in S} v_j`` where ``v_j`` is the knapsack above with item costs
-``d_i (c_ij + m mu*_j) - lambda_i``, ``mu*_j = min_{b in R(j)} mu_b`` (the cheapest
-reachable capacity), and the load window narrowed to ``U_j = min(U, sum_{b in R(j)} cap_b /
-m)`` (a zone cannot hold more than all the capacity that reaches its centre; a centre no
-branch reaches cannot hold a zone). ``mu`` follows projected subgradient steps
-(``g_b`` = capacity the chosen zones draw from ``b`` minus ``cap_b``). At ``mu = 0`` this is
-the bound without capacity, narrowed by ``U_j``: it is never weaker.
+Every plan that meets the family is feasible here, so the bound still covers it ((8) holds for
+any plan: a zone draws nothing from a branch beyond its capacity). (6) is relaxed with
+``mu_b >= 0``: ``LR(lambda, mu) = sum_i lambda_i - sum_b mu_b cap_b + min_{|S|=K} sum_{j in S}
+v_j`` where ``v_j`` is the knapsack above plus the zone's capacity cost ``pen_j(s)`` at its load
+``s``: ``m s`` hours drawn from the branches that reach ``j``, cheapest ``mu_b`` first, each up to
+its ``cap_b`` (convex and piecewise linear in ``s``, :class:`optimiser.knapsack.CapacityPrices`),
+with the load window narrowed to ``U_j = min(U, sum_{b in R(j)} cap_b / m)`` (a centre no branch
+reaches cannot hold a zone). The knapsack stays exact: fill by ratio while the item's ratio plus
+the next capacity hour's price is negative. ``mu`` follows projected subgradient steps (``g_b`` =
+capacity the chosen zones draw from ``b`` minus ``cap_b``). At ``mu = 0`` this is the bound
+without capacity, narrowed by ``U_j``: it is never weaker.
+
+Before, every hour of a zone's load was priced at its *cheapest* reachable branch, however
+small that branch: the LP of (1)-(7) without (8), where a half-open centre may draw a branch's
+whole capacity for half a zone. With (8) the Lagrangian converges to the stronger LP (tested on
+small instances against HiGHS).
 """
 
 from __future__ import annotations
@@ -74,7 +82,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.knapsack import LazyKnapsacks
+from optimiser.knapsack import CapacityPrices, LazyKnapsacks
 from optimiser.knapsack import knapsack_values as knapsack_values  # re-exported
 from optimiser.problem import DistrictingProblem
 
@@ -118,31 +126,21 @@ class FlowRelaxation:
     capacity: NDArray[np.float64]
     reaches: NDArray[np.bool_]
     margin: float
+    per_branch: bool = True  # False: the weaker, cheaper pricing of before (CapacityPrices)
 
     def column_upper(self, upper: float) -> NDArray[np.float64]:
         """(m,) ``U_j``: the most demand a zone centred at candidate ``j`` can be covered for."""
         return np.minimum(upper, (self.capacity @ self.reaches) / self.margin)
 
-    def cheapest(self, mu: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """(m,) ``mu*_j`` and the branch giving it (inf / -1 where no branch reaches ``j``)."""
-        priced = np.where(self.reaches, mu[:, None], np.inf)
-        arg = np.argmin(priced, axis=0)
-        low = priced[arg, np.arange(priced.shape[1])]
-        return low, np.where(np.isfinite(low), arg, -1)
+    def prices(self, mu: NDArray[np.float64]) -> CapacityPrices:
+        """What each zone pays for its capacity at branch prices ``mu`` (:class:`CapacityPrices`)."""
+        return CapacityPrices(mu=np.asarray(mu, dtype=np.float64), capacity=self.capacity, reaches=self.reaches,
+                              margin=self.margin, per_branch=self.per_branch)
 
-    def priced(self, cost_t: NDArray[np.float64], mu: NDArray[np.float64]) -> tuple[NDArray[np.float64],
-                                                                                  NDArray[np.int64]]:
-        """(m, n) costs with each zone paying ``m mu*_j`` per hour of demand, and the branch paying."""
-        cheapest, via = self.cheapest(mu)
-        return cost_t + self.margin * np.where(np.isfinite(cheapest), cheapest, 0.0)[:, None], via
-
-    def subgradient(self, mu: NDArray[np.float64], via: NDArray[np.int64], loads: NDArray[np.float64],
-                    scale: float) -> NDArray[np.float64]:
-        """Capacity each branch is asked for by the chosen zones (``via``, ``loads``) minus what
-        it has, divided by ``scale``; projected (0 where ``mu`` is 0 and the branch has spare)."""
-        g = np.zeros(mu.size)
-        np.add.at(g, via, self.margin * loads)
-        g = (g - self.capacity) / scale
+    def subgradient(self, mu: NDArray[np.float64], drawn: NDArray[np.float64], scale: float) -> NDArray[np.float64]:
+        """Capacity each branch is asked for by the chosen zones (``drawn``) minus what it has,
+        divided by ``scale``; projected (0 where ``mu`` is 0 and the branch has spare)."""
+        g = (np.asarray(drawn, dtype=np.float64) - self.capacity) / scale
         g[(mu <= 0) & (g < 0)] = 0.0
         return g
 
@@ -223,6 +221,11 @@ def lagrangian_bound(
             mu = np.maximum(np.asarray(initial_capacity_multipliers, dtype=float), 0.0)
     block_t = np.ascontiguousarray(block.T)  # (m, n): each candidate's costs in one contiguous row
     zone_load = max(float(demand.sum()) / n_zones, 1e-9)  # scales the capacity subgradient (hours) to lambda's
+    # mu moves by step * g_mu / zone_load / sqrt(zone_load). Dividing by zone_load twice (before,
+    # and still with the flat pricing of the seeding's ranking) moved mu so slowly that it stayed
+    # near 0 and the bound all but ignored capacity (Kent at 12 zones: mu at most 0.005 minutes per
+    # hour; the Lagrangian 1,069,485 against 1,070,228 now)
+    mu_div = float(np.sqrt(zone_load)) if flow is not None and flow.per_branch else zone_load
 
     best = -np.inf
     best_lam, best_mu = lam.copy(), mu.copy()
@@ -231,15 +234,12 @@ def lagrangian_bound(
     g_prev = np.zeros(n)
     # items sorted per candidate: enough to fill a zone several times over (partial sort), else all
     rows = min(n, max(64, int(4 * n / n_zones)))
-    margin = 0.0 if flow is None else flow.margin
-    pricing = LazyKnapsacks(demand, block_t, candidates, n_zones=n_zones, lower=lower, rows=rows, margin=margin,
-                            lazy=lazy, upper=np.broadcast_to(np.asarray(col_upper, dtype=np.float64), candidates.shape).copy())
+    pricing = LazyKnapsacks(demand, block_t, candidates, n_zones=n_zones, lower=lower, rows=rows, lazy=lazy, upper=np.broadcast_to(np.asarray(col_upper, dtype=np.float64), candidates.shape).copy())
     for _ in range(max_iter):
         it += 1
-        # with a flow, each zone pays for the cheapest capacity that reaches its centre
-        price, via = (np.zeros(candidates.size), np.zeros(0, dtype=np.int64)) if flow is None else flow.cheapest(mu)
-        price = np.where(np.isfinite(price), price, 0.0)
-        pick, chosen, x = pricing.evaluate(lam, price)  # the K smallest v_j (optimiser.knapsack)
+        # with a flow, each zone pays for the capacity that reaches its centre, cheapest first
+        prices = None if flow is None else flow.prices(mu)
+        pick, chosen, x = pricing.evaluate(lam, prices)  # the K smallest v_j (optimiser.knapsack)
         if not np.all(np.isfinite(chosen)):
             raise ValueError("fewer than K candidate centres can hold a zone within the load window"
                              + (" and the provider capacity that reaches them" if flow is not None else ""))
@@ -257,14 +257,15 @@ def lagrangian_bound(
         g = 1.0 - x.sum(axis=1)
         direction = g + 0.3 * g_prev  # deflected subgradient (Camerini, Fratta & Maffioli)
         g_prev = direction
-        g_mu = np.zeros(0) if flow is None else flow.subgradient(mu, via[pick], demand @ x, zone_load)
+        g_mu = np.zeros(0) if prices is None or flow is None else flow.subgradient(
+            mu, prices.drawn(pick, demand @ x), zone_load)
         norm = float(direction @ direction + g_mu @ g_mu)
         if norm < 1e-12:
             break  # the relaxed solution is feasible for (1) and (6): the bound is optimal
         aim = target if target is not None and target > best else best + 0.05 * max(abs(best), scale)
         step = theta * (aim - value) / norm
         lam = lam + step * direction
-        mu = np.maximum(mu + step * g_mu / zone_load, 0.0)
+        mu = np.maximum(mu + step * g_mu / mu_div, 0.0)
         if theta < THETA_MIN:
             break
         if time.perf_counter() - start > time_limit_s or (stop_event is not None and stop_event.is_set()):
@@ -281,7 +282,7 @@ def lagrangian_bound(
     )
     method = "Lagrangian relaxation of assignment (fractional knapsack per centre), subgradient"
     if flow is not None:
-        method += "; branch capacity (counted once) relaxed too"
+        method += "; branch capacity (counted once) relaxed too, each zone drawing on each branch at most its capacity"
     if best < 0 and demand.min() >= 0 and block.min() >= 0:
         # cut short on a tiny or loose instance the multipliers can still price below 0; with
         # non-negative demand and costs every plan costs at least 0, so 0 is the valid bound
@@ -297,21 +298,23 @@ def lagrangian_bound(
     )
 
 
-def flow_of(problem: DistrictingProblem) -> FlowRelaxation | None:
-    """The problem's capacity balance as the bound relaxes it (None without branches)."""
+def flow_of(problem: DistrictingProblem, *, per_branch: bool = True) -> FlowRelaxation | None:
+    """The problem's capacity balance as the bound relaxes it (None without branches);
+    ``per_branch=False``: the flat pricing (:class:`optimiser.knapsack.CapacityPrices`)."""
     br = problem.branches
     return None if br is None else FlowRelaxation(capacity=np.asarray(br.capacity, dtype=np.float64),
-                                                  reaches=br.in_reach(), margin=float(br.margin))
+                                                  reaches=br.in_reach(), margin=float(br.margin),
+                                                  per_branch=per_branch)
 
 
 def problem_bound(problem: DistrictingProblem, *, time_limit_s: float, max_iter: int = 3000,
                   target: float | None = None, stop_event: SupportsIsSet | None = None,
-                  lazy: bool = True) -> BoundResult:
+                  lazy: bool = True, per_branch: bool = True) -> BoundResult:
     """:func:`lagrangian_bound` over every plan of ``problem``: its load window, its centre
     candidates when it restricts them (:func:`centre_candidates_of`) and, when it has one, its
     capacity balance (the other families only narrow the plans, so the bound holds)."""
     lo, hi = problem.zone_bounds()
-    flow, candidates = flow_of(problem), centre_candidates_of(problem)
+    flow, candidates = flow_of(problem, per_branch=per_branch), centre_candidates_of(problem)
     if candidates is not None and flow is not None:
         flow = replace(flow, reaches=flow.reaches[:, candidates])
     bound = lagrangian_bound(problem.demand, problem.cost, n_zones=problem.n_zones, lower=float(lo.min()),

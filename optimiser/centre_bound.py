@@ -35,8 +35,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.bounds import BoundResult, SupportsIsSet, flow_of, knapsack_values
+from optimiser.bounds import BoundResult, SupportsIsSet, flow_of
 from optimiser.isolated import Background
+from optimiser.knapsack import knapsack_duals
 from optimiser.problem import DistrictingProblem
 from optimiser.solve import stdout_to_stderr
 
@@ -83,7 +84,13 @@ class Fixing:
 def reduced_costs(problem: DistrictingProblem, bound: BoundResult
                   ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
     """``(LR, delta, rc)`` at the multipliers of ``bound`` (step 1 of the module docstring);
-    ``delta`` (n,) per candidate centre (inf where no zone can be centred), ``rc`` (n_centres, n_units)."""
+    ``delta`` (n,) per candidate centre (inf where no zone can be centred), ``rc`` (n_centres, n_units).
+
+    Each centre's value is its knapsack's Lagrangian dual ``phi_j(rho_j)`` at the load window's
+    multiplier ``rho_j`` (:mod:`optimiser.knapsack`; equal to ``v_j`` up to rounding, and never above
+    it), and a cell's reduced cost is what that dual rises by when the unit is forced into the zone:
+    ``d_i (a_ij / d_i - rho_j)^+``. So forcing any set of cells raises the dual, hence ``v_j``, by at
+    least the sum of theirs."""
     d = np.asarray(problem.demand, dtype=np.float64)
     n, k = problem.n_units, problem.n_zones
     lo, hi = problem.zone_bounds()
@@ -92,31 +99,23 @@ def reduced_costs(problem: DistrictingProblem, bound: BoundResult
     cost_t = np.ascontiguousarray(np.asarray(problem.cost, dtype=np.float64).T)  # (centre, unit)
     col_upper = np.full(n, upper)
     offset = 0.0
+    prices = None
     flow = flow_of(problem)
     if flow is not None:
         mu = np.zeros(flow.capacity.size) if bound.capacity_multipliers is None else bound.capacity_multipliers
-        cost_t, _ = flow.priced(cost_t, mu)
+        prices = flow.prices(mu)
         col_upper = flow.column_upper(upper)
         offset = float(mu @ flow.capacity)
-    coef = cost_t * d[None, :] - lam[None, :]
-    pos = d > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        key = np.where(pos[None, :], coef / np.where(pos, d, 1.0)[None, :], np.where(coef < 0, -np.inf, np.inf))
     centre = np.arange(n)
-    key[centre, centre] = -np.inf  # the centre is always in its zone
-    values, x = knapsack_values(d, cost_t.T, lam, centre, lower=lower, upper=col_upper)  # x: (unit, centre)
-    infeasible = ~np.isfinite(values)
+    exact, values, rho = knapsack_duals(d, cost_t, lam, centre, lower=lower, upper=col_upper, prices=prices)
+    infeasible = ~np.isfinite(exact)
     if problem.centre_candidates is not None:  # no zone is centred elsewhere (the bound's candidates)
         infeasible |= ~np.asarray(problem.centre_candidates, dtype=bool)
-        values = np.where(infeasible, np.inf, values)
-    # the ratio at which each knapsack stops filling (the dearest item taken) where the window binds
-    negative = np.where((key < 0) & pos[None, :], d[None, :], 0.0).sum(axis=1)
-    target = np.clip(negative, lower, np.maximum(col_upper, lower))
-    binds = np.abs(target - negative) > 1e-12 * np.maximum(1.0, target)
-    pi = np.where(binds, np.where(x.T > 0, key, -np.inf).max(axis=1), 0.0)
+    values = np.where(infeasible, np.inf, np.minimum(values, exact))
+    coef = cost_t * d[None, :] - lam[None, :]
+    pos = d > 0
     with np.errstate(invalid="ignore"):
-        rc = np.maximum(0.0, d[None, :] * (key - pi[:, None]))
-    rc[:, ~pos] = np.maximum(coef[:, ~pos], 0.0)  # a zero-demand unit costs its coefficient when positive
+        rc = np.where(pos[None, :], np.maximum(0.0, coef - rho[:, None] * d[None, :]), np.maximum(coef, 0.0))
     rc[centre, centre] = 0.0
     rc = np.where(np.isnan(rc), np.inf, rc)
     pick = np.argpartition(values, k - 1)[:k]

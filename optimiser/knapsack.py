@@ -1,22 +1,27 @@
 """The per-centre knapsacks of the Lagrangian bound (:mod:`optimiser.bounds`), full and lazy.
 
-``v_j(lambda, mu) = min { sum_i a_ij x_i : x in X_j }`` with item costs ``a_ij = d_i (c_ij + m mu*_j)
-- lambda_i`` and the feasible set ``X_j = { x : x_j = 1, 0 <= x_i <= 1, L <= sum_i d_i x_i <= U_j }``
-(module docstring of :mod:`optimiser.bounds`). :func:`knapsack_values` solves every candidate;
-:class:`LazyKnapsacks` gives the same ``K`` smallest values while solving only the candidates
-that could be among them.
+``v_j(lambda, mu) = min { sum_i a_ij x_i + pen_j(s) : x in X_j, s = sum_i d_i x_i }`` with item
+costs ``a_ij = d_i c_ij - lambda_i``, the zone's capacity cost ``pen_j`` (:class:`CapacityPrices`:
+convex, piecewise linear, 0 without a capacity balance) and the feasible set ``X_j = { x : x_j =
+1, 0 <= x_i <= 1, L <= sum_i d_i x_i <= U_j }`` (module docstring of :mod:`optimiser.bounds`).
+It is solved exactly by filling items in ratio order ``a_ij / d_i`` while the ratio plus the price
+of the next hour of capacity is negative, then clipping the load to the window (both rise with
+the load). :func:`knapsack_values` solves every candidate; :class:`LazyKnapsacks` gives the same
+``K`` smallest values while solving only the candidates that could be among them.
 
 Why the lazy evaluation is exact
 --------------------------------
-Relaxing the load window of ``v_j`` with one multiplier ``rho`` (``rho >= 0`` prices the lower
-end, ``rho < 0`` the upper) gives, for *every* ``rho`` and every multiplier (weak duality),
+Relaxing ``s = sum_i d_i x_i`` with one multiplier ``rho`` gives, for *every* ``rho`` and every
+multiplier (weak duality),
 
-  ``phi_j(rho) = sum_{i != j} min(0, a_ij - rho d_i) + (a_ij - rho d_j)|_{i=j} + (rho L if rho >= 0
-  else rho U_j)  <=  v_j``
+  ``phi_j(rho) = sum_{i != j} min(0, a_ij - rho d_i) + (a_ij - rho d_j)|_{i=j} + G_j(rho) <= v_j``,
+  ``G_j(rho) = min_{L <= s <= U_j} rho s + pen_j(s)`` (``rho L`` or ``rho U_j`` without capacity)
 
-(the centre ``j`` is forced in whatever its sign; zero-demand items enter as ``min(0, a_ij)``).
-At the ``rho_j`` of an exact solve (the ratio ``a_ij / d_i`` of the last item filled when the
-window binds, else 0) equality holds, and ``rho_j`` moves little between iterates. So each
+(the centre ``j`` is forced in whatever its sign; zero-demand items enter as ``min(0, a_ij)``;
+``G_j`` is a minimum over the window's ends and the segments' first hours). The knapsack is an
+LP, so equality holds at its optimal ``rho_j`` (a key of the last or next item, or minus the
+price just below or above the load: the solve keeps the best of the four), and ``rho_j`` moves
+little between iterates. So each
 iteration computes ``e_j = phi_j(rho_j)`` at the *current* multipliers, with each candidate's
 last ``rho_j``, less ``1e-9`` of the terms' size against rounding: ``e_j <= v_j`` always, whatever
 ``rho_j`` is. It is one elementwise pass over a candidate's costs, no sort.
@@ -24,8 +29,8 @@ last ``rho_j``, less ``1e-9`` of the terms' size against rounding: ``e_j <= v_j`
 Most candidates are far above the ``K`` smallest; for them even that pass is spared by carrying
 the last estimate forward. ``X_j`` does not depend on the multipliers, and moving from
 ``(lambda, mu)`` to ``(lambda', mu')`` changes the objective of any ``x`` in ``X_j`` by
-``sum_i (lambda_i - lambda'_i) x_i + m (mu'*_j - mu*_j) sum_i d_i x_i >= -D_j - m U_j max(0, mu*_j -
-mu'*_j)``, with ``D_j = max { sum_i delta_i x_i : 0 <= x_i <= 1, sum_i d_i x_i <= U_j }``, ``delta_i =
+``sum_i (lambda_i - lambda'_i) x_i + pen'_j(s) - pen_j(s) >= -D_j - m U_j max_{b in R(j)} (mu_b -
+mu'_b)^+`` (the flow that is cheapest at ``mu'`` costs at most that much more at ``mu``), with ``D_j = max { sum_i delta_i x_i : 0 <= x_i <= 1, sum_i d_i x_i <= U_j }``, ``delta_i =
 max(0, lambda'_i - lambda_i)`` (a fractional knapsack: zero-demand items, the forced centre
 included, in full; the others by ``delta_i / d_i`` until ``U_j``; it uses ``d_i >= 0``). So
 ``v_j(lambda', mu') >= v_j(lambda, mu) - D_j - ... >= e_j - D_j - ...``: the carried estimate is a
@@ -45,6 +50,8 @@ never on the clock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,6 +78,158 @@ def _fill_order(key: NDArray[np.float64], d: NDArray[np.float64], need: NDArray[
     return order
 
 
+#: per row: price per hour of load, hours of load, branch, first hour, ``pen`` at the first hour
+Segments = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64],
+                 NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
+class CapacityPrices:
+    """The capacity balance as each zone pays for it at branch prices ``mu`` (rows (6)-(7) of
+    :mod:`optimiser.bounds`, (6) relaxed). A zone centred at candidate ``j`` with load ``s`` draws
+    ``margin * s`` hours from the branches that reach ``j``, *each at most its capacity*, cheapest
+    first: it pays ``pen_j(s)``, convex and piecewise linear in ``s``: ``margin * mu_b`` per hour of
+    load over the next ``cap_b / margin`` hours of load (a segment per branch, in price order).
+
+    mu : (B,) >= 0; capacity : (B,); reaches : (B, m) whether branch ``b`` reaches candidate ``j``.
+    per_branch=False is the weaker pricing the bound used before (and the seeding's ranking still
+    uses: it is several times cheaper): every hour of a zone's load at the cheapest branch that
+    reaches it, however small (:meth:`flat`; no segments).
+    """
+
+    mu: NDArray[np.float64]
+    capacity: NDArray[np.float64]
+    reaches: NDArray[np.bool_]
+    margin: float
+    per_branch: bool = True
+
+    @cached_property
+    def _cheapest(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        priced = np.where(self.reaches, self.mu[:, None], np.inf)
+        arg = np.argmin(priced, axis=0)
+        low = priced[arg, np.arange(priced.shape[1])]
+        return np.where(np.isfinite(low), low, 0.0), np.where(np.isfinite(low), arg, -1)
+
+    def flat(self) -> NDArray[np.float64]:
+        """(m,) with ``per_branch=False``: each zone's price per hour of load, ``margin`` times the
+        cheapest ``mu_b`` that reaches it (0 where none does)."""
+        return self.margin * self._cheapest[0]
+
+    def segments(self, rows: NDArray[np.int64] | slice) -> Segments:
+        """For the candidates ``rows``: (r, S) price per hour of load (ascending), hours of load,
+        branch, first hour and ``pen`` at that hour of each segment. Rows with fewer segments are
+        padded with zero-length segments at their highest price (branch -1). Every row is sorted
+        once, at the first call (the lazy evaluation asks for a few rows several times per step)."""
+        table = self._table
+        return (table[0][rows], table[1][rows], table[2][rows], table[3][rows], table[4][rows])
+
+    @cached_property
+    def _table(self) -> Segments:
+        reach = np.ascontiguousarray(self.reaches.T)  # (m, B)
+        key = np.where(reach, self.mu[None, :], np.inf)
+        width = max(int(reach.sum(axis=1).max(initial=0)), 1)
+        order = np.argsort(key, axis=1, kind="stable")[:, :width]
+        ok = np.take_along_axis(reach, order, axis=1)
+        price = np.where(ok, self.margin * self.mu[order], -np.inf)
+        top = np.maximum(price.max(axis=1), 0.0)
+        price = np.where(ok, price, top[:, None])
+        length = np.where(ok, self.capacity[order] / self.margin, 0.0)
+        start = np.cumsum(length, axis=1) - length
+        cost = price * length
+        base = np.cumsum(cost, axis=1) - cost  # pen at each segment's first hour
+        return price, length, np.where(ok, order, -1), start, base
+
+    def fall(self, since: CapacityPrices) -> NDArray[np.float64]:
+        """(m,) how far each zone's price per hour of load can have fallen from ``since`` to these
+        prices: ``margin * max_{b in R(j)} (mu_b - mu'_b)^+`` (any flow costs at most that much less;
+        with ``per_branch=False``, how far the cheapest price fell)."""
+        if not self.per_branch:
+            return np.maximum(since.flat() - self.flat(), 0.0)
+        drop = self.margin * np.maximum(since.mu - self.mu, 0.0)
+        if not np.any(drop > 0):
+            return np.zeros(self.reaches.shape[1])
+        return np.where(self.reaches, drop[:, None], 0.0).max(axis=0)
+
+    def drawn(self, rows: NDArray[np.int64], loads: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(B,) the capacity the zones at candidates ``rows`` with ``loads`` draw from each branch."""
+        out = np.zeros(self.mu.size)
+        if not self.per_branch:  # all from the cheapest branch
+            via = self._cheapest[1][rows]
+            np.add.at(out, via[via >= 0], self.margin * np.asarray(loads, dtype=np.float64)[via >= 0])
+            return out
+        _, length, branch, start, _ = self.segments(rows)
+        take = np.clip(np.asarray(loads, dtype=np.float64)[:, None] - start, 0.0, length)
+        ok = branch >= 0
+        np.add.at(out, branch[ok], self.margin * take[ok])
+        return out
+
+
+def _count_at_or_below(sorted_rows: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Per row ``r``: how many of ``sorted_rows[r]`` are ``<= values[r, t]`` (``np.searchsorted``
+    with side right, row by row), in blocks of rows to bound the memory."""
+    r = sorted_rows.shape[0]
+    out = np.empty(values.shape, dtype=np.int64)
+    block = max(1, 4_000_000 // max(1, values.shape[1] * sorted_rows.shape[1]))
+    for a in range(0, r, block):
+        b = min(r, a + block)
+        out[a:b] = (sorted_rows[a:b, None, :] <= values[a:b, :, None]).sum(axis=2)
+    return out
+
+
+def _penalty(segments: Segments, load: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(r,) ``pen_j(load)`` for loads within each row's capacity: ``pen`` is convex, so it is the
+    highest of the lines through its segments (a zero-length one included: its price lies at or
+    above the slope before it)."""
+    price, _, _, start, base = segments
+    return (base + price * (load[:, None] - start)).max(axis=1)
+
+
+def _window(segments: Segments | None, rho: NDArray[np.float64], lower: float,
+            upper: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``G_j(rho) = min_{L <= s <= U_j} rho s + pen_j(s)`` (``pen = 0`` without segments) for ``rho``
+    (r,) or (r, q): the load window's term of the knapsack's Lagrangian dual (module docstring).
+    The minimum of a concave piecewise-linear function lies at an end or at a segment's first hour."""
+    upper = np.maximum(upper, lower)
+    many = rho.ndim == 2
+    r2 = rho if many else rho[:, None]
+    if segments is None:
+        out = np.where(r2 >= 0, r2 * lower, r2 * upper[:, None])
+    else:
+        _, _, _, start, base = segments
+        inside = (start > lower) & (start < upper[:, None])
+        points = np.where(inside[:, None, :], r2[:, :, None] * start[:, None, :] + base[:, None, :], np.inf)
+        low = r2 * lower + _penalty(segments, np.full(upper.shape, lower))[:, None]
+        high = r2 * upper[:, None] + _penalty(segments, upper)[:, None]
+        out = np.minimum(np.minimum(low, high), points.min(axis=2, initial=np.inf))
+    return out if many else out[:, 0]
+
+
+def _crossing(key_s: NDArray[np.float64], d_s: NDArray[np.float64], before: NDArray[np.float64],
+              valid: NDArray[np.bool_], segments: Segments) -> NDArray[np.float64]:
+    """(r,) the least load at which the marginal cost of more load (the next item's key plus the
+    price of the next hour of capacity) is no longer negative: both rise with the load, so it is
+    the first breakpoint (an item's or a segment's first hour) where their sum is >= 0."""
+    price, length, _, seg_start, _ = segments
+    r = key_s.shape[0]
+    seg_end = seg_start + length
+    key_v = np.where(valid, key_s, np.inf)
+    # the segment holding each item's first hour (none past the last: no capacity beyond it)
+    k_item = _count_at_or_below(seg_end, before)
+    price_ext = np.concatenate([price, np.full((r, 1), np.inf)], axis=1)
+    with np.errstate(invalid="ignore"):  # the centre (key -inf) where no capacity is left: no load at all
+        h_item = key_v + np.take_along_axis(price_ext, k_item, axis=1)
+    h_item = np.where(np.isnan(h_item), np.inf, h_item)
+    # the item holding each segment's first hour
+    item_end = np.where(valid, before + d_s, np.inf)
+    t_seg = _count_at_or_below(item_end, seg_start)
+    key_ext = np.concatenate([key_v, np.full((r, 1), np.inf)], axis=1)
+    h_seg = np.take_along_axis(key_ext, np.minimum(t_seg, key_ext.shape[1] - 1), axis=1) + price
+    at_item = np.where(valid & (h_item >= 0), before, np.inf).min(axis=1, initial=np.inf)
+    at_seg = np.where((length > 0) & (h_seg >= 0), seg_start, np.inf).min(axis=1, initial=np.inf)
+    total = np.minimum(np.where(valid, d_s, 0.0).sum(axis=1), seg_end[:, -1])
+    return np.minimum(np.minimum(at_item, at_seg), total)
+
+
 def knapsack_values(
     demand: NDArray[np.float64],
     cost: NDArray[np.float64],
@@ -80,6 +239,7 @@ def knapsack_values(
     lower: float,
     upper: float | NDArray[np.float64],
     rows: int | None = None,
+    prices: CapacityPrices | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``v_j(lambda)`` for each candidate ``j`` and the optimal fractional ``x`` (n, m).
 
@@ -87,28 +247,54 @@ def knapsack_values(
     whose own demand exceeds ``upper`` (a number, or one per candidate) get ``v = +inf``, as do
     candidates whose ``upper`` is below ``lower``. ``rows`` (optional) sorts only the
     ``rows`` cheapest items of each candidate when they suffice (same values, less work).
+    ``prices``: each zone also pays for its capacity (:class:`CapacityPrices`).
     """
-    values, _, x_of = _knapsack(demand, np.ascontiguousarray(np.asarray(cost, dtype=np.float64).T), multipliers,
-                                candidates, lower=lower, upper=upper, rows=rows)
-    return values, x_of(np.arange(np.shape(cost)[1]))
+    m = np.shape(cost)[1]
+    cost_t = np.asarray(cost, dtype=np.float64).T
+    if prices is not None and not prices.per_branch:
+        cost_t = cost_t + prices.flat()[:, None]
+    segments = None if prices is None or not prices.per_branch else prices.segments(slice(None))
+    values, _, x_of, _, _ = _knapsack(demand, np.ascontiguousarray(cost_t), multipliers,
+                                   candidates, lower=lower, upper=np.broadcast_to(np.asarray(upper, dtype=np.float64),
+                                                                                  (m,)), rows=rows, segments=segments)
+    return values, x_of(np.arange(m))
+
+
+def knapsack_duals(demand: NDArray[np.float64], cost_t: NDArray[np.float64], multipliers: NDArray[np.float64],
+                   candidates: NDArray[np.int64], *, lower: float, upper: NDArray[np.float64],
+                   prices: CapacityPrices | None = None
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per candidate (``cost_t``: (m, n), one row each): ``v_j``, the dual value ``phi_j(rho_j)``
+    (never above ``v_j``) and ``rho_j`` (module docstring), for reduced costs."""
+    if prices is not None and not prices.per_branch:
+        cost_t = cost_t + prices.flat()[:, None]
+    segments = None if prices is None or not prices.per_branch else prices.segments(slice(None))
+    values, rho, _, _, duals = _knapsack(demand, cost_t, multipliers, candidates, lower=lower, upper=upper, rows=None,
+                                         segments=segments)
+    return values, duals, rho
 
 
 def _knapsack(
     demand: NDArray[np.float64], cost_t: NDArray[np.float64], multipliers: NDArray[np.float64],
-    candidates: NDArray[np.int64], *, lower: float, upper: float | NDArray[np.float64], rows: int | None,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], Callable[[NDArray[np.int64]], NDArray[np.float64]]]:
-    """The values, the critical ratios ``rho_j`` (the optimal multiplier of the load window:
-    the key of the last item filled when the window binds, else 0) and a function giving ``x``
-    for chosen candidates only (the subgradient needs K). ``cost_t`` is the (m, n) transposed
-    cost block (one row per candidate)."""
+    candidates: NDArray[np.int64], *, lower: float, upper: NDArray[np.float64], rows: int | None,
+    segments: Segments | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], Callable[[NDArray[np.int64]], NDArray[np.float64]],
+           NDArray[np.float64], NDArray[np.float64]]:
+    """The values, the multipliers ``rho_j`` of the load window (the knapsack's Lagrangian dual
+    is exact there, module docstring), a function giving ``x`` for chosen candidates only (the
+    subgradient needs K), the loads, and the dual's value ``phi_j(rho_j)`` (equal to the value up
+    to rounding; ``+inf`` where the value is). ``cost_t`` is the (m, n) transposed cost block (one row
+    per candidate); ``segments``: each row's capacity prices (:meth:`CapacityPrices.segments`)."""
     m, n = cost_t.shape
     coef = cost_t * demand[None, :] - multipliers[None, :]  # (m, n)
     pos = demand > 0
     values = np.zeros(m)
     zero = np.flatnonzero(~pos)
     idx = np.flatnonzero(pos)
+    free = np.zeros(m)
     if zero.size:  # zero-demand items: free, taken iff the coefficient is negative
-        values += np.minimum(coef[:, zero], 0.0).sum(axis=1)
+        free = np.minimum(coef[:, zero], 0.0).sum(axis=1)
+        values += free
         coef_pos = coef[:, idx]
     else:
         coef_pos = coef
@@ -117,28 +303,59 @@ def _knapsack(
     local = np.full(n, -1)
     local[idx] = np.arange(idx.size)
     own_pos = pos[candidates]
-    key[np.flatnonzero(own_pos), local[candidates[own_pos]]] = -np.inf  # the centre itself is always in
+    own_rows = np.flatnonzero(own_pos)
+    own_cols = local[candidates[own_pos]]
+    own_coef = coef_pos[own_rows, own_cols]
+    key[own_rows, own_cols] = -np.inf  # the centre itself is always in
     negative = np.where(key < 0, d[None, :], 0.0).sum(axis=1)
-    target = np.clip(negative, lower, np.maximum(upper, lower))
+    upper_row = np.maximum(upper, lower)
+    target = np.clip(negative, lower, upper_row)
     order = _fill_order(key, d, target, rows)
     valid = order >= 0
     safe = np.where(valid, order, 0)
     d_sorted = np.where(valid, d[safe], 0.0)
     before = np.cumsum(d_sorted, axis=1) - d_sorted
+    key_sorted = np.take_along_axis(key, safe, axis=1)
+    if segments is None:
+        load = target
+    else:  # the capacity's price rises with the load: stop where the marginal cost turns >= 0
+        load = np.minimum(np.clip(_crossing(key_sorted, d_sorted, before, valid, segments), lower, upper_row), target)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(valid, np.clip((target[:, None] - before) / d_sorted, 0.0, 1.0), 0.0)
+        frac = np.where(valid, np.clip((load[:, None] - before) / d_sorted, 0.0, 1.0), 0.0)
     values += (frac * np.take_along_axis(coef_pos, safe, axis=1)).sum(axis=1)
-    ratio = np.zeros(m)
-    if idx.size:
-        last = np.maximum((frac > 0).sum(axis=1) - 1, 0)
-        crit = key[np.arange(m), safe[np.arange(m), last]]
-        ratio = np.where((target != negative) & np.isfinite(crit), crit, 0.0)
+    if segments is not None:
+        values += _penalty(segments, load)
     zero_centre = np.flatnonzero(~own_pos)  # a zero-demand centre is forced in even if its coefficient is positive
     if zero_centre.size:
+        free[zero_centre] += np.maximum(coef[zero_centre, candidates[zero_centre]], 0.0)
         values[zero_centre] += np.maximum(coef[zero_centre, candidates[zero_centre]], 0.0)
-    values[(demand[candidates] > upper) | (np.asarray(upper) < lower)] = np.inf
+    never = (demand[candidates] > upper) | (np.asarray(upper) < lower)
+    values[never] = np.inf
     if d.sum() < lower:
         values[:] = np.inf  # cannot reach the lower bound at all
+    # rho_j: the dual is exact at a key of the last or next item or at minus the price of the
+    # capacity just below or above the load; the best of these four (the dual's maximum)
+    ratio = np.zeros(m)
+    if not idx.size:  # no item with demand: the dual at rho = 0
+        best = free + _window(segments, ratio, lower, upper_row)
+    else:
+        r_idx = np.arange(m)
+        last_i = np.maximum((frac > 0).sum(axis=1) - 1, 0)
+        next_i = np.minimum((frac >= 1.0).sum(axis=1), frac.shape[1] - 1)
+        options = [key_sorted[r_idx, last_i], np.where(valid[r_idx, next_i], key_sorted[r_idx, next_i], np.inf)]
+        if segments is None:
+            options.append(np.zeros(m))
+        else:
+            price, length, _, seg_first, _ = segments
+            seg_end = seg_first + length
+            at = _count_at_or_below(seg_end, np.stack([load - 1e-9 * (1.0 + load), load], axis=1))
+            at = np.minimum(at, price.shape[1] - 1)
+            options += [-price[r_idx, at[:, 0]], -price[r_idx, at[:, 1]]]
+        rhos = np.stack(options, axis=1)
+        rhos = np.where(np.isfinite(rhos), rhos, 0.0)
+        phi = _dual(coef_pos, d, own_rows, own_cols, own_coef, rhos, lower, upper_row, segments) + free[:, None]
+        pick = np.argmax(phi, axis=1)
+        best, ratio = phi[r_idx, pick], rhos[r_idx, pick]
 
     def x_of(cols: NDArray[np.int64]) -> NDArray[np.float64]:
         x = np.zeros((n, cols.size))
@@ -152,7 +369,20 @@ def _knapsack(
         x[candidates[cols[zc]], zc] = 1.0
         return x
 
-    return values, ratio, x_of
+    return values, ratio, x_of, load, np.where(np.isfinite(values), best, np.inf)
+
+
+def _dual(coef_pos: NDArray[np.float64], d: NDArray[np.float64], own_rows: NDArray[np.int64],
+          own_cols: NDArray[np.int64], own_coef: NDArray[np.float64], rho: NDArray[np.float64], lower: float,
+          upper: NDArray[np.float64], segments: Segments | None) -> NDArray[np.float64]:
+    """``phi_j(rho)`` (r, q) for ``rho`` (r, q) over the items with demand (module docstring; the
+    zero-demand items are the caller's): every item at ``min(0, a_ij - rho d_i)``, the centre in
+    whatever its sign."""
+    shifted = coef_pos[:, None, :] - rho[:, :, None] * d[None, None, :]
+    phi = np.minimum(shifted, 0.0).sum(axis=2)
+    own = own_coef[:, None] - rho[own_rows] * d[own_cols][:, None]
+    phi[own_rows] += np.maximum(own, 0.0)
+    return phi + _window(segments, rho, lower, upper)
 
 
 def increase_cap(delta: NDArray[np.float64], demand: NDArray[np.float64],
@@ -175,54 +405,61 @@ class LazyKnapsacks:
     among them (module docstring). One instance follows one sequence of multipliers.
 
     cost_t : (m, n) minutes from every unit to each candidate (one row per candidate);
-    upper : (m,) ``U_j``; margin : ``m`` of the capacity balance (0 without one).
+    upper : (m,) ``U_j``.
     """
 
     def __init__(self, demand: NDArray[np.float64], cost_t: NDArray[np.float64], candidates: NDArray[np.int64],
-                 *, n_zones: int, lower: float, upper: NDArray[np.float64], margin: float,
-                 rows: int | None, lazy: bool = True) -> None:
+                 *, n_zones: int, lower: float, upper: NDArray[np.float64], rows: int | None,
+                 lazy: bool = True) -> None:
         self.demand, self.cost_t, self.candidates = demand, cost_t, candidates
-        self.k, self.lower, self.upper, self.margin, self.rows = n_zones, lower, upper, margin, rows
+        self.k, self.lower, self.upper, self.rows = n_zones, lower, upper, rows
         # False: every candidate solved at every iterate (the reference; also for negative demand, see above)
         self.lazy = lazy and bool(demand.min(initial=0.0) >= 0)
         m = candidates.size
         self.values = np.full(m, np.inf)  # exact at the iterate where each was last solved
         self.ratio = np.zeros(m)  # rho_j from the last exact solve of each candidate
+        self.loads = np.zeros(m)  # each one's load at its last exact solve
         self.never = np.zeros(m, dtype=bool)  # v_j = +inf at every multiplier (set by the first solve)
         self.started = False
         self.rounding = float(demand.sum()) * float(np.abs(cost_t).max(initial=0.0))  # sizes the rounding margin
         self.solved = 0  # knapsacks solved so far (for the log)
         self._buffer = np.empty_like(cost_t) if self.lazy else np.empty((0, 0))  # the estimates' work array
         self.estimate = np.full(m, -np.inf)  # lower estimates of every v_j at the last multipliers
-        self.lam, self.price = np.zeros(0), np.zeros(m)  # those multipliers
+        self.lam: NDArray[np.float64] = np.zeros(0)  # those multipliers
+        self.prices: CapacityPrices | None = None
         self.kth = np.inf  # and the K-th smallest v_j there
 
-    def _solve(self, sub: NDArray[np.int64] | None, lam: NDArray[np.float64], price: NDArray[np.float64]
+    def _solve(self, sub: NDArray[np.int64] | None, lam: NDArray[np.float64], prices: CapacityPrices | None
                ) -> Callable[[NDArray[np.int64]], NDArray[np.float64]]:
-        """Solves the candidates ``sub`` (None: all) exactly at ``lam`` and zone prices ``price``:
-        their values and ratios are kept; returns the function giving ``x`` (positions in ``sub``)."""
+        """Solves the candidates ``sub`` (None: all) exactly at ``lam`` and ``prices``: their values,
+        ratios and loads are kept; returns the function giving ``x`` (positions in ``sub``)."""
         rows = slice(None) if sub is None else sub
+        segments = None if prices is None or not prices.per_branch else prices.segments(rows)
         cost = self.cost_t[rows]
-        if self.margin > 0:
-            cost = cost + self.margin * price[rows][:, None]
-        values, ratio, x_of = _knapsack(self.demand, cost, lam, self.candidates[rows], lower=self.lower,
-                                        upper=self.upper[rows], rows=self.rows)
-        self.values[rows], self.ratio[rows] = values, ratio
+        if prices is not None and not prices.per_branch:
+            cost = cost + prices.flat()[rows][:, None]
+        values, ratio, x_of, loads, _ = _knapsack(self.demand, cost, lam, self.candidates[rows],
+                                               lower=self.lower, upper=self.upper[rows], rows=self.rows,
+                                               segments=segments)
+        self.values[rows], self.ratio[rows], self.loads[rows] = values, ratio, loads
         self.solved += values.size
         return x_of
 
-    def estimates(self, lam: NDArray[np.float64], price: NDArray[np.float64],
+    def estimates(self, lam: NDArray[np.float64], prices: CapacityPrices | None,
                   sub: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
         """``phi_j(rho_j)`` less a rounding margin for the candidates ``sub`` (None: all): lower
-        estimates of their ``v_j`` at ``lam`` and ``price`` (module docstring), from each one's last
-        ``rho_j``. Written per hour of demand, ``min(0, a_ij - rho_j d_i) = d_i min(0, c_ij + m mu*_j -
-        rho_j - lambda_i / d_i)`` (zero-demand items apart): three passes over the costs, one product."""
+        estimates of their ``v_j`` at ``lam`` and ``prices`` (module docstring), from each one's last
+        ``rho_j``. Written per hour of demand, ``min(0, a_ij - rho_j d_i) = d_i min(0, c_ij - rho_j -
+        lambda_i / d_i)`` (zero-demand items apart): three passes over the costs, one product; then
+        the load window's term ``G_j(rho_j)`` at the capacity's prices."""
         d, c = self.demand, self.candidates
         rows = slice(None) if sub is None else sub
         pos = d > 0
         per_hour = np.where(pos, lam / np.where(pos, d, 1.0), 0.0)  # lambda_i / d_i (0: weight 0 below)
-        shift = (self.margin * price - self.ratio)[rows]  # m mu*_j - rho_j
         ratio, own_c = self.ratio[rows], c[rows]
+        flat = prices is not None and not prices.per_branch
+        # with a flat price, rho_j includes it
+        shift = (prices.flat()[rows] if prices is not None and flat else 0.0) - ratio
         gap = np.add(self.cost_t, shift[:, None], out=self._buffer) if sub is None else self.cost_t[sub] + shift[:, None]
         gap -= per_hour[None, :]
         np.minimum(gap, 0.0, out=gap)
@@ -230,45 +467,47 @@ class LazyKnapsacks:
         phi = np.einsum("ij,j->i", gap, d) + float(np.minimum(-lam[~pos], 0.0).sum())
         own = self.cost_t[rows][np.arange(own_c.size), own_c] + shift - per_hour[own_c]  # the centre is in
         phi += np.where(pos[own_c], d[own_c] * np.maximum(own, 0.0), np.maximum(-lam[own_c], 0.0))
-        phi += np.where(ratio >= 0, ratio * self.lower, ratio * self.upper[rows])
-        margin = 1e-9 * (np.abs(lam).sum() + self.rounding + float(d.sum()) * np.abs(shift) + 1.0)
+        segments = None if prices is None or flat else prices.segments(rows)
+        phi += _window(segments, ratio, self.lower, self.upper[rows])
+        top = 0.0 if segments is None else float(np.abs(segments[0]).max(initial=0.0))
+        margin = 1e-9 * (np.abs(lam).sum() + self.rounding + float(d.sum()) * (np.abs(shift) + top) + 1.0)
         return np.where(self.never[rows], np.inf, phi - margin)
 
-    def carried(self, lam: NDArray[np.float64], price: NDArray[np.float64]) -> NDArray[np.float64]:
+    def carried(self, lam: NDArray[np.float64], prices: CapacityPrices | None) -> NDArray[np.float64]:
         """(m,) the last estimates less how far each ``v_j`` can have fallen since (module docstring)."""
-        fall = (increase_cap(np.maximum(lam - self.lam, 0.0), self.demand, self.upper)
-                + self.margin * np.maximum(self.upper, 0.0) * np.maximum(self.price - price, 0.0))
+        fall = increase_cap(np.maximum(lam - self.lam, 0.0), self.demand, self.upper)
+        if prices is not None and self.prices is not None:
+            fall = fall + np.maximum(self.upper, 0.0) * prices.fall(self.prices)
         return self.estimate - fall * (1 + 1e-9) - 1e-9 * (np.abs(lam).sum() + self.rounding)
 
-    def evaluate(self, lam: NDArray[np.float64], price: NDArray[np.float64]
+    def evaluate(self, lam: NDArray[np.float64], prices: CapacityPrices | None
                  ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-        """At ``lam`` and zone prices ``price`` (``m mu*_j`` per hour is ``margin * price``; 0 where no
-        branch reaches ``j``): the ``K`` candidates with the smallest ``v_j`` (positions), their
-        values and ``x`` (n, K)."""
+        """At ``lam`` and the capacity's ``prices`` (None without a capacity balance): the ``K``
+        candidates with the smallest ``v_j`` (positions), their values and ``x`` (n, K)."""
         m = self.candidates.size
         if not self.lazy or not self.started:
-            x_all = self._solve(None, lam, price)
+            x_all = self._solve(None, lam, prices)
             self.never, self.started = ~np.isfinite(self.values), True
             pick = np.argpartition(self.values, self.k - 1)[:self.k]
-            self.remember(lam, price, self.values.copy())
+            self.remember(lam, prices, self.values.copy())
             return pick, self.values[pick], x_all(pick)
-        estimate = self.carried(lam, price)
+        estimate = self.carried(lam, prices)
         refined, fresh = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
         near = np.flatnonzero(estimate < self.kth)  # the others stay above the last K-th value
-        estimate[near] = np.maximum(estimate[near], self.estimates(lam, price, near))
+        estimate[near] = np.maximum(estimate[near], self.estimates(lam, prices, near))
         refined[near] = True
         batches, todo = [], self._undecided(estimate, fresh)
         while todo.size:
             raw = todo[~refined[todo]]
             if raw.size:  # a carried estimate: price it first (cheap), then choose again
-                estimate[raw] = np.maximum(estimate[raw], self.estimates(lam, price, raw))
+                estimate[raw] = np.maximum(estimate[raw], self.estimates(lam, prices, raw))
                 refined[raw] = True
             else:  # solve those that could be among the K smallest
-                batches.append((todo, self._solve(todo, lam, price)))
+                batches.append((todo, self._solve(todo, lam, prices)))
                 fresh[todo] = True
             todo = self._undecided(estimate, fresh)
         pick = np.argpartition(np.where(fresh, self.values, np.inf), self.k - 1)[:self.k]
-        self.remember(lam, price, np.where(fresh, self.values, estimate))
+        self.remember(lam, prices, np.where(fresh, self.values, estimate))
         x = np.zeros((self.demand.size, self.k))
         position = np.full(m, -1)
         for sub, x_of in batches:  # each candidate was solved in one batch
@@ -278,9 +517,10 @@ class LazyKnapsacks:
                 x[:, cols] = x_of(position[pick[cols]])
         return pick, self.values[pick], x
 
-    def remember(self, lam: NDArray[np.float64], price: NDArray[np.float64], estimate: NDArray[np.float64]) -> None:
+    def remember(self, lam: NDArray[np.float64], prices: CapacityPrices | None,
+                 estimate: NDArray[np.float64]) -> None:
         """Keeps the lower estimates at these multipliers (exact where solved) and the K-th value."""
-        self.lam, self.price, self.estimate = lam.copy(), price.copy(), estimate
+        self.lam, self.prices, self.estimate = lam.copy(), prices, estimate
         self.kth = float(np.partition(estimate, self.k - 1)[self.k - 1])
 
     def _undecided(self, estimate: NDArray[np.float64], fresh: NDArray[np.bool_]) -> NDArray[np.int64]:

@@ -20,6 +20,8 @@ Model of step 2 (named rows; ``C`` the candidates, ``R(b)`` those branch ``b`` r
   ``load_lo_j``, ``load_hi_j``: ``L y_j <= sum_i d_i x_ij <= U y_j``
   ``count``: ``sum_j y_j = K``                       ``own_j``: ``x_jj = y_j``
   ``flow_out_b``: ``sum_{j in R(b)} f_bj <= cap_b``   ``flow_cover_j``: ``sum_b f_bj >= m sum_i d_i x_ij``
+  ``flow_open_bj``: ``f_bj <= cap_b y_j`` (implied by whole ``y``, but it tightens the LP: the
+  certified bound's proofs, :mod:`optimiser.ladder`, solve this model too)
 
 solved by HiGHS (through ``highspy``) to ``gap``; its chosen centres seed the design. Only a
 seeding: the design's own models decide feasibility and the plan.
@@ -103,17 +105,18 @@ def ranked_centres(problem: DistrictingProblem, *, iterations: int, time_limit_s
                    ) -> tuple[NDArray[np.int64], bool]:
     """Units ordered by their knapsack value at the relaxation's multipliers, best first, and
     whether the clock stopped the iterations."""
-    bound = problem_bound(problem, time_limit_s=time_limit_s, max_iter=iterations)
+    # the flat capacity pricing: several times cheaper per iteration, and only a ranking is asked for
+    bound = problem_bound(problem, time_limit_s=time_limit_s, max_iter=iterations, per_branch=False)
     lo, hi = problem.zone_bounds()
     cost, upper = problem.cost, float(hi.max())
     col_upper: float | NDArray[np.float64] = upper
-    flow = flow_of(problem)
+    flow = flow_of(problem, per_branch=False)
+    prices = None
     if flow is not None and bound.capacity_multipliers is not None:
-        cheapest, _ = flow.cheapest(bound.capacity_multipliers)
-        cost = cost + flow.margin * np.where(np.isfinite(cheapest), cheapest, 0.0)[None, :]
+        prices = flow.prices(bound.capacity_multipliers)
         col_upper = flow.column_upper(upper)
     values, _ = knapsack_values(problem.demand, cost, bound.multipliers, np.arange(problem.n_units),
-                                lower=float(lo.min()), upper=col_upper)
+                                lower=float(lo.min()), upper=col_upper, prices=prices)
     return np.argsort(values, kind="stable").astype(np.int64), bound.time_limited
 
 
@@ -145,13 +148,14 @@ def relaxation_centres(problem: DistrictingProblem, *, iterations: int = 1000, p
 
 
 def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary: str = "centres",
-                 cells: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> Any:
+                 cells: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None, flow_open: bool = True) -> Any:
     """The step-2 model (module docstring) as a ``highspy.HighsLp`` over candidates ``cand``:
     columns ``x`` (one per cell: every (unit, candidate) pair row-major, or only ``cells`` = (units,
     positions in ``cand``)), then ``y`` (m), then the flows. ``binary``: "centres" (``y``), "all"
     (``y`` and ``x``) or "none" (the LP relaxation; with every unit a candidate, the LP the
     certified bound converges towards, see ``bench/bench_bound.py``). A candidate whose own cell
-    is missing is never opened."""
+    is missing is never opened. ``flow_open``: with the rows ``flow_open_bj`` (the seeding's own
+    MILP leaves them out, as it always has; the bound's proofs keep them)."""
     import highspy
 
     n, k, d = problem.n_units, problem.n_zones, problem.demand
@@ -208,6 +212,16 @@ def centre_model(problem: DistrictingProblem, cand: NDArray[np.int64], *, binary
         rlo.append(np.zeros(m))
         rhi.append(np.full(m, np.inf))
         r += m
+        if flow_open:
+            # flow_open_bj: only an open centre draws capacity, each branch at most its own. Implied
+            # when y is whole (a closed centre serves nothing, so needs no flow), but it cuts the LP:
+            # without it a half-open centre may draw a branch's whole capacity for half a zone.
+            rows += [r + np.arange(nf), r + np.arange(nf)]
+            cols += [f, y[bj[:, 1]]]
+            vals += [np.ones(nf), -np.asarray(br.capacity, dtype=float)[bj[:, 0]]]
+            rlo.append(np.full(nf, -np.inf))
+            rhi.append(np.zeros(nf))
+            r += nf
     nv = nx + m + nf
     a = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, nv))
     lp = highspy.HighsLp()
@@ -232,7 +246,7 @@ def _choose(problem: DistrictingProblem, cand: NDArray[np.int64], *, gap: float,
 
     n, m, k = problem.n_units, cand.size, problem.n_zones
     nx = n * m
-    lp = centre_model(problem, cand)
+    lp = centre_model(problem, cand, flow_open=False)
     nv = lp.num_col_
     with stdout_to_stderr():  # HiGHS prints its banner on file descriptor 1
         h = highspy.Highs()
