@@ -59,7 +59,7 @@ any plan: a zone draws nothing from a branch beyond its capacity). (6) is relaxe
 ``mu_b >= 0``: ``LR(lambda, mu) = sum_i lambda_i - sum_b mu_b cap_b + min_{|S|=K} sum_{j in S}
 v_j`` where ``v_j`` is the knapsack above plus the zone's capacity cost ``pen_j(s)`` at its load
 ``s``: ``m s`` hours drawn from the branches that reach ``j``, cheapest ``mu_b`` first, each up to
-its ``cap_b`` (convex and piecewise linear in ``s``, :class:`optimiser.knapsack.CapacityPrices`),
+its ``cap_b`` (convex and piecewise linear in ``s``, :class:`optimiser.capacity_prices.CapacityPrices`),
 with the load window narrowed to ``U_j = min(U, sum_{b in R(j)} cap_b / m)`` (a centre no branch
 reaches cannot hold a zone). The knapsack stays exact: fill by ratio while the item's ratio plus
 the next capacity hour's price is negative. ``mu`` follows projected subgradient steps (``g_b`` =
@@ -82,7 +82,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from optimiser.knapsack import CapacityPrices, LazyKnapsacks
+from optimiser.capacity_prices import CapacityPrices
+from optimiser.knapsack import LazyKnapsacks
 from optimiser.knapsack import knapsack_values as knapsack_values  # re-exported
 from optimiser.problem import DistrictingProblem
 
@@ -300,7 +301,7 @@ def lagrangian_bound(
 
 def flow_of(problem: DistrictingProblem, *, per_branch: bool = True) -> FlowRelaxation | None:
     """The problem's capacity balance as the bound relaxes it (None without branches);
-    ``per_branch=False``: the flat pricing (:class:`optimiser.knapsack.CapacityPrices`)."""
+    ``per_branch=False``: the flat pricing (:class:`optimiser.capacity_prices.CapacityPrices`)."""
     br = problem.branches
     return None if br is None else FlowRelaxation(capacity=np.asarray(br.capacity, dtype=np.float64),
                                                   reaches=br.in_reach(), margin=float(br.margin),

@@ -1,7 +1,7 @@
 """The per-centre knapsacks of the Lagrangian bound (:mod:`optimiser.bounds`), full and lazy.
 
 ``v_j(lambda, mu) = min { sum_i a_ij x_i + pen_j(s) : x in X_j, s = sum_i d_i x_i }`` with item
-costs ``a_ij = d_i c_ij - lambda_i``, the zone's capacity cost ``pen_j`` (:class:`CapacityPrices`:
+costs ``a_ij = d_i c_ij - lambda_i``, the zone's capacity cost ``pen_j`` (:class:`optimiser.capacity_prices.CapacityPrices`:
 convex, piecewise linear, 0 without a capacity balance) and the feasible set ``X_j = { x : x_j =
 1, 0 <= x_i <= 1, L <= sum_i d_i x_i <= U_j }`` (module docstring of :mod:`optimiser.bounds`).
 It is solved exactly by filling items in ratio order ``a_ij / d_i`` while the ratio plus the price
@@ -50,11 +50,18 @@ never on the clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
+
+from optimiser.capacity_prices import (
+    CapacityPrices,
+    Segments,
+    count_at_or_below,
+    crossing,
+    penalty,
+    window,
+)
 
 
 def _fill_order(key: NDArray[np.float64], d: NDArray[np.float64], need: NDArray[np.float64],
@@ -76,158 +83,6 @@ def _fill_order(key: NDArray[np.float64], d: NDArray[np.float64], need: NDArray[
         order_full[short] = full
         return order_full
     return order
-
-
-#: per row: price per hour of load, hours of load, branch, first hour, ``pen`` at the first hour
-Segments = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64],
-                 NDArray[np.float64]]
-
-
-@dataclass(frozen=True)
-class CapacityPrices:
-    """The capacity balance as each zone pays for it at branch prices ``mu`` (rows (6)-(7) of
-    :mod:`optimiser.bounds`, (6) relaxed). A zone centred at candidate ``j`` with load ``s`` draws
-    ``margin * s`` hours from the branches that reach ``j``, *each at most its capacity*, cheapest
-    first: it pays ``pen_j(s)``, convex and piecewise linear in ``s``: ``margin * mu_b`` per hour of
-    load over the next ``cap_b / margin`` hours of load (a segment per branch, in price order).
-
-    mu : (B,) >= 0; capacity : (B,); reaches : (B, m) whether branch ``b`` reaches candidate ``j``.
-    per_branch=False is the weaker pricing the bound used before (and the seeding's ranking still
-    uses: it is several times cheaper): every hour of a zone's load at the cheapest branch that
-    reaches it, however small (:meth:`flat`; no segments).
-    """
-
-    mu: NDArray[np.float64]
-    capacity: NDArray[np.float64]
-    reaches: NDArray[np.bool_]
-    margin: float
-    per_branch: bool = True
-
-    @cached_property
-    def _cheapest(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        priced = np.where(self.reaches, self.mu[:, None], np.inf)
-        arg = np.argmin(priced, axis=0)
-        low = priced[arg, np.arange(priced.shape[1])]
-        return np.where(np.isfinite(low), low, 0.0), np.where(np.isfinite(low), arg, -1)
-
-    def flat(self) -> NDArray[np.float64]:
-        """(m,) with ``per_branch=False``: each zone's price per hour of load, ``margin`` times the
-        cheapest ``mu_b`` that reaches it (0 where none does)."""
-        return self.margin * self._cheapest[0]
-
-    def segments(self, rows: NDArray[np.int64] | slice) -> Segments:
-        """For the candidates ``rows``: (r, S) price per hour of load (ascending), hours of load,
-        branch, first hour and ``pen`` at that hour of each segment. Rows with fewer segments are
-        padded with zero-length segments at their highest price (branch -1). Every row is sorted
-        once, at the first call (the lazy evaluation asks for a few rows several times per step)."""
-        table = self._table
-        return (table[0][rows], table[1][rows], table[2][rows], table[3][rows], table[4][rows])
-
-    @cached_property
-    def _table(self) -> Segments:
-        reach = np.ascontiguousarray(self.reaches.T)  # (m, B)
-        key = np.where(reach, self.mu[None, :], np.inf)
-        width = max(int(reach.sum(axis=1).max(initial=0)), 1)
-        order = np.argsort(key, axis=1, kind="stable")[:, :width]
-        ok = np.take_along_axis(reach, order, axis=1)
-        price = np.where(ok, self.margin * self.mu[order], -np.inf)
-        top = np.maximum(price.max(axis=1), 0.0)
-        price = np.where(ok, price, top[:, None])
-        length = np.where(ok, self.capacity[order] / self.margin, 0.0)
-        start = np.cumsum(length, axis=1) - length
-        cost = price * length
-        base = np.cumsum(cost, axis=1) - cost  # pen at each segment's first hour
-        return price, length, np.where(ok, order, -1), start, base
-
-    def fall(self, since: CapacityPrices) -> NDArray[np.float64]:
-        """(m,) how far each zone's price per hour of load can have fallen from ``since`` to these
-        prices: ``margin * max_{b in R(j)} (mu_b - mu'_b)^+`` (any flow costs at most that much less;
-        with ``per_branch=False``, how far the cheapest price fell)."""
-        if not self.per_branch:
-            return np.maximum(since.flat() - self.flat(), 0.0)
-        drop = self.margin * np.maximum(since.mu - self.mu, 0.0)
-        if not np.any(drop > 0):
-            return np.zeros(self.reaches.shape[1])
-        return np.where(self.reaches, drop[:, None], 0.0).max(axis=0)
-
-    def drawn(self, rows: NDArray[np.int64], loads: NDArray[np.float64]) -> NDArray[np.float64]:
-        """(B,) the capacity the zones at candidates ``rows`` with ``loads`` draw from each branch."""
-        out = np.zeros(self.mu.size)
-        if not self.per_branch:  # all from the cheapest branch
-            via = self._cheapest[1][rows]
-            np.add.at(out, via[via >= 0], self.margin * np.asarray(loads, dtype=np.float64)[via >= 0])
-            return out
-        _, length, branch, start, _ = self.segments(rows)
-        take = np.clip(np.asarray(loads, dtype=np.float64)[:, None] - start, 0.0, length)
-        ok = branch >= 0
-        np.add.at(out, branch[ok], self.margin * take[ok])
-        return out
-
-
-def _count_at_or_below(sorted_rows: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Per row ``r``: how many of ``sorted_rows[r]`` are ``<= values[r, t]`` (``np.searchsorted``
-    with side right, row by row), in blocks of rows to bound the memory."""
-    r = sorted_rows.shape[0]
-    out = np.empty(values.shape, dtype=np.int64)
-    block = max(1, 4_000_000 // max(1, values.shape[1] * sorted_rows.shape[1]))
-    for a in range(0, r, block):
-        b = min(r, a + block)
-        out[a:b] = (sorted_rows[a:b, None, :] <= values[a:b, :, None]).sum(axis=2)
-    return out
-
-
-def _penalty(segments: Segments, load: NDArray[np.float64]) -> NDArray[np.float64]:
-    """(r,) ``pen_j(load)`` for loads within each row's capacity: ``pen`` is convex, so it is the
-    highest of the lines through its segments (a zero-length one included: its price lies at or
-    above the slope before it)."""
-    price, _, _, start, base = segments
-    return (base + price * (load[:, None] - start)).max(axis=1)
-
-
-def _window(segments: Segments | None, rho: NDArray[np.float64], lower: float,
-            upper: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``G_j(rho) = min_{L <= s <= U_j} rho s + pen_j(s)`` (``pen = 0`` without segments) for ``rho``
-    (r,) or (r, q): the load window's term of the knapsack's Lagrangian dual (module docstring).
-    The minimum of a concave piecewise-linear function lies at an end or at a segment's first hour."""
-    upper = np.maximum(upper, lower)
-    many = rho.ndim == 2
-    r2 = rho if many else rho[:, None]
-    if segments is None:
-        out = np.where(r2 >= 0, r2 * lower, r2 * upper[:, None])
-    else:
-        _, _, _, start, base = segments
-        inside = (start > lower) & (start < upper[:, None])
-        points = np.where(inside[:, None, :], r2[:, :, None] * start[:, None, :] + base[:, None, :], np.inf)
-        low = r2 * lower + _penalty(segments, np.full(upper.shape, lower))[:, None]
-        high = r2 * upper[:, None] + _penalty(segments, upper)[:, None]
-        out = np.minimum(np.minimum(low, high), points.min(axis=2, initial=np.inf))
-    return out if many else out[:, 0]
-
-
-def _crossing(key_s: NDArray[np.float64], d_s: NDArray[np.float64], before: NDArray[np.float64],
-              valid: NDArray[np.bool_], segments: Segments) -> NDArray[np.float64]:
-    """(r,) the least load at which the marginal cost of more load (the next item's key plus the
-    price of the next hour of capacity) is no longer negative: both rise with the load, so it is
-    the first breakpoint (an item's or a segment's first hour) where their sum is >= 0."""
-    price, length, _, seg_start, _ = segments
-    r = key_s.shape[0]
-    seg_end = seg_start + length
-    key_v = np.where(valid, key_s, np.inf)
-    # the segment holding each item's first hour (none past the last: no capacity beyond it)
-    k_item = _count_at_or_below(seg_end, before)
-    price_ext = np.concatenate([price, np.full((r, 1), np.inf)], axis=1)
-    with np.errstate(invalid="ignore"):  # the centre (key -inf) where no capacity is left: no load at all
-        h_item = key_v + np.take_along_axis(price_ext, k_item, axis=1)
-    h_item = np.where(np.isnan(h_item), np.inf, h_item)
-    # the item holding each segment's first hour
-    item_end = np.where(valid, before + d_s, np.inf)
-    t_seg = _count_at_or_below(item_end, seg_start)
-    key_ext = np.concatenate([key_v, np.full((r, 1), np.inf)], axis=1)
-    h_seg = np.take_along_axis(key_ext, np.minimum(t_seg, key_ext.shape[1] - 1), axis=1) + price
-    at_item = np.where(valid & (h_item >= 0), before, np.inf).min(axis=1, initial=np.inf)
-    at_seg = np.where((length > 0) & (h_seg >= 0), seg_start, np.inf).min(axis=1, initial=np.inf)
-    total = np.minimum(np.where(valid, d_s, 0.0).sum(axis=1), seg_end[:, -1])
-    return np.minimum(np.minimum(at_item, at_seg), total)
 
 
 def knapsack_values(
@@ -319,12 +174,12 @@ def _knapsack(
     if segments is None:
         load = target
     else:  # the capacity's price rises with the load: stop where the marginal cost turns >= 0
-        load = np.minimum(np.clip(_crossing(key_sorted, d_sorted, before, valid, segments), lower, upper_row), target)
+        load = np.minimum(np.clip(crossing(key_sorted, d_sorted, before, valid, segments), lower, upper_row), target)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(valid, np.clip((load[:, None] - before) / d_sorted, 0.0, 1.0), 0.0)
     values += (frac * np.take_along_axis(coef_pos, safe, axis=1)).sum(axis=1)
     if segments is not None:
-        values += _penalty(segments, load)
+        values += penalty(segments, load)
     zero_centre = np.flatnonzero(~own_pos)  # a zero-demand centre is forced in even if its coefficient is positive
     if zero_centre.size:
         free[zero_centre] += np.maximum(coef[zero_centre, candidates[zero_centre]], 0.0)
@@ -337,7 +192,7 @@ def _knapsack(
     # capacity just below or above the load; the best of these four (the dual's maximum)
     ratio = np.zeros(m)
     if not idx.size:  # no item with demand: the dual at rho = 0
-        best = free + _window(segments, ratio, lower, upper_row)
+        best = free + window(segments, ratio, lower, upper_row)
     else:
         r_idx = np.arange(m)
         last_i = np.maximum((frac > 0).sum(axis=1) - 1, 0)
@@ -348,7 +203,7 @@ def _knapsack(
         else:
             price, length, _, seg_first, _ = segments
             seg_end = seg_first + length
-            at = _count_at_or_below(seg_end, np.stack([load - 1e-9 * (1.0 + load), load], axis=1))
+            at = count_at_or_below(seg_end, np.stack([load - 1e-9 * (1.0 + load), load], axis=1))
             at = np.minimum(at, price.shape[1] - 1)
             options += [-price[r_idx, at[:, 0]], -price[r_idx, at[:, 1]]]
         rhos = np.stack(options, axis=1)
@@ -382,7 +237,7 @@ def _dual(coef_pos: NDArray[np.float64], d: NDArray[np.float64], own_rows: NDArr
     phi = np.minimum(shifted, 0.0).sum(axis=2)
     own = own_coef[:, None] - rho[own_rows] * d[own_cols][:, None]
     phi[own_rows] += np.maximum(own, 0.0)
-    return phi + _window(segments, rho, lower, upper)
+    return phi + window(segments, rho, lower, upper)
 
 
 def increase_cap(delta: NDArray[np.float64], demand: NDArray[np.float64],
@@ -468,7 +323,7 @@ class LazyKnapsacks:
         own = self.cost_t[rows][np.arange(own_c.size), own_c] + shift - per_hour[own_c]  # the centre is in
         phi += np.where(pos[own_c], d[own_c] * np.maximum(own, 0.0), np.maximum(-lam[own_c], 0.0))
         segments = None if prices is None or flat else prices.segments(rows)
-        phi += _window(segments, ratio, self.lower, self.upper[rows])
+        phi += window(segments, ratio, self.lower, self.upper[rows])
         top = 0.0 if segments is None else float(np.abs(segments[0]).max(initial=0.0))
         margin = 1e-9 * (np.abs(lam).sum() + self.rounding + float(d.sum()) * (np.abs(shift) + top) + 1.0)
         return np.where(self.never[rows], np.inf, phi - margin)

@@ -168,6 +168,9 @@ def lp_relaxation(p: DistrictingProblem) -> float | None:
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    # one thread, as everywhere in carezones: HiGHS's thread pool is global to the process, and a
+    # later solve asking for fewer threads than the pool was started with fails at once
+    h.setOptionValue("threads", 1)
     h.passModel(centre_model(p, np.arange(p.n_units), binary="none"))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

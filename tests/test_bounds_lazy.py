@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from optimiser.bounds import FlowRelaxation, knapsack_values, lagrangian_bound
-from optimiser.knapsack import CapacityPrices, LazyKnapsacks
+from optimiser.capacity_prices import CapacityPrices
+from optimiser.knapsack import LazyKnapsacks
 from tests.test_bounds import brute_force_optimum, lp_bound
 
 
