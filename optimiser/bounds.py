@@ -258,7 +258,7 @@ def lagrangian_bound(
         g = 1.0 - x.sum(axis=1)
         direction = g + 0.3 * g_prev  # deflected subgradient (Camerini, Fratta & Maffioli)
         g_prev = direction
-        g_mu = np.zeros(0) if prices is None or flow is None else flow.subgradient(
+        g_mu = np.zeros(0) if flow is None or prices is None else flow.subgradient(
             mu, prices.drawn(pick, demand @ x), zone_load)
         norm = float(direction @ direction + g_mu @ g_mu)
         if norm < 1e-12:

@@ -105,14 +105,22 @@ def knapsack_values(
     ``prices``: each zone also pays for its capacity (:class:`CapacityPrices`).
     """
     m = np.shape(cost)[1]
-    cost_t = np.asarray(cost, dtype=np.float64).T
-    if prices is not None and not prices.per_branch:
-        cost_t = cost_t + prices.flat()[:, None]
-    segments = None if prices is None or not prices.per_branch else prices.segments(slice(None))
-    values, _, x_of, _, _ = _knapsack(demand, np.ascontiguousarray(cost_t), multipliers,
-                                   candidates, lower=lower, upper=np.broadcast_to(np.asarray(upper, dtype=np.float64),
-                                                                                  (m,)), rows=rows, segments=segments)
+    cost_t, segments = _priced(np.asarray(cost, dtype=np.float64).T, prices, slice(None))
+    values, _, x_of, _ = _knapsack(demand, np.ascontiguousarray(cost_t), multipliers, candidates, lower=lower,
+                                   upper=np.broadcast_to(np.asarray(upper, dtype=np.float64), (m,)), rows=rows,
+                                   segments=segments)
     return values, x_of(np.arange(m))
+
+
+def _priced(cost_t: NDArray[np.float64], prices: CapacityPrices | None, rows: NDArray[np.int64] | slice
+            ) -> tuple[NDArray[np.float64], Segments | None]:
+    """The knapsack's (r, n) costs and capacity segments for ``rows`` of the candidates: a flat
+    price (``per_branch=False``) raises every cost by it; per-branch prices come as segments."""
+    if prices is None:
+        return cost_t, None
+    if not prices.per_branch:
+        return cost_t + prices.flat()[rows][:, None], None
+    return cost_t, prices.segments(rows)
 
 
 def knapsack_duals(demand: NDArray[np.float64], cost_t: NDArray[np.float64], multipliers: NDArray[np.float64],
@@ -121,10 +129,8 @@ def knapsack_duals(demand: NDArray[np.float64], cost_t: NDArray[np.float64], mul
                    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Per candidate (``cost_t``: (m, n), one row each): ``v_j``, the dual value ``phi_j(rho_j)``
     (never above ``v_j``) and ``rho_j`` (module docstring), for reduced costs."""
-    if prices is not None and not prices.per_branch:
-        cost_t = cost_t + prices.flat()[:, None]
-    segments = None if prices is None or not prices.per_branch else prices.segments(slice(None))
-    values, rho, _, _, duals = _knapsack(demand, cost_t, multipliers, candidates, lower=lower, upper=upper, rows=None,
+    cost_t, segments = _priced(cost_t, prices, slice(None))
+    values, rho, _, duals = _knapsack(demand, cost_t, multipliers, candidates, lower=lower, upper=upper, rows=None,
                                          segments=segments)
     return values, duals, rho
 
@@ -134,10 +140,10 @@ def _knapsack(
     candidates: NDArray[np.int64], *, lower: float, upper: NDArray[np.float64], rows: int | None,
     segments: Segments | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], Callable[[NDArray[np.int64]], NDArray[np.float64]],
-           NDArray[np.float64], NDArray[np.float64]]:
+           NDArray[np.float64]]:
     """The values, the multipliers ``rho_j`` of the load window (the knapsack's Lagrangian dual
     is exact there, module docstring), a function giving ``x`` for chosen candidates only (the
-    subgradient needs K), the loads, and the dual's value ``phi_j(rho_j)`` (equal to the value up
+    subgradient needs K), and the dual's value ``phi_j(rho_j)`` (equal to the value up
     to rounding; ``+inf`` where the value is). ``cost_t`` is the (m, n) transposed cost block (one row
     per candidate); ``segments``: each row's capacity prices (:meth:`CapacityPrices.segments`)."""
     m, n = cost_t.shape
@@ -224,7 +230,7 @@ def _knapsack(
         x[candidates[cols[zc]], zc] = 1.0
         return x
 
-    return values, ratio, x_of, load, np.where(np.isfinite(values), best, np.inf)
+    return values, ratio, x_of, np.where(np.isfinite(values), best, np.inf)
 
 
 def _dual(coef_pos: NDArray[np.float64], d: NDArray[np.float64], own_rows: NDArray[np.int64],
@@ -273,7 +279,6 @@ class LazyKnapsacks:
         m = candidates.size
         self.values = np.full(m, np.inf)  # exact at the iterate where each was last solved
         self.ratio = np.zeros(m)  # rho_j from the last exact solve of each candidate
-        self.loads = np.zeros(m)  # each one's load at its last exact solve
         self.never = np.zeros(m, dtype=bool)  # v_j = +inf at every multiplier (set by the first solve)
         self.started = False
         self.rounding = float(demand.sum()) * float(np.abs(cost_t).max(initial=0.0))  # sizes the rounding margin
@@ -286,17 +291,13 @@ class LazyKnapsacks:
 
     def _solve(self, sub: NDArray[np.int64] | None, lam: NDArray[np.float64], prices: CapacityPrices | None
                ) -> Callable[[NDArray[np.int64]], NDArray[np.float64]]:
-        """Solves the candidates ``sub`` (None: all) exactly at ``lam`` and ``prices``: their values,
-        ratios and loads are kept; returns the function giving ``x`` (positions in ``sub``)."""
+        """Solves the candidates ``sub`` (None: all) exactly at ``lam`` and ``prices``: their values
+        and ratios are kept; returns the function giving ``x`` (positions in ``sub``)."""
         rows = slice(None) if sub is None else sub
-        segments = None if prices is None or not prices.per_branch else prices.segments(rows)
-        cost = self.cost_t[rows]
-        if prices is not None and not prices.per_branch:
-            cost = cost + prices.flat()[rows][:, None]
-        values, ratio, x_of, loads, _ = _knapsack(self.demand, cost, lam, self.candidates[rows],
-                                               lower=self.lower, upper=self.upper[rows], rows=self.rows,
-                                               segments=segments)
-        self.values[rows], self.ratio[rows], self.loads[rows] = values, ratio, loads
+        cost, segments = _priced(self.cost_t[rows], prices, rows)
+        values, ratio, x_of, _ = _knapsack(self.demand, cost, lam, self.candidates[rows], lower=self.lower,
+                                           upper=self.upper[rows], rows=self.rows, segments=segments)
+        self.values[rows], self.ratio[rows] = values, ratio
         self.solved += values.size
         return x_of
 
